@@ -1,0 +1,130 @@
+"""`synth check`: the front half of the compiler as one function per file.
+
+    read -> parse -> elaborate (names, units, ranges) -> resolve imports and extends
+         -> checked model -> rule families -> suppressions and configuration
+
+Nothing here imports torch, MONAI or SimpleITK: linting stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import LANGUAGE_VERSION
+from .config import Config
+from .context import CheckContext
+from .diagnostics import Diagnostic, Severity, Sink, Span
+from .elaborate import Definition, Elaborator
+from .model import Cohort, build_cohort
+from .resolve import Loader, Program, resolve_extends
+from .rules import model_checks
+from .rules import names as N
+from .rules import syntax as S
+from .suppress import apply, scan
+
+REQUIRED_BLOCKS = ("task", "population")
+
+
+@dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    cohort: Cohort | None = None
+    program: Program | None = None
+
+    @property
+    def visible(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.suppressed]
+
+    def failed(self, threshold: Severity) -> bool:
+        return any(d.severity.rank >= threshold.rank for d in self.visible)
+
+
+def today() -> datetime.date:
+    """The date governance expiry is judged against; SYNTH_TODAY pins it for reproducible CI."""
+    pinned = os.environ.get("SYNTH_TODAY")
+    if pinned:
+        try:
+            return datetime.date.fromisoformat(pinned)
+        except ValueError:
+            pass
+    return datetime.date.today()
+
+
+def _missing(elab: Elaborator, d: Definition, label: str) -> None:
+    elab.missing(d, label)
+    for child in d.children:
+        _missing(elab, child, f"{label}.{child.kind}" + (f" {child.name}" if child.name else ""))
+
+
+def compile_file(path: Path, config: Config | None = None, roots: list[Path] | None = None) -> FileResult:
+    """Check one spec file; never raises on bad input."""
+    config = config or Config()
+    sink = Sink()
+    allowed = roots or config.roots or [Path.cwd(), path.resolve().parent]
+    loader = Loader(sink, allowed, config.max_file_bytes)
+    program = loader.load(path)
+    result = FileResult(path=str(path), program=program)
+
+    entry = program.modules.get(str(path.resolve()))
+    if entry is not None:
+        header = entry.header
+        if header is None:
+            sink.report(S.MISSING_HEADER, Span(file=str(path)))
+        elif header.version != LANGUAGE_VERSION:
+            sink.report(S.UNSUPPORTED_VERSION, header.span, version=header.version, supported=LANGUAGE_VERSION)
+        user_files = {m.file for m in program.modules.values()}
+        N.check_definitions(program.registry, sink, user_files)
+        if not program.entry_cohorts and not any(
+                d.span.file == str(path) for table in program.registry.items.values() for d in table.values()):
+            sink.report(S.NO_COHORT, Span(file=str(path)))
+        if len(program.entry_cohorts) > 1:
+            sink.report(S.MANY_COHORTS, program.entry_cohorts[1].span, count=len(program.entry_cohorts))
+
+    for definition in program.entry_cohorts:
+        merged = resolve_extends(definition, program, sink)
+        elab = Elaborator(sink)
+        _missing(elab, merged, f"cohort {merged.name}")
+        for kind in REQUIRED_BLOCKS:
+            if merged.child(kind) is None:
+                sink.report(N.MISSING_REQUIRED, merged.span, block=f"cohort {merged.name}", key=f"a `{kind}` block")
+        cohort = build_cohort(merged, str(path))
+        ctx = CheckContext(cohort=cohort, registry=program.registry, sink=sink, today=today())
+        for rule_check in model_checks():
+            try:
+                rule_check(ctx)
+            except Exception as error:  # a rule bug must not hide the other findings or show a traceback
+                sink.report(S.SYNTAX_ERROR, cohort.span, detail=f"internal error in check `{rule_check.__name__}`: {error!r}",
+                            expected="please report this to the synthspec maintainers")
+        result.cohort = result.cohort or cohort
+
+    diagnostics = []
+    for d in sink.sorted():
+        if not config.enabled(d.code):
+            continue
+        graded = config.grade(d.code, d.severity)
+        diagnostics.append(d if graded is d.severity else d.model_copy(update={"severity": graded}))
+    suppressions = {}
+    for file, text in program.texts.items():
+        found, problems = scan(text, file)
+        suppressions[file] = found
+        diagnostics.extend(p for p in problems if config.enabled(p.code))
+    diagnostics = apply(diagnostics, suppressions)
+    result.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+    return result
+
+
+def collect(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Expand folders to their .synth files (sorted); report paths that do not exist."""
+    files, missing = [], []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(q for q in p.rglob("*.synth") if q.is_file()))
+        elif p.exists():
+            files.append(p)
+        else:
+            missing.append(str(p))
+    return files, missing

@@ -1,0 +1,248 @@
+"""Resolve: read files safely, follow imports, collect definitions, merge `extends`.
+
+Reading is the only place a spec touches the file system, so every guard lives
+here: a size limit, UTF-8 only, imports only inside the allowed roots, cycles
+reported with their path.  The stdlib is a prelude: always loaded, and
+`import stdlib.NAME` only checks that the module exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+from . import diagnostics as D
+from .diagnostics import Sink, Span
+from .elaborate import Definition, Elaborator
+from .parse import parse_text
+from .rules import names as N
+from .rules import syntax as S
+from .schema import DEFINITION_KINDS, SCHEMAS
+from .syntax import Block, Field, Import, Module
+
+MAX_FILE_BYTES = 1_000_000
+
+
+@dataclass
+class Registry:
+    """Every definition by kind and name; stdlib first, then the user's modules."""
+
+    items: dict[str, dict[str, Definition]] = field(default_factory=lambda: {k: {} for k in DEFINITION_KINDS})
+
+    def add(self, d: Definition, sink: Sink | None) -> None:
+        table = self.items.setdefault(d.kind, {})
+        if d.name in table and sink is not None:
+            sink.report(N.DUPLICATE_DEFINITION, d.span, what=d.kind, name=d.name, first=str(table[d.name].span))
+            return
+        table[d.name] = d
+
+    def get(self, kind: str, name: str | None) -> Definition | None:
+        return self.items.get(kind, {}).get(name) if name else None
+
+    def names(self, kind: str) -> list[str]:
+        return list(self.items.get(kind, {}))
+
+    def vocabulary(self) -> Definition | None:
+        return next(iter(self.items.get("governance_vocabulary", {}).values()), None)
+
+    def copy(self) -> "Registry":
+        return Registry({k: dict(v) for k, v in self.items.items()})
+
+
+def read_source(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX_FILE_BYTES) -> str | None:
+    """Read a spec file; a missing, huge or undecodable file becomes a diagnostic."""
+    where = at or Span(file=str(path))
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            sink.report(S.FILE_TOO_LARGE, Span(file=str(path)), size=size, limit=limit)
+            return None
+        data = path.read_bytes()
+    except FileNotFoundError:
+        sink.report(S.IMPORT_NOT_FOUND, where, target=str(path), reason="no such file", hint="check the path")
+        return None
+    except IsADirectoryError:
+        sink.report(S.IMPORT_NOT_FOUND, where, target=str(path), reason="it is a folder", hint="name a .synth file")
+        return None
+    except OSError as error:
+        sink.report(S.IMPORT_NOT_FOUND, where, target=str(path), reason=error.strerror or str(error),
+                    hint="check the file's permissions")
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        sink.report(S.NOT_UTF8, Span(file=str(path), line=line, column=column), byte=data[error.start], offset=error.start)
+        return None
+
+
+STDLIB_MODULES = ("tissues", "agents", "scanners", "anatomy_thorax", "anatomy_head", "anatomy_hand",
+                  "pathologies", "governance")
+
+
+def _stdlib_root():
+    return files("synthspec").joinpath("stdlib")
+
+
+@lru_cache(maxsize=1)
+def stdlib() -> tuple[Registry, tuple[D.Diagnostic, ...]]:
+    """Parse and elaborate the stdlib once per process; its diagnostics must be empty."""
+    sink = Sink()
+    registry = Registry()
+    root = _stdlib_root()
+    for name in STDLIB_MODULES:
+        text = root.joinpath(f"{name}.synth").read_text(encoding="utf-8")
+        module, errors = parse_text(text, f"stdlib/{name}.synth")
+        for e in errors:
+            sink.add(e)
+        if module is None:
+            continue
+        for d in definitions(module, sink):
+            registry.add(d, sink)
+    return registry, tuple(sink.items)
+
+
+def definitions(module: Module, sink: Sink) -> list[Definition]:
+    """Elaborate the top-level blocks of a module (cohorts included)."""
+    elaborator = Elaborator(sink)
+    out = []
+    for item in module.items:
+        if isinstance(item, Block):
+            if item.kind not in SCHEMAS or item.kind not in ("cohort", *DEFINITION_KINDS):
+                from .elaborate import suggest
+                from .schema import TOP_LEVEL
+
+                sink.report(N.UNKNOWN_BLOCK, item.span, kind=item.kind, parent="the top level of a file",
+                            suggestion=suggest(item.kind, TOP_LEVEL))
+                continue
+            d = elaborator.block(item)
+            if d is not None:
+                if d.name is None:
+                    sink.report(N.MISSING_REQUIRED, item.span, block=item.kind, key="a name")
+                    continue
+                out.append(d)
+        elif isinstance(item, Field):
+            sink.report(N.UNKNOWN_FIELD, item.key_span, key=item.key, block="the top level of a file",
+                        suggestion="put fields inside a block such as `cohort NAME { ... }`")
+    return out
+
+
+@dataclass
+class Program:
+    """Everything a spec brings into scope: its modules, the registry and its cohort."""
+
+    entry: str
+    modules: dict[str, Module] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    registry: Registry = field(default_factory=Registry)
+    cohorts: list[Definition] = field(default_factory=list)
+    entry_cohorts: list[Definition] = field(default_factory=list)
+
+
+class Loader:
+    def __init__(self, sink: Sink, roots: list[Path], max_bytes: int = MAX_FILE_BYTES):
+        self.sink = sink
+        self.roots = [r.resolve() for r in roots]
+        self.max_bytes = max_bytes
+
+    def load(self, path: Path) -> Program:
+        registry, stdlib_errors = stdlib()
+        for e in stdlib_errors:  # a broken stdlib is a bug in synthspec; say so rather than hide it
+            self.sink.add(e)
+        program = Program(entry=str(path), registry=registry.copy())
+        self._visit(path, program, stack=[], at=None, entry=True)
+        return program
+
+    def _inside_roots(self, path: Path) -> bool:
+        resolved = path.resolve()
+        return any(resolved == r or r in resolved.parents for r in self.roots)
+
+    def _visit(self, path: Path, program: Program, stack: list[Path], at: Span | None, entry: bool) -> None:
+        key = str(path.resolve())
+        if key in [str(p) for p in stack]:
+            cycle = " -> ".join(p.name for p in stack[stack.index(path.resolve()):] + [path.resolve()])
+            self.sink.report(S.IMPORT_CYCLE, at or Span(file=str(path)), cycle=cycle)
+            return
+        if key in program.modules:
+            return
+        text = read_source(path, self.sink, at, self.max_bytes)
+        if text is None:
+            return
+        module, errors = parse_text(text, str(path))
+        for e in errors:
+            self.sink.add(e)
+        program.texts[str(path)] = text
+        if module is None:
+            return
+        program.modules[key] = module
+        for imp in module.imports:
+            self._import(imp, path, program, stack + [path.resolve()])
+        for d in definitions(module, self.sink):
+            if d.kind == "cohort":
+                program.cohorts.append(d)
+                if entry:
+                    program.entry_cohorts.append(d)
+            else:
+                program.registry.add(d, self.sink)
+
+    def _import(self, imp: Import, importer: Path, program: Program, stack: list[Path]) -> None:
+        if not imp.is_path:
+            parts = imp.target.split(".")
+            if parts[0] != "stdlib" or len(parts) != 2 or parts[1] not in STDLIB_MODULES:
+                from .elaborate import suggest
+
+                options = [f"stdlib.{m}" for m in STDLIB_MODULES]
+                self.sink.report(S.IMPORT_NOT_FOUND, imp.span, target=imp.target, reason="no such stdlib module",
+                                 hint=suggest(imp.target, options) + " (local files are imported as quoted paths)")
+            return
+        target = Path(imp.target)
+        if target.is_absolute() or target.suffix != ".synth":
+            self.sink.report(S.IMPORT_OUTSIDE_ROOT if target.is_absolute() else S.IMPORT_NOT_FOUND, imp.span,
+                             target=imp.target, roots=", ".join(str(r) for r in self.roots),
+                             reason="only relative paths to .synth files can be imported",
+                             hint="write a relative path ending in .synth")
+            return
+        path = importer.parent / target
+        if not self._inside_roots(path):
+            self.sink.report(S.IMPORT_OUTSIDE_ROOT, imp.span, target=imp.target,
+                             roots=", ".join(str(r) for r in self.roots))
+            return
+        self._visit(path, program, stack, imp.span, entry=False)
+
+
+def merge(child: Definition, parent: Definition) -> Definition:
+    """`extends`: the child's fields win; same-kind blocks merge, named ones by name."""
+    values = {**parent.values, **child.values}
+    spans = {**parent.spans, **child.spans}
+    children: list[Definition] = []
+    schema = SCHEMAS[child.kind]
+    for p in parent.children:
+        match = next((c for c in child.children if c.kind == p.kind and
+                      (p.kind not in schema.repeatable or c.name == p.name)), None)
+        children.append(merge(match, p) if match is not None else p)
+    for c in child.children:
+        if not any(c is m or (m.kind == c.kind and (c.kind not in schema.repeatable or m.name == c.name))
+                   for m in parent.children):
+            children.append(c)
+    return child.model_copy(update={"values": values, "spans": spans, "children": children,
+                                    "requires": parent.requires + child.requires})
+
+
+def resolve_extends(cohort: Definition, program: Program, sink: Sink, seen: tuple[str, ...] = ()) -> Definition:
+    if cohort.extends is None:
+        return cohort
+    if cohort.extends in seen + (cohort.name,):
+        sink.report(S.IMPORT_CYCLE, cohort.span, cycle=" -> ".join(seen + (cohort.name, cohort.extends)))
+        return cohort
+    parent = next((c for c in program.cohorts if c.name == cohort.extends), None)
+    if parent is None:
+        from .elaborate import suggest
+
+        sink.report(N.UNKNOWN_REFERENCE, cohort.span, what="cohort to extend", name=cohort.extends,
+                    suggestion=suggest(cohort.extends, [c.name for c in program.cohorts if c is not cohort], "cohort")
+                    + " (import the file that defines it)")
+        return cohort
+    return merge(cohort, resolve_extends(parent, program, sink, seen + (cohort.name,)))

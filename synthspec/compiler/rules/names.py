@@ -1,0 +1,164 @@
+"""Name rules: fields, blocks, options and references the compiler does not know."""
+
+from .registry import rule
+
+FAMILY = "names"
+
+UNKNOWN_FIELD = rule(
+    "NAM001", "unknown-field", "error", "`{key}` is not a field of `{block}`",
+    why="A misspelt field is silently ignored by most tools; here it is an error so the setting you meant takes effect.",
+    bad="population {\n  agee: 40 y .. 80 y\n}", good="population {\n  age: 40 y .. 80 y\n}",
+    fix="{suggestion}", family=FAMILY)
+
+UNKNOWN_BLOCK = rule(
+    "NAM002", "unknown-block", "error", "`{kind}` is not a block that can appear in `{parent}`",
+    why="Blocks have fixed places in a spec; an unknown one is usually a typo or a block at the wrong level.",
+    bad="cohort c {\n  populaton { ... }\n}", good="cohort c {\n  population { ... }\n}",
+    fix="{suggestion}", family=FAMILY)
+
+UNKNOWN_REFERENCE = rule(
+    "NAM003", "unknown-reference", "error", "unknown {what} `{name}`",
+    why="The name must refer to something defined in the stdlib or in an imported module.",
+    bad="scanners: ct.wide_detektor_256", good="scanners: ct.wide_detector_256",
+    fix="{suggestion}", family=FAMILY)
+
+UNKNOWN_OPTION = rule(
+    "NAM004", "unknown-option", "error", "`{name}` is not a valid {what}",
+    why="This field takes one of a fixed set of options.",
+    bad="task {\n  job: detection\n}", good="task {\n  job: detect\n}",
+    fix="{suggestion}", family=FAMILY)
+
+MISSING_REQUIRED = rule(
+    "NAM005", "missing-required", "error", "`{block}` needs `{key}`",
+    why="The compiler cannot plan a cohort without this setting, and a silent default could change clinical meaning.",
+    bad="cohort c {\n  subjects: 100\n}", good="cohort c {\n  subjects: 100\n  seed: 7\n  ...\n}",
+    fix="add `{key}: ...` to `{block}`", family=FAMILY)
+
+DUPLICATE_DEFINITION = rule(
+    "NAM006", "duplicate-definition", "error", "{what} `{name}` is defined twice (first at {first})",
+    why="Two definitions under one name make every reference to it ambiguous.",
+    bad="scanner ct.mine { ... }\nscanner ct.mine { ... }", good="scanner ct.mine_a { ... }\nscanner ct.mine_b { ... }",
+    fix="rename one of them", family=FAMILY)
+
+WRONG_VALUE_KIND = rule(
+    "NAM007", "wrong-value-kind", "error", "`{key}` expects {expected}, not {got}",
+    why="The field's value has the wrong shape (for example a list where one value is expected).",
+    bad="seed: \"forty-two\"", good="seed: 42",
+    fix="write {expected}", family=FAMILY)
+
+
+# ---- checks -------------------------------------------------------------------------
+from .registry import check  # noqa: E402
+
+CONSTRAINT_FUNCTIONS = ("distance_to", "overlap_with", "diameter", "volume", "count")
+
+
+def _suggest(name, choices, what=""):
+    from ..elaborate import suggest
+
+    return suggest(name, choices, what)
+
+
+def _ref(ctx, kind: str, what: str, name: str | None, span) -> bool:
+    if name is None:
+        return False
+    if ctx.registry.get(kind, name) is None:
+        ctx.sink.report(UNKNOWN_REFERENCE, span, what=what, name=name,
+                        suggestion=_suggest(name, ctx.registry.names(kind), what))
+        return False
+    return True
+
+
+@check
+def references(ctx) -> None:
+    """Every name in the cohort resolves in the stdlib or an imported module."""
+    c = ctx.cohort
+    _ref(ctx, "anatomy", "anatomy family", c.anatomy, c.at("anatomy"))
+    if c.scanners:
+        for name in c.scanners.names:
+            _ref(ctx, "scanner", "scanner", name, c.at("scanners"))
+    if c.task:
+        _ref(ctx, "pathology_kind", "finding", c.task.finding, c.task.at("finding"))
+    if c.protocol and c.protocol.contrast_agent:
+        a = c.protocol.contrast_agent
+        _ref(ctx, "agent", "contrast agent", a.agent, a.at("agent"))
+    for p in c.pathologies:
+        if not _ref(ctx, "pathology_kind", "pathology kind", p.kind, p.at("kind")):
+            continue
+        kind = ctx.kind(p.kind)
+        subtypes = kind.get("subtypes") or []
+        if p.subtype:
+            for s in p.subtype.names:
+                if s not in subtypes:
+                    ctx.sink.report(UNKNOWN_OPTION, p.at("subtype"), name=s, what=f"subtype of {p.kind}",
+                                    suggestion=_suggest(s, subtypes) if subtypes else f"{p.kind} has no subtypes; remove the field")
+        if p.location and ctx.family is not None:
+            everywhere = {o.name for f in ctx.registry.items["anatomy"].values() for o in f.all("organ")}
+            everywhere |= {o.get("group") for f in ctx.registry.items["anatomy"].values() for o in f.all("organ") if o.get("group")}
+            for loc in p.location.names:
+                base = loc.split(".")[-1]
+                if not ctx.expand(loc) and base not in everywhere:
+                    ctx.sink.report(UNKNOWN_REFERENCE, p.at("location"), what="location", name=loc,
+                                    suggestion=_suggest(loc, list(ctx.organs) + list(ctx.groups)))
+        for con in p.constraints:
+            if con.function and con.function not in CONSTRAINT_FUNCTIONS:
+                ctx.sink.report(UNKNOWN_REFERENCE, con.span, what="constraint function", name=con.function,
+                                suggestion=_suggest(con.function, CONSTRAINT_FUNCTIONS))
+            elif con.function in ("distance_to", "overlap_with") and ctx.family is not None:
+                target = con.argument or ""
+                if not ctx.expand(target):
+                    ctx.sink.report(UNKNOWN_REFERENCE, con.span, what=f"structure in {c.anatomy}", name=target,
+                                    suggestion=_suggest(target, list(ctx.organs) + list(ctx.groups)))
+    g = c.governance
+    if g:
+        for key, vocab, what in (("claims", "claims", "claim"), ("prohibit", "prohibited", "prohibited use")):
+            terms = ctx.vocabulary(vocab)
+            for term in getattr(g, key):
+                if term not in terms and term != "none":
+                    ctx.sink.report(UNKNOWN_OPTION, g.at(key), name=term, what=what, suggestion=_suggest(term, terms))
+
+
+def check_definitions(registry, sink, files: set[str] | None = None) -> None:
+    """Cross-references inside definitions (organ tissues, pathology families and locations).
+
+    Run on the user's own definitions at every check, and on the stdlib by the tests.
+    """
+    def mine(d):
+        return files is None or d.span.file in files
+
+    tissues = registry.names("tissue")
+    families = registry.items.get("anatomy", {})
+    for family in families.values():
+        if not mine(family):
+            continue
+        labels: dict[int, str] = {}
+        for organ in family.all("organ"):
+            t = organ.get("tissue")
+            if t and t not in tissues:
+                sink.report(UNKNOWN_REFERENCE, organ.at("tissue"), what="tissue", name=t, suggestion=_suggest(t, tissues))
+            label = organ.get("label")
+            if label in labels:
+                sink.report(DUPLICATE_DEFINITION, organ.at("label"), what="label", name=str(label), first=labels[label])
+            labels[label] = organ.name
+        organs = {o.name for o in family.all("organ")}
+        for territory in family.all("territory"):
+            for target in territory.get("covers", []):
+                if target not in organs:
+                    sink.report(UNKNOWN_REFERENCE, territory.at("covers"), what=f"structure of {family.name}", name=target,
+                                suggestion=_suggest(target, organs))
+    for kind in registry.items.get("pathology_kind", {}).values():
+        if not mine(kind):
+            continue
+        known = set()
+        for fam in kind.get("families", []):
+            if fam not in families:
+                sink.report(UNKNOWN_REFERENCE, kind.at("families"), what="anatomy family", name=fam,
+                            suggestion=_suggest(fam, families))
+                continue
+            for organ in families[fam].all("organ"):
+                known.add(organ.name)
+                if organ.get("group"):
+                    known.add(organ.get("group"))
+        for loc in kind.get("locations", []):
+            if known and loc not in known:
+                sink.report(UNKNOWN_REFERENCE, kind.at("locations"), what="location", name=loc, suggestion=_suggest(loc, known))

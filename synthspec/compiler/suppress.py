@@ -1,0 +1,81 @@
+"""In-file suppressions: `# synth: ignore[CODE] reason` on a line, `# synth: ignore-file[CODE] reason` for a file.
+
+A suppression must name codes and give a reason; unused ones are reported.
+Suppressed diagnostics are kept (marked) so SARIF can list them as suppressed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .diagnostics import Diagnostic, Span
+from .rules import syntax as S
+
+_MARK = re.compile(r"#\s*synth:\s*(ignore-file|ignore)\b(?:\[([^\]]*)\])?\s*(.*)$")
+
+
+@dataclass
+class Suppression:
+    line: int
+    column: int
+    whole_file: bool
+    codes: list[str]
+    reason: str
+    used: bool = False
+
+
+def comment_start(line: str) -> int:
+    """Index of the `#` that starts a comment, ignoring `#` inside strings; -1 if none."""
+    in_string = escaped = False
+    for i, ch in enumerate(line):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "#":
+            return i
+    return -1
+
+
+def scan(text: str, file: str) -> tuple[list[Suppression], list[Diagnostic]]:
+    found, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        start = comment_start(line)
+        if start < 0:
+            continue
+        match = _MARK.search(line, start)
+        if not match:
+            continue
+        span = Span(file=file, line=number, column=start + 1, end_line=number, end_column=len(line) + 1)
+        kind, codes, reason = match.group(1), match.group(2), match.group(3).strip()
+        if codes is None or not codes.strip():
+            problems.append(S.BAD_SUPPRESSION.diagnostic(span, problem="names no rule code (blanket suppressions are not allowed)"))
+            continue
+        if not reason:
+            problems.append(S.BAD_SUPPRESSION.diagnostic(span, problem="gives no reason"))
+            continue
+        code_list = [c.strip().upper() for c in codes.split(",") if c.strip()]
+        found.append(Suppression(number, start + 1, kind == "ignore-file", code_list, reason))
+    return found, problems
+
+
+def apply(diagnostics: list[Diagnostic], suppressions: dict[str, list[Suppression]]) -> list[Diagnostic]:
+    """Mark suppressed diagnostics; add SYN011 for suppressions that matched nothing."""
+    for d in diagnostics:
+        for s in suppressions.get(d.span.file, []):
+            if d.code in s.codes and (s.whole_file or s.line in (d.span.line, d.span.end_line)) and d.code not in ("SYN010", "SYN011"):
+                d.suppressed, d.suppression_reason, s.used = True, s.reason, True
+                break
+    extra = []
+    for file, items in suppressions.items():
+        for s in items:
+            if not s.used:
+                for code in s.codes:
+                    extra.append(S.UNUSED_SUPPRESSION.diagnostic(Span(file=file, line=s.line, column=s.column), code=code))
+    return diagnostics + extra
