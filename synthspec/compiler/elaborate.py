@@ -36,6 +36,8 @@ class Definition(BaseModel):
     children: list["Definition"] = []
     requires: list[Require] = []
     extends: str | None = None
+    invalid: list[str] = []
+    """Fields that were written but whose value was rejected (already reported); not `missing`."""
 
     def child(self, kind: str) -> "Definition | None":
         return next((c for c in self.children if c.kind == kind), None)
@@ -92,6 +94,8 @@ class Elaborator:
                 if value is not None:
                     out.values[item.key] = value
                     out.spans[item.key] = item.span
+                else:
+                    out.invalid.append(item.key)
             elif isinstance(item, Block):
                 if item.kind not in schema.children:
                     self.sink.report(N.UNKNOWN_BLOCK, item.span, kind=item.kind, parent=block.label,
@@ -112,7 +116,8 @@ class Elaborator:
         """Report required fields absent after `extends` merging."""
         schema = SCHEMAS[out.kind]
         for key, ftype in schema.fields.items():
-            if ftype.required and key not in out.values:
+            # a field that is written but rejected has its own diagnostic; "missing" would be noise
+            if ftype.required and key not in out.values and key not in out.invalid:
                 self.sink.report(N.MISSING_REQUIRED, out.span, block=label, key=key)
 
     # -- values -----------------------------------------------------------------------
@@ -144,8 +149,12 @@ class Elaborator:
             value = node.number * (0.01 if node.unit == "%" else 1.0)
         else:
             if node.unit is None:
+                if dim == "fraction":  # `0.7` means 70%, not 0.7%: suggest the percentage it stands for
+                    suggested = f"{node.number * 100:g}%"
+                else:
+                    suggested = f"{node.text} {units.CANONICAL.get(dim, '')}".strip()
                 self.sink.report(U.BARE_NUMBER, node.span, key=f.key, dimension=dim.replace("_", " "),
-                                 text=node.text, example=units.CANONICAL.get(dim, ""))
+                                 text=node.text, example=units.CANONICAL.get(dim, ""), suggested=suggested)
                 return None
             spec = units.lookup(node.unit)
             if spec is None:

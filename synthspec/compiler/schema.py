@@ -267,6 +267,9 @@ SCHEMAS: dict[str, BlockSchema] = {
         "ages": qr("age", low=0, high=130),
         "visible_in": names(MODALITIES, required=True),
         "needs_contrast": boolean(),
+        "displaces": boolean(),
+        # true for space-occupying collections (subdural, epidural) that grow by pushing the
+        # neighbouring structures aside, so the host structure's `size` does not bound them
         "territories": names(TERRITORIES),
         "co_occurs": names(),
         "source": text(),

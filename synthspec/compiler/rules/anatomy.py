@@ -99,14 +99,20 @@ def locations(ctx) -> None:
 
 
 def _smallest_scale(ctx) -> float:
-    """Linear body scale of the smallest subject relative to the family's reference height."""
+    """Linear body scale of the smallest subject relative to the family's reference height.
+
+    Trunk and limbs scale about linearly with height; the adult head and brain barely do
+    (exponent 0.3, as in the field-of-view check), so a short adult does not have a
+    brain 12 % smaller in every direction.
+    """
     ref = ctx.family.get("reference_height") or 1700.0
+    exponent = 0.3 if "head" in (ctx.family.get("regions") or []) else 1.0
     pop = ctx.cohort.population
     if pop and pop.height:
         low = pop.height.typical()[0]
         if math.isfinite(low):
-            return min(1.0, low / ref)
-    return 0.88  # 5th-percentile adult height over the reference
+            return min(1.0, low / ref) ** exponent
+    return 0.88 ** exponent  # 5th-percentile adult height over the reference
 
 
 @check
@@ -122,7 +128,9 @@ def lesion_fits(ctx) -> None:
             largest = p.diameter.support()[1]
             if not math.isfinite(largest):
                 largest = p.diameter.typical()[1]
-            for loc in (p.location.names if p.location else kind.get("locations", [])):
+            # space-occupying collections (`displaces: true`) push the host aside; only ANA008 bounds them
+            host_locations = [] if kind.get("displaces") else (p.location.names if p.location else kind.get("locations", []))
+            for loc in host_locations:
                 sizes = [(o, ctx.organs[o].get("size")) for o in ctx.expand(loc) if ctx.organs[o].get("size")]
                 if not sizes:
                     continue

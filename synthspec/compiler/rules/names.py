@@ -126,6 +126,20 @@ def check_definitions(registry, sink, files: set[str] | None = None) -> None:
     def mine(d):
         return files is None or d.span.file in files
 
+    from ..elaborate import Elaborator
+
+    elaborator = Elaborator(sink)
+
+    def required(d, label):
+        elaborator.missing(d, label)
+        for child in d.children:
+            required(child, f"{label}.{child.kind}" + (f" {child.name}" if child.name else ""))
+
+    for table in registry.items.values():  # required fields of definitions (a scanner's `note`, a tissue's `source`)
+        for d in table.values():
+            if mine(d):
+                required(d, f"{d.kind} {d.name}")
+
     tissues = registry.names("tissue")
     families = registry.items.get("anatomy", {})
     for family in families.values():

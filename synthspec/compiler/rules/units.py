@@ -8,7 +8,7 @@ BARE_NUMBER = rule(
     "UNI001", "bare-number", "error", "`{key}` needs a unit ({dimension}), but `{text}` has none",
     why="A bare number is ambiguous (mm or cm? ms or s?) and a wrong guess changes the physics silently.",
     bad="slice_thickness: 1.25", good="slice_thickness: 1.25 mm",
-    fix="write it with a unit, e.g. `{text} {example}`", family=FAMILY)
+    fix="write it with a unit, e.g. `{suggested}`", family=FAMILY)
 
 WRONG_DIMENSION = rule(
     "UNI002", "wrong-dimension", "error", "`{key}` is a {dimension}, but `{unit}` measures {got}",
