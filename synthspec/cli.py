@@ -40,7 +40,7 @@ def _config_for(paths: list[Path], explicit: str | None):
 
     source = Path(explicit) if explicit else cfg.find(paths[0] if paths else Path.cwd())
     if explicit and not source.is_file():
-        raise UsageError(f"configuration file {explicit} does not exist")
+        raise UsageError(f"configuration file {explicit} " + ("is not a file" if source.exists() else "does not exist"))
     try:
         return cfg.load(source)
     except cfg.ConfigError as error:
@@ -129,15 +129,24 @@ def cmd_fmt(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    import difflib
+
     from .compiler.elaborate import suggest
     from .compiler.rules import all_rules, get_rule
 
-    rule = get_rule(args.code)
+    wanted = args.code.strip()
+    rule = get_rule(wanted)
     if rule is None:
         by_name = {r.name: r for r in all_rules()}
-        rule = by_name.get(args.code.lower())
+        rule = by_name.get(wanted.lower().replace("_", "-"))
     if rule is None:
-        raise UsageError(f"no rule {args.code}; {suggest(args.code.upper(), [r.code for r in all_rules()] + [r.name for r in all_rules()])} (`synth rules` lists them)")
+        # codes are upper case and names lower case: compare each in its own case, so a typo in
+        # either (`PHY01`, `implausible-tube-voltag`) finds its neighbours
+        rules = all_rules()
+        close = [*difflib.get_close_matches(wanted.upper(), [r.code for r in rules], n=3, cutoff=0.6),
+                 *difflib.get_close_matches(wanted.lower(), [r.name for r in rules], n=3, cutoff=0.6)]
+        advice = suggest(wanted, close) if close else "`synth rules` lists them"
+        raise UsageError(f"no rule `{wanted}`; {advice}")
     sys.stdout.write(rule.explain())
     return EXIT_OK
 

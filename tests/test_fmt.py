@@ -68,7 +68,10 @@ def test_spec_files_found():
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_specs_idempotent_and_same_tree(path: Path):
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        pytest.skip("a broken example that is not UTF-8")
     if parse_text(text, str(path))[0] is None:
         pytest.skip("a broken example that does not parse")
     assert_formats_well(text)
@@ -126,6 +129,7 @@ other{x: 1 }
 
 EXPECTED = """\
 # file comment
+
 synth 1  # version
 
 import "lib/a #1.synth" as lib  # lib
@@ -217,6 +221,27 @@ def test_unparsable_text_gives_syntax_diagnostic():
     assert out is None
     assert len(problems) == 1 and problems[0].code == "SYN001"
     assert problems[0].span.file == "bad.synth" and problems[0].span.line == 3
+
+
+def test_stray_semicolon_line_and_its_comment():
+    assert assert_formats_well("a {\n ; # c\n}\n") == "a {\n  # c\n}\n"
+
+
+def test_formatter_bug_never_returns_text(monkeypatch):
+    from synthspec.compiler import fmt
+
+    monkeypatch.setattr(fmt._Printer, "render", lambda self: "cohort changed {}\n")
+    out, problems = format_text("cohort a {}\n", "a.synth")
+    assert out is None and problems[0].code == "SYN001" and "internal error" in problems[0].message
+    monkeypatch.setattr(fmt._Printer, "render", lambda self: "cohort a {}\n")
+    out, problems = format_text("cohort a {}  # kept\n", "a.synth")
+    assert out is None and "comment" in problems[0].message
+
+
+def test_deep_nesting_gives_a_diagnostic_not_a_crash():
+    text = "a {\n" * 300 + "x: 1\n" + "}\n" * 300
+    out, problems = format_text(text, "deep.synth")
+    assert out is None and problems[0].code == "SYN001"
 
 
 # -- writing ------------------------------------------------------------------
@@ -427,7 +452,7 @@ def block(draw, depth=0):
         last = position == len(kinds) - 1
         comment = trailing(draw)
         if comment:
-            body += comment + newlines(draw, indent + "  ")
+            body += draw(st.sampled_from(["", ";", " ; "])) + comment + newlines(draw, indent + "  ")
         elif last:
             body += draw(st.sampled_from(["", ";", "\n", ";\n"]))
             if body.endswith("\n"):
@@ -458,7 +483,7 @@ def spec(draw):
     return text.replace("\n", "\r\n") if draw(st.integers(0, 5)) == 0 else text
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec())
 def test_random_specs_format_idempotently_to_the_same_tree(text):
     assert_formats_well(text)

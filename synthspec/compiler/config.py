@@ -50,7 +50,8 @@ def find(start: Path) -> Path | None:
             if candidate.is_file():
                 if name == "pyproject.toml":
                     try:
-                        if "synth" not in tomllib.loads(candidate.read_text(encoding="utf-8")).get("tool", {}):
+                        tool = tomllib.loads(candidate.read_text(encoding="utf-8")).get("tool", {})
+                        if not isinstance(tool, dict) or "synth" not in tool:
                             continue
                     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
                         continue
@@ -58,6 +59,16 @@ def find(start: Path) -> Path | None:
         if (folder / ".git").exists():
             break
     return None
+
+
+def _strings(table: dict, key: str) -> list[str]:
+    """A list of strings; one string alone counts as a one-item list (not as its characters)."""
+    value = table.get(key, [])
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key} must be a list of strings, not {value!r}")
+    return value
 
 
 def load(path: Path | None) -> Config:
@@ -69,19 +80,27 @@ def load(path: Path | None) -> Config:
         raise ConfigError(f"{path}: cannot read the configuration: {error}") from None
     except OSError as error:
         raise ConfigError(f"{path}: {error.strerror}") from None
-    table = data.get("tool", {}).get("synth", {}) if path.name == "pyproject.toml" else data.get("tool", {}).get("synth", data)
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: `tool` must be a table")
+    table = tool.get("synth", {}) if path.name == "pyproject.toml" else tool.get("synth", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.synth] must be a table of settings")
     config = Config(source=path)
     known = {"select", "ignore", "severity", "fail-on", "roots", "max-file-bytes"}
     unknown = set(table) - known
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
     try:
-        config.select = [str(s).upper() for s in table.get("select", [])]
-        config.ignore = [str(s).upper() for s in table.get("ignore", [])]
+        config.select = [str(s).upper() for s in _strings(table, "select")]
+        config.ignore = [str(s).upper() for s in _strings(table, "ignore")]
         config.severity = {str(k).upper(): Severity(v) for k, v in table.get("severity", {}).items()}
         config.fail_on = Severity(table.get("fail-on", "error"))
-        config.roots = [(path.parent / r).resolve() for r in table.get("roots", [])]
-        config.max_file_bytes = int(table.get("max-file-bytes", 1_000_000))
-    except (ValueError, TypeError, AttributeError) as error:
+        config.roots = [(path.parent / r).resolve() for r in _strings(table, "roots")]
+        size = table.get("max-file-bytes", 1_000_000)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"max-file-bytes must be a positive whole number, not {size!r}")
+        config.max_file_bytes = size
+    except (ValueError, TypeError, AttributeError, OSError, RuntimeError) as error:
         raise ConfigError(f"{path}: bad value in [tool.synth]: {error} (severities are error, warning, info)") from None
     return config

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic import Field as ModelField
 
 from . import units
 from .diagnostics import Sink, Span
@@ -36,7 +37,7 @@ class Definition(BaseModel):
     children: list["Definition"] = []
     requires: list[Require] = []
     extends: str | None = None
-    invalid: list[str] = []
+    invalid: list[str] = ModelField(default_factory=list, exclude=True)
     """Fields that were written but whose value was rejected (already reported); not `missing`."""
 
     def child(self, kind: str) -> "Definition | None":
@@ -195,7 +196,7 @@ class Elaborator:
         if atom is None:
             return None
         if not isinstance(atom, Quantity):
-            self._wrong(f, atom, f"a quantity in {units.describe(t.dimension)}")
+            self._wrong(f, atom, "a number" if t.dimension == "count" else f"a quantity in {units.describe(t.dimension)}")
             return None
         return self.quantity(f, atom, t)
 

@@ -254,9 +254,14 @@ def format_text(text: str, file: str = "<spec>") -> tuple[str | None, list[Diagn
     module, problems = parse_text(text, file)
     if module is None:
         return None, problems
-    formatted = _Printer(module, _Source(text)).render()
-    again, _ = parse_text(formatted, file)
-    if again is None or syntax_shape(again) != syntax_shape(module):
+    try:
+        formatted = _Printer(module, _Source(text)).render()
+        again, _ = parse_text(formatted, file)
+        same = again is not None and syntax_shape(again) == syntax_shape(module)
+    except RecursionError:  # the parser reads deeper nesting than Python's stack lets us print
+        return None, [SYNTAX_ERROR.diagnostic(Span(file=file), detail="blocks are nested too deeply to format",
+                                              expected="flatten the nesting")]
+    if not same:
         problem = "the formatted text does not read back as the same spec"
     elif comments_of(formatted) != comments_of(text):
         problem = "the formatted text lost or moved a comment"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .diagnostics import Span
 from .elaborate import Definition
@@ -19,6 +19,9 @@ from .values import Dist, Mix
 class Located(BaseModel):
     span: Span
     spans: dict[str, Span] = {}
+    invalid: list[str] = Field(default_factory=list, exclude=True)
+    """Fields written with a rejected value (already reported); rules should not call them missing.
+    Excluded from dumps, so plan hashes do not see it."""
 
     def at(self, key: str) -> Span:
         return self.spans.get(key, self.span)
@@ -183,7 +186,7 @@ def _fields(d: Definition, cls) -> dict:
 def _located(d: Definition | None, cls, **extra):
     if d is None:
         return None
-    return cls(span=d.span, spans=dict(d.spans), **_fields(d, cls), **extra)
+    return cls(span=d.span, spans=dict(d.spans), invalid=list(d.invalid), **_fields(d, cls), **extra)
 
 
 def _constraint(req) -> Constraint:

@@ -8,6 +8,7 @@ reported with their path.  The stdlib is a prelude: always loaded, and
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -23,6 +24,17 @@ from .schema import DEFINITION_KINDS, SCHEMAS
 from .syntax import Block, Field, Import, Module
 
 MAX_FILE_BYTES = 1_000_000
+MAX_IMPORT_DEPTH = 50
+"""How long a chain of imports may be (a imports b imports c ...); deeper chains are
+reported, which also keeps the loader's recursion far from Python's limit."""
+
+
+def resolved(path: Path) -> Path | None:
+    """`path.resolve()`, or None where it cannot be resolved (a symlink loop, a NUL byte, a bad name)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 @dataclass
@@ -52,14 +64,28 @@ class Registry:
 
 
 def read_source(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX_FILE_BYTES) -> str | None:
-    """Read a spec file; a missing, huge or undecodable file becomes a diagnostic."""
+    """Read a spec file; a missing, huge, special or undecodable file becomes a diagnostic.
+
+    Only regular files are read (a FIFO or a device would block or never end), and
+    never more than `limit` + 1 bytes, even if the file grows after `stat`.
+    """
     where = at or Span(file=str(path))
     try:
-        size = path.stat().st_size
-        if size > limit:
-            sink.report(S.FILE_TOO_LARGE, Span(file=str(path)), size=size, limit=limit)
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(str(path))
+        if not stat.S_ISREG(info.st_mode):
+            sink.report(S.IMPORT_NOT_FOUND, where, target=str(path), reason="it is not a regular file",
+                        hint="name a .synth file")
             return None
-        data = path.read_bytes()
+        if info.st_size > limit:
+            sink.report(S.FILE_TOO_LARGE, Span(file=str(path)), size=info.st_size, limit=limit)
+            return None
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+        if len(data) > limit:
+            sink.report(S.FILE_TOO_LARGE, Span(file=str(path)), size=len(data), limit=limit)
+            return None
     except FileNotFoundError:
         sink.report(S.IMPORT_NOT_FOUND, where, target=str(path), reason="no such file", hint="check the path")
         return None
@@ -70,11 +96,15 @@ def read_source(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX
         sink.report(S.IMPORT_NOT_FOUND, where, target=str(path), reason=error.strerror or str(error),
                     hint="check the file's permissions")
         return None
+    except ValueError as error:  # e.g. a NUL byte in the name
+        sink.report(S.IMPORT_NOT_FOUND, where, target=repr(str(path))[1:-1], reason=str(error), hint="check the path")
+        return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        line = data.count(b"\n", 0, error.start) + 1
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        column = len(data[line_start:error.start].decode("utf-8", "replace")) + 1  # characters, as the parser counts
         sink.report(S.NOT_UTF8, Span(file=str(path), line=line, column=column), byte=data[error.start], offset=error.start)
         return None
 
@@ -145,7 +175,7 @@ class Program:
 class Loader:
     def __init__(self, sink: Sink, roots: list[Path], max_bytes: int = MAX_FILE_BYTES):
         self.sink = sink
-        self.roots = [r.resolve() for r in roots]
+        self.roots = [r for r in map(resolved, roots) if r is not None]
         self.max_bytes = max_bytes
 
     def load(self, path: Path) -> Program:
@@ -157,16 +187,26 @@ class Loader:
         return program
 
     def _inside_roots(self, path: Path) -> bool:
-        resolved = path.resolve()
-        return any(resolved == r or r in resolved.parents for r in self.roots)
+        real = resolved(path)
+        return real is not None and any(real == r or r in real.parents for r in self.roots)
 
     def _visit(self, path: Path, program: Program, stack: list[Path], at: Span | None, entry: bool) -> None:
-        key = str(path.resolve())
-        if key in [str(p) for p in stack]:
-            cycle = " -> ".join(p.name for p in stack[stack.index(path.resolve()):] + [path.resolve()])
+        real = resolved(path)
+        if real is None:
+            self.sink.report(S.IMPORT_NOT_FOUND, at or Span(file=str(path)), target=repr(str(path))[1:-1],
+                             reason="the path cannot be resolved (a symlink loop or a bad name)", hint="check the path")
+            return
+        key = str(real)
+        if real in stack:
+            cycle = " -> ".join(p.name for p in stack[stack.index(real):] + [real])
             self.sink.report(S.IMPORT_CYCLE, at or Span(file=str(path)), cycle=cycle)
             return
         if key in program.modules:
+            return
+        if len(stack) >= MAX_IMPORT_DEPTH:
+            self.sink.report(S.IMPORT_NOT_FOUND, at or Span(file=str(path)), target=str(path),
+                             reason=f"imports are chained more than {MAX_IMPORT_DEPTH} files deep",
+                             hint="import the shared modules directly instead of through long chains")
             return
         text = read_source(path, self.sink, at, self.max_bytes)
         if text is None:
@@ -179,7 +219,7 @@ class Loader:
             return
         program.modules[key] = module
         for imp in module.imports:
-            self._import(imp, path, program, stack + [path.resolve()])
+            self._import(imp, path, program, stack + [real])
         for d in definitions(module, self.sink):
             if d.kind == "cohort":
                 program.cohorts.append(d)
@@ -198,6 +238,10 @@ class Loader:
                 self.sink.report(S.IMPORT_NOT_FOUND, imp.span, target=imp.target, reason="no such stdlib module",
                                  hint=suggest(imp.target, options) + " (local files are imported as quoted paths)")
             return
+        if "\x00" in imp.target:
+            self.sink.report(S.IMPORT_NOT_FOUND, imp.span, target=repr(imp.target)[1:-1],
+                             reason="the path contains a NUL character", hint="check the path")
+            return
         target = Path(imp.target)
         if target.is_absolute() or target.suffix != ".synth":
             self.sink.report(S.IMPORT_OUTSIDE_ROOT if target.is_absolute() else S.IMPORT_NOT_FOUND, imp.span,
@@ -206,6 +250,10 @@ class Loader:
                              hint="write a relative path ending in .synth")
             return
         path = importer.parent / target
+        if resolved(path) is None:
+            self.sink.report(S.IMPORT_NOT_FOUND, imp.span, target=imp.target,
+                             reason="the path cannot be resolved (a symlink loop or a bad name)", hint="check the path")
+            return
         if not self._inside_roots(path):
             self.sink.report(S.IMPORT_OUTSIDE_ROOT, imp.span, target=imp.target,
                              roots=", ".join(str(r) for r in self.roots))
@@ -232,17 +280,33 @@ def merge(child: Definition, parent: Definition) -> Definition:
 
 
 def resolve_extends(cohort: Definition, program: Program, sink: Sink, seen: tuple[str, ...] = ()) -> Definition:
-    if cohort.extends is None:
-        return cohort
-    if cohort.extends in seen + (cohort.name,):
-        sink.report(S.IMPORT_CYCLE, cohort.span, cycle=" -> ".join(seen + (cohort.name, cohort.extends)))
-        return cohort
-    parent = next((c for c in program.cohorts if c.name == cohort.extends), None)
-    if parent is None:
-        from .elaborate import suggest
+    """Merge `cohort` with the chain of cohorts it extends, parent first.
 
-        sink.report(N.UNKNOWN_REFERENCE, cohort.span, what="cohort to extend", name=cohort.extends,
-                    suggestion=suggest(cohort.extends, [c.name for c in program.cohorts if c is not cohort], "cohort")
-                    + " (import the file that defines it)")
-        return cohort
-    return merge(cohort, resolve_extends(parent, program, sink, seen + (cohort.name,)))
+    Walks the chain in a loop (a chain of thousands of cohorts must not exhaust
+    the stack); a cycle or an unknown parent ends the chain with a diagnostic.
+    """
+    by_name: dict[str, Definition] = {}
+    for c in program.cohorts:
+        by_name.setdefault(c.name, c)  # the first definition wins, as before
+    chain = [cohort]
+    names = seen + (cohort.name,)
+    current = cohort
+    while current.extends is not None:
+        if current.extends in names:
+            sink.report(S.IMPORT_CYCLE, current.span, cycle=" -> ".join(names + (current.extends,)))
+            break
+        parent = by_name.get(current.extends)
+        if parent is None:
+            from .elaborate import suggest
+
+            sink.report(N.UNKNOWN_REFERENCE, current.span, what="cohort to extend", name=current.extends,
+                        suggestion=suggest(current.extends, [c.name for c in program.cohorts if c is not current], "cohort")
+                        + " (import the file that defines it)")
+            break
+        chain.append(parent)
+        names += (parent.name,)
+        current = parent
+    merged = chain[-1]
+    for child in reversed(chain[:-1]):
+        merged = merge(child, merged)
+    return merged

@@ -45,7 +45,14 @@ def comment_start(line: str) -> int:
 
 def scan(text: str, file: str) -> tuple[list[Suppression], list[Diagnostic]]:
     found, problems = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    if "ignore" not in text:  # no marker can match: skip the per-line scan (most files)
+        return found, problems
+    # Lines are counted at `\n` only, as the parser counts them: `str.splitlines` would also
+    # split at form feeds, U+2028 and friends and put suppressions on the wrong line.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if "#" not in line:
+            continue
+        line = line.removesuffix("\r")
         start = comment_start(line)
         if start < 0:
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -91,8 +91,13 @@ class Plan(BaseModel):
     estimates: dict[str, float]
     notes: list[str] = []
 
+    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("memory", "estimates", "batch_size", "workers", "shards", "notes")
+    """Fields that change how a plan runs but never what it produces; left out of the hash."""
+
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json", exclude=set(self.EXECUTION_ONLY))
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def hash(self) -> str:
+        """Identity of the cohort this plan produces (same hash, same subjects)."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()

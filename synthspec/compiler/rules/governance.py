@@ -72,12 +72,13 @@ def purposes(ctx) -> None:
             ctx.sink.report(PROHIBITED_USE, g.at("purpose"), use=purpose)
         elif purpose not in allowed:
             ctx.sink.report(UNKNOWN_PURPOSE, g.at("purpose"), purpose=purpose, suggestion=suggest(purpose, allowed))
-    if not g.approved_by and not g.approval:
+    if not g.approved_by and not g.approval and not {"approved_by", "approval"} & set(g.invalid):
         ctx.sink.report(MISSING_GOVERNANCE, g.span, problem="the governance block names no approval",
                         fix="add `approved_by: \"board or person\"` (and `approval: \"reference\"`)")
     if g.expires is None:
-        ctx.sink.report(MISSING_GOVERNANCE, g.span, problem="the governance block has no expiry date",
-                        fix="add `expires: YYYY-MM-DD`")
+        if "expires" not in g.invalid:  # a date written but unreadable is already reported (RNG004/NAM007)
+            ctx.sink.report(MISSING_GOVERNANCE, g.span, problem="the governance block has no expiry date",
+                            fix="add `expires: YYYY-MM-DD`")
     else:
         days = (g.expires - ctx.today).days
         if days < 0:

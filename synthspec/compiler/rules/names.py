@@ -59,6 +59,11 @@ def _suggest(name, choices, what=""):
     return suggest(name, choices, what)
 
 
+def _structures(ctx) -> list[str]:
+    """Organs and groups of the cohort's anatomy, each once (a group may share an organ's name)."""
+    return list(dict.fromkeys([*ctx.organs, *ctx.groups]))
+
+
 def _ref(ctx, kind: str, what: str, name: str | None, span) -> bool:
     if name is None:
         return False
@@ -99,7 +104,7 @@ def references(ctx) -> None:
                 base = loc.split(".")[-1]
                 if not ctx.expand(loc) and base not in everywhere:
                     ctx.sink.report(UNKNOWN_REFERENCE, p.at("location"), what="location", name=loc,
-                                    suggestion=_suggest(loc, list(ctx.organs) + list(ctx.groups)))
+                                    suggestion=_suggest(loc, _structures(ctx)))
         for con in p.constraints:
             if con.function and con.function not in CONSTRAINT_FUNCTIONS:
                 ctx.sink.report(UNKNOWN_REFERENCE, con.span, what="constraint function", name=con.function,
@@ -108,7 +113,7 @@ def references(ctx) -> None:
                 target = con.argument or ""
                 if not ctx.expand(target):
                     ctx.sink.report(UNKNOWN_REFERENCE, con.span, what=f"structure in {c.anatomy}", name=target,
-                                    suggestion=_suggest(target, list(ctx.organs) + list(ctx.groups)))
+                                    suggestion=_suggest(target, _structures(ctx)))
     g = c.governance
     if g:
         for key, vocab, what in (("claims", "claims", "claim"), ("prohibit", "prohibited", "prohibited use")):

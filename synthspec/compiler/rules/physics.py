@@ -45,10 +45,10 @@ IMPLAUSIBLE_FIELD = rule(
     fix="use 1.5 T or 3 T", family=FAMILY)
 
 SCANNER_MODALITY = rule(
-    "PHY007", "scanner-modality-mismatch", "error", "scanner `{scanner}` is a {has} scanner, but this cohort is {wants}",
+    "PHY007", "scanner-modality-mismatch", "error", "scanner `{scanner}` is for {has}, but this cohort is {wants}",
     why="A scanner profile only models its own modality.",
     bad="task { modality: ct }\nscanners: mr.research_3t", good="task { modality: ct }\nscanners: ct.midrange_64",
-    fix="choose a {wants} scanner: {choices}", family=FAMILY)
+    fix="choose a scanner for {wants}: {choices}", family=FAMILY)
 
 SCANNER_UNSUPPORTED = rule(
     "PHY008", "scanner-setting-unsupported", "error", "scanner `{scanner}` cannot do {setting}",
@@ -158,6 +158,14 @@ def _sequence(ctx, s) -> None:
             ctx.sink.report(DIFFUSION_B, s.at("b_values"), sequence=s.name, problem="has no b-value of 500 s/mm2 or more")
 
 
+_LABEL = {"ct": "CT", "xray": "radiography", "mri": "MRI"}
+
+
+def _article(word) -> str:
+    word = str(word)
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
 def _in(value, choices, tol=1e-6):
     return any(abs(value - c) <= tol for c in choices)
 
@@ -173,7 +181,8 @@ def scanners(ctx) -> None:
         has = scanner.get("modality")
         if has != wants:
             choices = ", ".join(n for n, d in ctx.registry.items["scanner"].items() if d.get("modality") == wants)
-            ctx.sink.report(SCANNER_MODALITY, span, scanner=name, has=has, wants=wants, choices=choices)
+            ctx.sink.report(SCANNER_MODALITY, span, scanner=name, has=_LABEL.get(has, has), wants=_LABEL.get(wants, wants),
+                            choices=choices)
             continue
         if proto is None or proto.modality != wants:
             continue
@@ -192,7 +201,8 @@ def scanners(ctx) -> None:
             lo, hi = scanner.get("mas")
             m_lo, m_hi = proto.mas.typical()
             if m_lo < lo or m_hi > hi:
-                unsupported(f"{m_lo:g}-{m_hi:g} mAs", f"keep the tube load within {lo:g}-{hi:g} mAs")
+                shown = f"{m_lo:g} mAs" if m_lo == m_hi else f"{m_lo:g}-{m_hi:g} mAs"
+                unsupported(shown, f"keep the tube load within {lo:g}-{hi:g} mAs")
         if proto.slice_thickness is not None and scanner.get("slice_thickness"):
             lo, hi = scanner.get("slice_thickness")
             if not lo - 1e-9 <= proto.slice_thickness <= hi + 1e-9:
@@ -226,7 +236,7 @@ def contrast(ctx) -> None:
         if a is not None:
             expected = "gadolinium" if proto.modality == "mri" else "iodinated"
             if a.get("kind") != expected:
-                ctx.sink.report(CONTRAST_DOSE, agent.at("agent"), problem=f"`{agent.agent}` is a {a.get('kind')} agent, not for {proto.modality}",
+                ctx.sink.report(CONTRAST_DOSE, agent.at("agent"), problem=f"`{agent.agent}` is {_article(a.get('kind'))} agent, not for {_LABEL[proto.modality]}",
                                 fix=f"use a {expected} agent")
             if agent.dose is not None and a.get("kind") == "gadolinium" and not 0.025 <= agent.dose <= 0.3:
                 ctx.sink.report(CONTRAST_DOSE, agent.at("dose"), problem=f"gadolinium dose {agent.dose:g} mmol/kg is outside 0.025-0.3 mmol/kg",

@@ -75,8 +75,9 @@ UNUSED_SUPPRESSION = rule(
 
 NO_COHORT = rule(
     "SYN012", "no-cohort", "error", "this spec declares no `cohort` block",
-    why="`synth check` and `synth run` need one cohort to compile; library modules are imported, not checked alone.",
-    bad="synth 1\nscanner ct.mine { modality: ct }", good="synth 1\ncohort demo {\n  ...\n}",
+    why="`synth check` and `synth run` need one cohort to compile.  A library module that defines scanners, tissues or\n"
+        "pathologies is only checked for its definitions; a file that declares nothing at all is almost certainly a mistake.",
+    bad="synth 1\nimport stdlib.scanners   # and nothing else", good="synth 1\ncohort demo {\n  ...\n}",
     fix="add a `cohort NAME { ... }` block, or import this module from a spec", family=FAMILY)
 
 MANY_COHORTS = rule(

@@ -41,7 +41,12 @@ def finding_generated(ctx) -> None:
         return
     if not any(p.kind == c.task.finding for p in c.pathologies):
         ctx.sink.report(FINDING_NOT_GENERATED, c.task.at("finding"), finding=c.task.finding)
-    for p in c.pathologies:
+
+
+@check
+def dead_pathologies(ctx) -> None:
+    """A block that never fires is dead whatever the task says (and even when the task is broken)."""
+    for p in ctx.cohort.pathologies:
         if p.prevalence == 0 or p.count[1] == 0:
             ctx.sink.report(NO_POSITIVES, p.at("prevalence") if p.prevalence == 0 else p.at("count"), pathology=p.name)
 

@@ -1,0 +1,108 @@
+"""Lowering, plans and population sampling: pure data, stable hashes, seeds independent of size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synthspec.cli import main
+from synthspec.compiler.check import compile_file
+from synthspec.plan.lower import PlanError, lower
+from synthspec.plan.model import Plan
+from synthspec.runtime.sample import sample_subject, strata
+from synthspec.runtime.seeds import numpy_stream, stream_seed
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "lung_nodules_ldct.synth"
+
+
+@pytest.fixture(scope="module")
+def result():
+    r = compile_file(EXAMPLE)
+    assert not [d for d in r.visible if d.severity.value == "error"]
+    return r
+
+
+def test_plan_round_trips_through_json_with_the_same_hash(result):
+    plan = lower(result, device="cpu")
+    again = Plan.model_validate_json(json.dumps(plan.model_dump(mode="json")))
+    assert again.hash() == plan.hash()
+    assert lower(result, device="cpu").hash() == plan.hash()
+
+
+def test_plan_has_the_stage_dag_with_shapes(result):
+    plan = lower(result, device="cpu")
+    kinds = [s.kind for s in plan.stages]
+    assert kinds == ["sample_population", "build_phantom", "insert_pathology", "simulate_physics", "scanner_effects", "write"]
+    ids = {s.id for s in plan.stages}
+    assert all(set(s.after) <= ids for s in plan.stages)
+    phantom = next(s for s in plan.stages if s.kind == "build_phantom")
+    assert phantom.outputs[0].shape == list(plan.grid.shape)
+    assert plan.batch_size >= 1 and plan.memory["per_subject_bytes"] > 0
+
+
+def test_an_impossible_request_is_refused_with_the_estimate_and_the_knob(result):
+    with pytest.raises(PlanError) as error:
+        lower(result, device="cpu", memory_budget=10 * 2**20)
+    assert "GiB" in str(error.value) and ("matrix" in str(error.value) or "slice_thickness" in str(error.value))
+
+
+def test_subject_k_does_not_depend_on_the_subject_count(result):
+    small, large = lower(result, device="cpu", subjects=4), lower(result, device="cpu", subjects=400)
+    assert small.seed_key == large.seed_key
+    for k in range(4):
+        assert sample_subject(small, k) == sample_subject(large, k)
+
+
+def test_formatting_does_not_change_the_seed_key(tmp_path, result):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    reformatted = tmp_path / "x.synth"
+    reformatted.write_text("# a new comment\n" + text.replace("  seed: 42", "  seed:    42  # same"), encoding="utf-8")
+    other = compile_file(reformatted)
+    assert lower(other, device="cpu").seed_key == lower(result, device="cpu").seed_key
+    assert lower(other, device="cpu").spec_hash != lower(result, device="cpu").spec_hash
+
+
+def test_streams_are_distinct_and_reproducible():
+    assert stream_seed("k", 1, 0, "anatomy") != stream_seed("k", 1, 0, "noise")
+    assert stream_seed("k", 1, 0, "anatomy") != stream_seed("k", 1, 1, "anatomy")
+    assert numpy_stream("k", 1, 5, "lesions").random() == numpy_stream("k", 1, 5, "lesions").random()
+    with pytest.raises(ValueError):
+        stream_seed("k", 1, 0, "nope")
+
+
+def test_stratified_sampling_balances_by_index(result):
+    plan = lower(result, device="cpu", subjects=40)
+    cells = strata(plan)
+    assert len(cells) == 2
+    sexes = [sample_subject(plan, k).sex for k in range(40)]
+    assert sexes.count("female") == sexes.count("male") == 20
+
+
+def test_sampled_values_respect_the_spec(result):
+    plan = lower(result, device="cpu", subjects=60)
+    subjects = [sample_subject(plan, k) for k in range(60)]
+    assert all(50 <= s.age_y <= 80 for s in subjects)
+    assert all(20 <= s.mas <= 60 for s in subjects)
+    lesions = [l for s in subjects for l in s.lesions]
+    assert lesions and all(4 <= l.diameter_mm <= 8 for l in lesions)
+    assert all(l.min_pleura_mm == 2.0 for l in lesions)
+    positives = sum(s.positive for s in subjects)
+    assert 15 <= positives <= 45  # prevalence 50 %
+
+
+def test_plan_command_prints_a_summary_and_saves(tmp_path, capsys):
+    saved = tmp_path / "plan.json"
+    assert main(["plan", str(EXAMPLE), "--device", "cpu", "--subjects", "3", "--save", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert "Plan: 3 subjects to generate" in out and "simulate_physics" in out
+    assert Plan.model_validate_json(saved.read_text()).subjects == 3
+
+
+def test_plan_of_a_broken_spec_exits_1_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.synth"
+    bad.write_text(EXAMPLE.read_text().replace("kv: 120 kV", "kv: 120"), encoding="utf-8")
+    assert main(["plan", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "UNI001" in err and "Traceback" not in err
