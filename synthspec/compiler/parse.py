@@ -1,12 +1,17 @@
 """Parse `.synth` text into a syntax tree, or into positioned syntax diagnostics.
 
-The LALR parser is built once per process (and cached on disk by lark), with
-the transformer applied inline so no intermediate parse tree is kept.  A bad
-file never raises: `parse_text` returns `(None, [diagnostic])`.
+The LALR parser is built once per process (its tables cached per user, see
+`_cache_file`), with the node builder applied inline: syntax nodes are made as
+the parser reduces, so no intermediate parse tree is kept and no second pass
+runs.  A bad file never raises: `parse_text` returns `(None, [diagnostic])`.
+
+Limits that keep hostile input cheap: blocks and calls nest at most
+`MAX_NESTING` deep (checked by the lexer, so nothing recursive ever sees more).
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
@@ -18,7 +23,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .diagnostics import Diagnostic, Span
 from .rules.syntax import SYNTAX_ERROR
-from .syntax import Node, Block, Call, Choice, Date, Field, Header, Import, Module, Quantity, Range, Ref, Require, String, Value
+from .syntax import Block, Call, Choice, Date, Field, Header, Import, Module, Node, Quantity, Range, Ref, Require, String, Value
 
 # Names users read instead of terminal names.
 _TOKEN_WORDS = {
@@ -47,26 +52,26 @@ class _TooDeep(Exception):
         self.token = token
 
 
-class _Nesting(threading.local):
+class _State(threading.local):
     """Per-parse state (per thread): the nesting depth and the file being read."""
 
     depth = 0
     file = "<spec>"
 
 
-_NESTING = _Nesting()
+_STATE = _State()
 
 
 def _open(token: Token) -> Token:
-    _NESTING.depth += 1
-    if _NESTING.depth > MAX_NESTING:
+    _STATE.depth += 1
+    if _STATE.depth > MAX_NESTING:
         raise _TooDeep(token)
     return token
 
 
 def _close(token: Token) -> Token:
-    if _NESTING.depth > 0:
-        _NESTING.depth -= 1
+    if _STATE.depth > 0:
+        _STATE.depth -= 1
     return token
 
 
@@ -146,7 +151,6 @@ class _BuildError(Exception):
 
 def _guard(method):
     """Turn any failure to build a node into a `_BuildError` carrying where it happened."""
-    import functools
 
     @functools.wraps(method)
     def build(self, children):
@@ -174,12 +178,14 @@ class _Build:
 
     No parse tree is made and no second pass runs: each method gets a rule's
     children (every token kept, `keep_all_tokens=True`, so spans can cover
-    keywords, brackets and braces) and returns the node.  The file name is per-parse state in `_NESTING`.
+    keywords, brackets and braces) and returns the node.  Spans follow lark's
+    `propagate_positions` rule exactly (see `_span`).  The file name is per-parse
+    state in `_STATE`.
     """
 
     @property
     def file(self) -> str:
-        return _NESTING.file
+        return _STATE.file
 
     @_guard
     def start(self, c):
@@ -205,12 +211,6 @@ class _Build:
         extends = next((x for x in head[1:] if isinstance(x, Ref)), None)
         return _new(Block, {"span": _span(self.file, c), "kind": str(c[0]), "name": head[0] if head else None,
                             "extends": extends, "items": _kept(c[brace + 1:])})
-
-    @_guard
-    def field(self, c):
-        key = c[0]
-        return _new(Field, {"span": _span(self.file, c), "key": str(key), "key_span": _tok_span(self.file, key),
-                            "value": c[2]})
 
     @_guard
     def require(self, c):
@@ -402,14 +402,14 @@ def _too_deep(file: str, token: Token) -> Diagnostic:
 
 def parse_text(text: str, file: str = "<spec>") -> tuple[Module | None, list[Diagnostic]]:
     """Parse one file's text; never raises on bad input."""
-    _NESTING.depth = 0
+    _STATE.depth = 0
     # A parse allocates hundreds of thousands of small objects and no cycles; the cyclic
     # garbage collector would otherwise rescan the growing heap again and again
     # (more than half the time on a 10,000-line spec).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _NESTING.file = file
+        _STATE.file = file
         return _parser().parse(text), []
     except _TooDeep as error:
         return None, [_too_deep(file, error.token)]
@@ -426,6 +426,6 @@ def parse_text(text: str, file: str = "<spec>") -> tuple[Module | None, list[Dia
         return None, [SYNTAX_ERROR.diagnostic(Span(file=file), detail="the spec is nested too deeply to read",
                                               expected="flatten the nesting")]
     finally:
-        _NESTING.depth = 0
+        _STATE.depth = 0
         if collecting:
             gc.enable()
