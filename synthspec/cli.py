@@ -47,20 +47,35 @@ def _config_for(paths: list[Path], explicit: str | None):
         raise UsageError(str(error)) from None
 
 
+def _settle_stdlib() -> None:
+    """Load the stdlib once, then move it out of the garbage collector's sight.
+
+    The stdlib's few thousand objects live for the whole process; freezing them
+    keeps every later collection from re-scanning them (a short-lived CLI only).
+    """
+    import gc
+
+    from .compiler.resolve import stdlib
+
+    stdlib()
+    gc.freeze()
+
+
 def cmd_check(args) -> int:
     from .compiler import render
     from .compiler.check import collect, compile_file
     from .compiler.diagnostics import Severity
 
     paths = [Path(p) for p in args.paths]
-    files, missing = collect(paths)
+    config = _config_for(paths, args.config)
+    files, missing = collect(paths, config.exclude)
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     if not files:
         raise UsageError(f"no .synth files under {', '.join(args.paths)}")
-    config = _config_for(paths, args.config)
     if args.fail_on:
         config.fail_on = Severity(args.fail_on)
+    _settle_stdlib()
     results = [compile_file(f, config) for f in files]
     diagnostics = [d for r in results for d in r.diagnostics]
     texts = {k: v for r in results if r.program for k, v in r.program.texts.items()}
@@ -88,9 +103,12 @@ def cmd_fmt(args) -> int:
     from .compiler.check import collect
 
     paths = [Path(p) for p in args.paths]
-    files, missing = collect(paths)
+    config = _config_for(paths, None)
+    files, missing = collect(paths, config.exclude)
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    if not files:
+        raise UsageError(f"no .synth files under {', '.join(args.paths)}")
     changed = failed = 0
     for path in files:
         try:
@@ -118,7 +136,12 @@ def cmd_fmt(args) -> int:
             else:
                 print(f"would reformat {path}")
         else:
-            fmt.write_atomic(path, formatted)
+            try:
+                fmt.write_atomic(path, formatted)
+            except OSError as error:
+                print(f"{path}: cannot write: {error.strerror or error} (the file is unchanged)", file=sys.stderr)
+                failed += 1
+                continue
             print(f"reformatted {path}")
     verb = "would be reformatted" if (args.check or args.diff) else "reformatted"
     print(f"{changed} file(s) {verb}, {len(files) - changed - failed} unchanged" + (f", {failed} not readable" if failed else ""),
@@ -221,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.run(args)
+    except ModuleNotFoundError as error:
+        if error.name and error.name.split(".")[0] in ("torch", "numpy", "scipy", "SimpleITK", "pydicom", "numba", "jinja2"):
+            print(f"synth {args.command}: needs {error.name}, which is not installed; "
+                  "install the runtime with `pip install 'synthspec[run]'`", file=sys.stderr)
+            return EXIT_USAGE
+        raise
     except UsageError as error:
         print(f"synth {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE

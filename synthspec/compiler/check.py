@@ -141,12 +141,21 @@ def _compile(path: Path, config: Config | None, roots: list[Path] | None) -> Fil
     return result
 
 
-def collect(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """Expand folders to their .synth files (sorted); report paths that do not exist."""
+def collect(paths: list[Path], exclude: list[Path] | None = None) -> tuple[list[Path], list[str]]:
+    """Expand folders to their .synth files (sorted), skipping excluded folders; report paths that do not exist.
+
+    A file named explicitly is always kept, even inside an excluded folder.
+    """
+    skip = [e.resolve() for e in exclude or []]
+
+    def excluded(q: Path) -> bool:
+        r = q.resolve()
+        return any(r == e or e in r.parents for e in skip)
+
     files, missing = [], []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted(q for q in p.rglob("*.synth") if q.is_file()))
+            files.extend(sorted(q for q in p.rglob("*.synth") if q.is_file() and not excluded(q)))
         elif p.exists():
             files.append(p)
         else:

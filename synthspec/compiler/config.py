@@ -5,6 +5,7 @@
     ignore = ["GOV005"]             # codes or prefixes never reported
     fail-on = "error"               # lowest severity that makes `synth check` exit 1
     roots = ["specs", "shared"]     # folders imports may read (default: the config's folder)
+    exclude = ["examples/broken"]   # folders skipped when a folder is checked (files named explicitly are still checked)
     max-file-bytes = 1000000
     [tool.synth.severity]           # re-grade rules
     ANA008 = "error"
@@ -30,6 +31,7 @@ class Config:
     severity: dict[str, Severity] = field(default_factory=dict)
     fail_on: Severity = Severity.ERROR
     roots: list[Path] = field(default_factory=list)
+    exclude: list[Path] = field(default_factory=list)
     max_file_bytes: int = 1_000_000
     source: Path | None = None
 
@@ -87,7 +89,7 @@ def load(path: Path | None) -> Config:
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.synth] must be a table of settings")
     config = Config(source=path)
-    known = {"select", "ignore", "severity", "fail-on", "roots", "max-file-bytes"}
+    known = {"select", "ignore", "severity", "fail-on", "roots", "exclude", "max-file-bytes"}
     unknown = set(table) - known
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
@@ -97,6 +99,7 @@ def load(path: Path | None) -> Config:
         config.severity = {str(k).upper(): Severity(v) for k, v in table.get("severity", {}).items()}
         config.fail_on = Severity(table.get("fail-on", "error"))
         config.roots = [(path.parent / r).resolve() for r in _strings(table, "roots")]
+        config.exclude = [(path.parent / r).resolve() for r in _strings(table, "exclude")]
         size = table.get("max-file-bytes", 1_000_000)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"max-file-bytes must be a positive whole number, not {size!r}")

@@ -1,0 +1,164 @@
+"""Atomic writes: no half-written file or folder is ever visible under its final name.
+
+A file is written to a temporary name in the same folder (so the final rename
+never crosses a filesystem), flushed and fsynced, then renamed over the final
+name with `os.replace`; the folder is fsynced so the rename itself is durable.
+A folder (one subject) is built under a `.tmp-*` name by `staged_dir` and
+renamed into place only when its body finishes without an exception.
+Temporary names always start with `.tmp-`, so a resumed run can find and
+remove what an interrupted one left behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TMP_PREFIX = ".tmp-"
+_CHUNK = 1 << 20
+
+
+def temp_name(final: Path, suffix: str = "") -> Path:
+    """A fresh hidden temporary path next to `final` (same folder, same filesystem)."""
+    return final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder so renames and creations inside it survive a crash (no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_atomic(tmp: Path, final: Path) -> None:
+    """fsync `tmp`, rename it over `final`, fsync the folder; removes `tmp` if anything fails."""
+    try:
+        fsync_file(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(final.parent)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        with open(tmp, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """UTF-8 text, newline written as-is (no platform translation), atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename `src` to `dst`, failing with FileExistsError if `dst` exists (even an empty folder).
+
+    Uses renameat2(RENAME_NOREPLACE) where the C library has it (Linux), so the
+    check and the rename are one step; elsewhere it checks first, then renames.
+    """
+    if _renameat2 is not None:
+        AT_FDCWD, RENAME_NOREPLACE = -100, 1
+        if _renameat2(AT_FDCWD, os.fsencode(src), AT_FDCWD, os.fsencode(dst), RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, "refusing to replace an existing path", str(dst))
+        if err not in (errno.ENOSYS, errno.EINVAL, getattr(errno, "ENOTSUP", errno.EINVAL)):
+            raise OSError(err, os.strerror(err), str(src), None, str(dst))
+        # the filesystem does not support the flag: fall through to check-then-rename
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, "refusing to replace an existing path", str(dst))
+    os.rename(src, dst)
+
+
+def _load_renameat2():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                fsync_file(path)
+        fsync_dir(Path(folder))
+
+
+@contextmanager
+def staged_dir(final: Path, durable: bool = True) -> Iterator[Path]:
+    """Build a folder under a temporary name and rename it to `final` when the body succeeds.
+
+    Yields an empty folder `.tmp-<name>.<pid>.<random>` next to `final`.  On a
+    clean exit every file in it is fsynced (unless `durable=False`) and it is
+    renamed to `final`; if `final` already exists nothing is replaced and
+    FileExistsError is raised (the staged folder is removed).  If the body
+    raises, the staged folder is removed and `final` is untouched.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(final):
+        raise FileExistsError(errno.EEXIST, "refusing to replace an existing path", str(final))
+    tmp = temp_name(final)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if durable:
+            _fsync_tree(tmp)
+        _rename_noreplace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(final.parent)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
