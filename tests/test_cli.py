@@ -247,14 +247,7 @@ def test_severity_table_regrades(repo, capsys):
     assert "warning[PHY001]" in out
 
 
-_CHECK_PY_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="synthspec/compiler/check.py applies `ignore`/`select` and `[severity]` only to the sink's findings: "
-           "SYN011 (made by suppress.apply afterwards) is never filtered or regraded, and SYN010 is filtered "
-           "but never regraded")
 
-
-@_CHECK_PY_BUG
 def test_severity_table_can_raise_a_warning_to_error(repo, capsys):
     write(repo, "warn.synth", WARNING_ONLY)
     write(repo, "synth.toml", '[tool.synth.severity]\nSYN011 = "error"\n')
@@ -327,14 +320,12 @@ def test_suppression_without_code_or_reason_is_syn010(repo, capsys, comment, pro
     assert "error[PHY001]" in out, "a bad suppression suppresses nothing"
 
 
-@_CHECK_PY_BUG
 def test_ignore_config_also_silences_suppression_findings(repo, capsys):
     write(repo, "s.synth", WARNING_ONLY)
     write(repo, "synth.toml", 'ignore = ["SYN011"]\n')
     assert codes(capsys, "--fail-on", "warning", "s.synth") == (0, {})
 
 
-@_CHECK_PY_BUG
 def test_severity_table_regrades_syn010(repo, capsys):
     write(repo, "s.synth", _edit(CLEAN, "    kv: 120 kV\n", "    kv: 120 kV  # synth: ignore[PHY001]\n"))
     write(repo, "synth.toml", '[severity]\nSYN010 = "warning"\n')

@@ -114,7 +114,7 @@ def _compile(path: Path, config: Config | None, roots: list[Path] | None) -> Fil
         _missing(elab, merged, f"cohort {merged.name}")
         for kind in REQUIRED_BLOCKS:
             if merged.child(kind) is None:
-                sink.report(N.MISSING_REQUIRED, merged.span, block=f"cohort {merged.name}", key=f"a `{kind}` block")
+                sink.report(N.MISSING_REQUIRED, merged.span, block=f"cohort {merged.name}", key=f"{kind} {{ ... }}")
         cohort = build_cohort(merged, str(path))
         ctx = CheckContext(cohort=cohort, registry=program.registry, sink=sink, today=today())
         for rule_check in model_checks():
@@ -125,18 +125,22 @@ def _compile(path: Path, config: Config | None, roots: list[Path] | None) -> Fil
                             expected="please report this to the synthspec maintainers")
         result.cohort = result.cohort or cohort
 
-    diagnostics = []
-    for d in sink.sorted():
-        if not config.enabled(d.code):
-            continue
-        graded = config.grade(d.code, d.severity)
-        diagnostics.append(d if graded is d.severity else d.model_copy(update={"severity": graded}))
+    def configure(items: list[Diagnostic]) -> list[Diagnostic]:
+        """Drop codes the configuration does not select and re-grade the rest (idempotent)."""
+        out = []
+        for d in items:
+            if config.enabled(d.code):
+                graded = config.grade(d.code, d.severity)
+                out.append(d if graded is d.severity else d.model_copy(update={"severity": graded}))
+        return out
+
+    diagnostics = configure(sink.sorted())
     suppressions = {}
     for file, text in program.texts.items():
         found, problems = scan(text, file)
         suppressions[file] = found
-        diagnostics.extend(p for p in problems if config.enabled(p.code))
-    diagnostics = apply(diagnostics, suppressions)
+        diagnostics.extend(problems)
+    diagnostics = configure(apply(diagnostics, suppressions))
     result.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
     return result
 
