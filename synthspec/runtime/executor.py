@@ -51,7 +51,7 @@ def subject_dir(out: Path, index: int) -> Path:
 def write_subject(out: Path, plan: Plan, subject: GeneratedSubject) -> dict:
     """Write one subject into a staged folder and rename it into place; returns its record."""
     from .writers.atomic import sha256_file, staged_dir, write_text_atomic
-    from .writers.dicom_ct import CTSeriesInfo, write_ct_series
+    from .writers.dicom_ct import CTSeriesInfo, body_part_for, write_ct_series
     from .writers.identity import identity_for
     from .writers.nifti import write_nifti
 
@@ -75,7 +75,8 @@ def write_subject(out: Path, plan: Plan, subject: GeneratedSubject) -> dict:
             info = CTSeriesInfo(identity=identity, age_y=p.age_y, sex=p.sex, scanner=p.scanner, kv=p.kv, mas=p.mas,
                                 kernel=p.kernel, slice_thickness_mm=p.slice_thickness_mm, spec_hash=plan.spec_hash,
                                 synthspec_version=__version__,
-                                series_description=f"SYNTHETIC {plan.cohort_name} {p.subject_id}")
+                                series_description=f"SYNTHETIC {plan.cohort_name} {p.subject_id}",
+                                body_part=body_part_for(plan.anatomy))
             (tmp / "dicom").mkdir()
             write_ct_series(tmp / "dicom", subject.image, spacing, origin, info)
             files["dicom"] = "dicom/"
