@@ -88,7 +88,8 @@ def test_clean_example_has_no_findings(path: Path):
 def test_clean_example_is_documented(path: Path):
     text = path.read_text(encoding="utf-8")
     assert text.startswith("synth 1\n")
-    assert text.splitlines()[1].startswith("# "), "a header comment explains the clinical job"
+    after_header = [line for line in text.splitlines()[1:] if line.strip()]
+    assert after_header[0].startswith("# "), "a header comment explains the clinical job"
     result = _check(path)
     g = result.cohort.governance
     assert g is not None and g.purpose and g.approved_by
