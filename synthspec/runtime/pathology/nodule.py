@@ -16,9 +16,9 @@ for a lesion smaller than one voxel, its most occupied voxel).
 
 Appearance (Fleischner glossary, Hansell 2008; tissues.synth): solid 20..60 HU,
 ground glass -750..-300 HU, part-solid = ground-glass halo with a solid core of
-30-60 % of the diameter.  Nodules replace lung parenchyma, not vessels: a
-voxel's lesion weight is scaled by (1 - vessel occupancy), so vessels run
-through and beside nodules as in real scans.
+30-60 % of the diameter.  Nodules replace lung parenchyma, not vessels, so vessels run
+through and beside nodules as in real scans: a voxel of lesion occupancy o and
+vessel occupancy v becomes  hu + o * (lesion * (1 - v) + blood * v - hu).
 
 Constraints, checked per attempt (the names appear in `rejected`):
     lung            every lesion voxel lies in lung parenchyma (not wall, mediastinum, airway)
@@ -316,5 +316,8 @@ def _paint(nodule: NoduleShape, phantom, lo, hi, body, core, rng: np.random.Gene
     else:
         w = np.clip(core / np.maximum(body, 1e-6), 0.0, 1.0)
         value = gg + w * (solid - gg)
-    weight = body * (1.0 - phantom.vessel_occ[crop]) * (phantom.region[crop] == R_LUNG)
-    phantom.hu[crop] = (hu + weight * (value - hu)).astype(np.float32)
+    # the lesion takes the parenchymal share of each voxel; the vessel share (occupancy v) stays blood
+    v = phantom.vessel_occ[crop]
+    target = value + v * (phantom.tissue_hu.get("blood", 40.0) - value)
+    weight = body * (phantom.region[crop] == R_LUNG)
+    phantom.hu[crop] = (hu + weight * (target - hu)).astype(np.float32)

@@ -18,6 +18,8 @@ This module knows nothing about anatomy.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -134,9 +136,10 @@ def draw_tubes(grid: Grid, a, b, ra, rb, labels_per_segment, region: np.ndarray,
     """
     a = np.ascontiguousarray(a, dtype=np.float64).reshape(-1, 3)
     b = np.ascontiguousarray(b, dtype=np.float64).reshape(-1, 3)
-    ra = np.ascontiguousarray(np.broadcast_to(np.asarray(ra, dtype=np.float64), (a.shape[0],)))
-    rb = np.ascontiguousarray(np.broadcast_to(np.asarray(rb, dtype=np.float64), (a.shape[0],)))
-    seg = np.ascontiguousarray(np.broadcast_to(np.asarray(labels_per_segment, dtype=np.uint8), (a.shape[0],)))
+    n = a.shape[0]  # fresh writable copies: one compiled signature for every call
+    ra = np.array(np.broadcast_to(np.asarray(ra, dtype=np.float64), (n,)), dtype=np.float64, order="C")
+    rb = np.array(np.broadcast_to(np.asarray(rb, dtype=np.float64), (n,)), dtype=np.float64, order="C")
+    seg = np.array(np.broadcast_to(np.asarray(labels_per_segment, dtype=np.uint8), (n,)), dtype=np.uint8, order="C")
     if occ is None:
         occ = np.zeros(grid.shape, dtype=np.float32)
     if lab is None:
@@ -147,3 +150,19 @@ def draw_tubes(grid: Grid, a, b, ra, rb, labels_per_segment, region: np.ndarray,
         raster_capsules(a, b, ra, rb, seg, occ, lab, region, table, grid.origin_mm(),
                         np.asarray(grid.spacing, dtype=np.float64))
     return occ, lab
+
+
+def run_slabs(kernel, n_slices: int, *args) -> None:
+    """Run a `nogil` kernel `kernel(*args, k0, k1)` over z-slabs on a few threads.
+
+    Slabs write disjoint slices, so the result does not depend on the thread count.
+    (Threads over nogil kernels instead of numba's parallel=True: that compiles in
+    seconds less, which matters for a cold cache.)"""
+    workers = max(1, min(4, os.cpu_count() or 1, n_slices))
+    if workers == 1:
+        kernel(*args, 0, n_slices)
+        return
+    bounds = np.linspace(0, n_slices, 2 * workers + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for f in [pool.submit(kernel, *args, int(bounds[q]), int(bounds[q + 1])) for q in range(2 * workers)]:
+            f.result()

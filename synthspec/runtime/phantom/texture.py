@@ -16,6 +16,8 @@ import numba
 import numpy as np
 import scipy.fft
 
+from .grid import run_slabs
+
 # Texture amplitude (HU, the bound of the tanh-shaped variation) per tissue and
 # which field drives it: 0 = parenchymal field, 1 = trabecular field.  Amplitudes
 # are a judgement: lung texture of a few tens of HU (real lobes spread about
@@ -85,12 +87,11 @@ def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.
     return out
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
-def _compose(labels, fa, fb, base, amp, field, grav_hu, grav_lab, y0, y1, yc):
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _compose(labels, fa, fb, base, amp, field, grav_hu, grav_lab, y0, y1, yc, hu, k0, k1):
     Z, Y, X = labels.shape
-    hu = np.empty(labels.shape, np.float32)
     span = max(y1 - y0, 1e-6)
-    for k in numba.prange(Z):
+    for k in range(k0, k1):
         for j in range(Y):
             g = (yc[j] - y0) / span
             if g < 0.0:
@@ -107,7 +108,6 @@ def _compose(labels, fa, fb, base, amp, field, grav_hu, grav_lab, y0, y1, yc):
                 if grav_lab[lab]:
                     v += grav_hu * (g - 0.5)
                 hu[k, j, i] = v
-    return hu
 
 
 def compose_hu(labels: np.ndarray, organ_tissue: dict[int, str], hu_of: dict[str, float],
@@ -125,5 +125,7 @@ def compose_hu(labels: np.ndarray, organ_tissue: dict[int, str], hu_of: dict[str
         field[int(lab)] = f
     for lab in lung_labels:
         grav[int(lab)] = True
-    return _compose(labels, fields[0], fields[1], base, amp, field, float(gravity_hu), grav,
-                    float(lung_y_span[0]), float(lung_y_span[1]), np.ascontiguousarray(y_mm, dtype=np.float64))
+    hu = np.empty(labels.shape, np.float32)
+    run_slabs(_compose, labels.shape[0], labels, fields[0], fields[1], base, amp, field, float(gravity_hu), grav,
+              float(lung_y_span[0]), float(lung_y_span[1]), np.ascontiguousarray(y_mm, dtype=np.float64), hu)
+    return hu

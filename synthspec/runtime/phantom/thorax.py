@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .grid import Grid, draw_tubes
+from .grid import Grid, draw_tubes, run_slabs
 from .texture import GRAVITY_HU, compose_hu, noise_pair, subject_tissue_hu
 
 # Label codes: anatomy_thorax.synth (tests check they agree).
@@ -222,24 +222,33 @@ def _smooth(t):
 
 
 @numba.njit(cache=True, inline="always")
-def _superellipse(x, y, a, b, p):
-    """(rho, |grad rho|) of the superellipse norm; rho = 1 on the outline."""
-    ax, ay = abs(x) / a, abs(y) / b
-    if ax < 1e-12 and ay < 1e-12:
+def _superellipse(ax, ay, sx, sy, a, b, p):
+    """(rho, |grad rho|) of the superellipse norm (rho = 1 on the outline) at |x|/a = ax, |y|/b = ay,
+    given sx = ax^p and sy = ay^p (precomputed per row and column: pow is the costly part)."""
+    t = sx + sy
+    if t < 1e-30:
         return 0.0, 1.0 / min(a, b)
-    sx, sy = ax ** p, ay ** p
-    rho = (sx + sy) ** (1.0 / p)
-    gx = (ax ** (p - 1.0)) / a
-    gy = (ay ** (p - 1.0)) / b
-    g = rho ** (1.0 - p) * np.sqrt(gx * gx + gy * gy)
-    return rho, g
+    rho = t ** (1.0 / p)
+    gx = sx / (ax * a) if ax > 0.0 else 0.0
+    gy = sy / (ay * b) if ay > 0.0 else 0.0
+    return rho, rho / t * np.sqrt(gx * gx + gy * gy)
 
 
-@numba.njit(cache=True, parallel=False, fastmath=True)
-def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, labels, region, fiss):
+@numba.njit(cache=True, inline="always")
+def _powers(v, a, p, out_a, out_s):
+    for q in range(v.shape[0]):
+        r = abs(v[q]) / a
+        out_a[q] = r
+        out_s[q] = r ** p if r > 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, labels, region, fiss, k0, k1):
     Z, Y, X = labels.shape
     dz, dy = spacing[0], spacing[1]
-    for k in range(Z):
+    bxa, bxs_ant, bxs_post, cxa, cxs = np.empty(X), np.empty(X), np.empty(X), np.empty(X), np.empty(X)
+    bya, bys_ant, bys_post, cya, cys = np.empty(Y), np.empty(Y), np.empty(Y), np.empty(Y), np.empty(Y)
+    for k in range(k0, k1):
         z = zc[k]
         neck = 1.0 - S.neck * _smooth((z - S.z_apex + 20.0) / 80.0)
         ba, bb = S.body_a * neck, S.body_b * neck
@@ -251,16 +260,24 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
         zeta = (z - (S.z_apex - S.ap_len)) / S.ap_len
         ap_f = np.sqrt(max(0.0, 1.0 - zeta * zeta)) if ap_on else 1.0
         cav_a = S.cav_a * (1.0 - S.cav_taper * (1.0 - _smooth((S.z_apex - z) / (0.6 * S.H))))
+        _powers(xc, ba, S.p_ant, bxa, bxs_ant)
+        _powers(xc, ba, S.p_post, bxa, bxs_post)
+        _powers(yc, bb, S.p_ant, bya, bys_ant)
+        _powers(yc, bb, S.p_post, bya, bys_post)
+        _powers(xc, cav_a, S.cav_p, cxa, cxs)
+        _powers(yc - S.cav_yc, S.cav_b, S.cav_p, cya, cys)
         for j in range(Y):
             y = yc[j]
-            p = S.p_ant if y < 0.0 else S.p_post
+            ant = y < 0.0
+            p = S.p_ant if ant else S.p_post
+            bys = bys_ant[j] if ant else bys_post[j]
             u = (y - (S.cav_yc - S.cav_b)) / (2.0 * S.cav_b)  # 0 anterior .. 1 posterior
             for i in range(X):
                 x = xc[i]
                 lab = 0
                 reg = 0
                 fo = 0.0
-                rho, g = _superellipse(x, y, ba, bb, p)
+                rho, g = _superellipse(bxa[i], bya[j], bxs_ant[i] if ant else bxs_post[i], bys, ba, bb, p)
                 if rho >= 1.0:
                     labels[k, j, i] = 0
                     region[k, j, i] = 0
@@ -291,7 +308,7 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
                             or (abs(ry) < 5.0 and abs(x) < S.tp_w)):
                         lab = 50
                     if lab == 0:
-                        rc_, gc = _superellipse(x, y - S.cav_yc, cav_a, S.cav_b, S.cav_p)
+                        rc_, gc = _superellipse(cxa[i], cya[j], cxs[i], cys[j], cav_a, S.cav_b, S.cav_p)
                         t = (rc_ - 1.0) / gc
                         if t > S.rib_t:
                             lab = 3
@@ -705,11 +722,11 @@ def vessel_trees(labels: np.ndarray, grid: Grid, lm: Landmarks, anatomy, rng: np
 # ---------------------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
-def _blend(hu, labels, region, fiss, soft_hu, aw_out, aw_in, aw_lab, air_hu, occ_v, lab_v, blood_hu):
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _blend(hu, labels, region, fiss, soft_hu, aw_out, aw_in, aw_lab, air_hu, occ_v, lab_v, blood_hu, k0, k1):
     """Partial-volume layers on top of the textured HU: fissures, airway walls and lumen, vessels."""
     Z, Y, X = hu.shape
-    for k in numba.prange(Z):
+    for k in range(k0, k1):
         for j in range(Y):
             for i in range(X):
                 v = hu[k, j, i]
@@ -756,8 +773,8 @@ def build_thorax(anatomy, grid: Grid, tissue_hu: dict, organ_tissue: dict, rng: 
     labels = np.empty(grid.shape, np.uint8)
     region = np.empty(grid.shape, np.uint8)
     fiss = np.empty(grid.shape, np.float32)
-    _classify(zc, yc, xc, S, arr["heart_c"], arr["heart_M"], arr["heart_Md"], arr["rib_jit"], spacing,
-              labels, region, fiss)
+    run_slabs(_classify, grid.shape[0], zc, yc, xc, S, arr["heart_c"], arr["heart_M"], arr["heart_Md"],
+              arr["rib_jit"], spacing, labels, region, fiss)
 
     # aorta: carve a soft-tissue margin out of the lungs, then the vessel itself
     pts, radii = lm.aorta
@@ -798,7 +815,7 @@ def build_thorax(anatomy, grid: Grid, tissue_hu: dict, organ_tissue: dict, rng: 
     fields = noise_pair(grid.shape, grid.spacing, rng)
     hu = compose_hu(labels, tissue_of, hu_of, fields, yc, (S.cav_yc - S.cav_b, S.cav_yc + S.cav_b), gravity, LOBES)
     del fields
-    _blend(hu, labels, region, fiss, np.float32(hu_of[tissue_of[BODY_WALL]]), aw_out, aw_in, aw_lab,
+    run_slabs(_blend, grid.shape[0], hu, labels, region, fiss, np.float32(hu_of[tissue_of[BODY_WALL]]), aw_out, aw_in, aw_lab,
            np.float32(hu_of[tissue_of[TRACHEA]]), occ_v, lab_v, np.float32(hu_of[tissue_of[PULM_ARTERY]]))
     return Phantom(hu=hu, labels=labels, region=region, vessel_occ=occ_v, shape=S, landmarks=lm,
                    tissue_hu=hu_of, n_vessel_points=n_pts)
