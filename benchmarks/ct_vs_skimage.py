@@ -12,20 +12,25 @@ beam, detector pitch = pixel, Shepp-Logan filter (our `standard` kernel has the
 same window).  Ours: noiseless `simulate_ct` (HU -> mu -> distance-driven
 projection -> ramp filter -> adjoint back-projection -> HU), torch on the CPU,
 one slice per call ("1 slice, cold": tap tables built in the call, as for any
-n >= 256 volume; "1 slice, warm": tables kept from the previous call) and
+n >= 256 volume; "1 slice, warm": tables kept from the previous call, which at
+n = 512 holds 6.7 GB, skipped above WARM_LIMIT_BYTES) and
 batches of 32 / 64 slices (per-slice time = batch time / batch).  scikit-image:
 `radon(circle=True)` + `iradon(filter_name="shepp-logan", circle=True)` of the
 same mu image, one slice at a time (it has no batch mode).  Median of --runs
 runs each.  Image differences are RMSE in HU inside the central disc (radius
 0.45 n): ours vs scikit-image, and each vs the ground-truth phantom.
 
-Timings on a shared 2-core CPU wander by +-20 %; compare ratios, not digits.
+Timings on a shared 2-core CPU wander by +-20 % when it is quiet and by several
+times when other jobs compete for the cores (torch's thread pool suffers most:
+`--threads 1` is steadier and is the per-core comparison, as scikit-image uses
+one core); the script prints the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -39,6 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from synthspec.runtime.physics import ct as ct_module  # noqa: E402
 from synthspec.runtime.physics import ct_geometry  # noqa: E402
 from synthspec.runtime.physics.ct import CTAcquisition, mu_water_per_mm, simulate_ct  # noqa: E402
+
+
+WARM_LIMIT_BYTES = 8 * 2**30
 
 
 def shepp_logan_hu(n: int) -> np.ndarray:
@@ -91,16 +99,20 @@ def acquisition(n: int, views: int | None = None, kernel: str = "standard", **ch
                          views=views if views is not None else n, **changes)
 
 
+def flat(truth: np.ndarray) -> np.ndarray:
+    """Pixels whose 7 x 7 neighbourhood of the truth is uniform: CT numbers away from edges."""
+    from scipy.ndimage import maximum_filter, minimum_filter
+
+    return (maximum_filter(truth, 7) - minimum_filter(truth, 7)) < 1.0
+
+
 def compare(sizes: list[int], runs: int, batches: list[int]) -> None:
     from skimage.transform import iradon, radon
 
     torch.set_grad_enabled(False)
     mu_w = mu_water_per_mm(120.0)
-    head = ["n", "views", "skimage 1 slice s", "ours 1 slice cold s", "ours 1 slice warm s"]
-    head += [f"ours /slice @{b} s" for b in batches]
-    head += ["ours/sk (1, warm)", "sk/ours (1, warm)"] + [f"sk/ours @{b}" for b in batches]
-    head += ["RMSE ours-sk HU", "RMSE ours-truth HU", "RMSE sk-truth HU"]
-    rows = []
+    modes = ["1 slice cold", "1 slice warm"] + [f"batch {b}" for b in batches]
+    times, ratios, errors = [], [], []
     for n in sizes:
         truth = shepp_logan_hu(n)
         acq = acquisition(n)
@@ -117,23 +129,31 @@ def compare(sizes: list[int], runs: int, batches: list[int]) -> None:
         ct_geometry.clear_cache()
         saved = ct_geometry.CACHE_BYTES
         ct_geometry.CACHE_BYTES = 0                       # cold: build the tap tables in every call
-        t_cold = median_time(lambda: simulate_ct(one, acq, None), max(3, runs // 2))
-        ct_geometry.CACHE_BYTES = 1 << 62                 # warm: keep them (memory permitting)
+        ours = [median_time(lambda: simulate_ct(one, acq, None), max(3, runs // 2))]
         ours_hu = simulate_ct(one, acq, None)[0].numpy()
-        t_warm = median_time(lambda: simulate_ct(one, acq, None), runs)
+        ours.append(float("nan"))
+        if ct_geometry.ParallelBeam(n, n).table_bytes() <= WARM_LIMIT_BYTES:
+            ct_geometry.CACHE_BYTES = WARM_LIMIT_BYTES    # warm: keep them (n = 512 needs 6.7 GB)
+            simulate_ct(one, acq, None)
+            ours[-1] = median_time(lambda: simulate_ct(one, acq, None), runs)
         ct_geometry.CACHE_BYTES = saved
         ct_geometry.clear_cache()
-        per_slice = []
         for b in batches:
             vol = one.repeat(b, 1, 1)
-            per_slice.append(median_time(lambda: simulate_ct(vol, acq, None), max(3, runs // 2)) / b)
+            ours.append(median_time(lambda: simulate_ct(vol, acq, None), max(3, runs // 2)) / b)
 
-        inside = central(n)
-        rows.append([n, n, t_sk, t_cold, t_warm, *per_slice, t_warm / t_sk, t_sk / t_warm,
-                     *[t_sk / t for t in per_slice],
-                     rmse(ours_hu, sk_hu, inside), rmse(ours_hu, truth, inside), rmse(sk_hu, truth, inside)])
+        times.append([n, n, t_sk, *ours])
+        ratios.append([n, *[f"{t / t_sk:.3g} / {t_sk / t:.3g}" for t in ours]])
+        inside, level = central(n), central(n) & flat(truth)
+        errors.append([n, rmse(ours_hu, sk_hu, inside), rmse(ours_hu, truth, inside), rmse(sk_hu, truth, inside),
+                       rmse(ours_hu, sk_hu, level), rmse(ours_hu, truth, level), rmse(sk_hu, truth, level)])
         print(f"  n={n} done", file=sys.stderr)
-    print_table(head, rows)
+    print("seconds per slice (median of runs; batch: batch time / batch size)")
+    print_table(["n", "views", "skimage"] + [f"ours {m}" for m in modes], times)
+    print("\nratio ours/skimage / skimage/ours")
+    print_table(["n"] + modes, ratios)
+    print("\nRMSE in HU, central disc (r < 0.45 n) / flat part of it (7x7 uniform truth)")
+    print_table(["n", "ours-sk", "ours-truth", "sk-truth", "ours-sk flat", "ours-truth flat", "sk-truth flat"], errors)
 
 
 def print_table(head: list[str], rows: list[list]) -> None:
@@ -192,7 +212,8 @@ def volume(runs: int) -> None:
                             views=views)
         simulate_ct(hu[:2], acq, torch.Generator().manual_seed(0))
         seconds = median_time(lambda: simulate_ct(hu, acq, torch.Generator().manual_seed(0)), runs)
-        print(f"(100, 256, 256), {views} views, noisy, CPU x{torch.get_num_threads()} threads: {seconds:.2f} s per volume")
+        print(f"(100, 256, 256), {views} views, noisy, CPU x{torch.get_num_threads()} threads: "
+              f"{seconds:.2f} s per volume")
 
 
 def main() -> None:
@@ -200,10 +221,15 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512])
     ap.add_argument("--batches", type=int, nargs="+", default=[32, 64])
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; skimage uses one)")
     ap.add_argument("--views", action="store_true", help="view-count trade-off (256 px)")
     ap.add_argument("--calibrate", action="store_true", help="noise at the calibration point")
     ap.add_argument("--volume", action="store_true", help="time one (100, 256, 256) volume")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average before: "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.views:
         views_study(256, args.runs)
     elif args.calibrate:
@@ -212,6 +238,7 @@ def main() -> None:
         volume(args.runs)
     else:
         compare(args.sizes, args.runs, args.batches)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def _edit(text: str, old: str, new: str) -> str:
 # (SYN011, a warning).
 BROKEN = CLEAN
 BROKEN = _edit(BROKEN, "    kv: 120 kV\n", "    kv: 300 kV\n")
-BROKEN = _edit(BROKEN, "    slice_thickness: 1.25 mm\n", "    slice_thickness: 1.25\n    frobnicate: 3\n")
+BROKEN = _edit(BROKEN, "    slice_thickness: 2.5 mm\n", "    slice_thickness: 2.5\n    frobnicate: 3\n")
 BROKEN = _edit(BROKEN, "    kernel: lung\n", "    kernel: lung  # synth: ignore[GOV001] left over from an old draft\n")
 # The same spec with PHY001 suppressed in source, with a reason.
 SUPPRESSED = _edit(BROKEN, "    kv: 300 kV\n", "    kv: 300 kV  # synth: ignore[PHY001] phantom study, approved by medical physics\n")
@@ -332,12 +332,12 @@ def test_text_shows_the_source_line_and_a_caret_under_the_column(project, capsys
     assert code == 1
     assert not ANSI.search(out + err), "no colour codes when stdout is not a terminal"
     head, source, caret = _excerpt(out, "UNI001")
-    line_no = BROKEN.splitlines().index("    slice_thickness: 1.25") + 1
-    column = "    slice_thickness: 1.25".index("1.25") + 1
+    line_no = BROKEN.splitlines().index("    slice_thickness: 2.5") + 1
+    column = "    slice_thickness: 2.5".index("2.5") + 1
     assert head.startswith(f"specs/broken.synth:{line_no}:{column}: error[UNI001] ")
-    assert source.endswith("|     slice_thickness: 1.25") and source.startswith(f"{line_no} |")
-    assert caret.index("^") == source.index("1.25")
-    assert caret.strip(" |") == "^^^^"
+    assert source.endswith("|     slice_thickness: 2.5") and source.startswith(f"{line_no} |")
+    assert caret.index("^") == source.index("2.5")
+    assert caret.strip(" |") == "^^^"
     head, source, caret = _excerpt(out, "NAM001")
     assert source.endswith("frobnicate: 3")
     assert caret.index("^") == source.index("frobnicate") and caret.count("^") == len("frobnicate")

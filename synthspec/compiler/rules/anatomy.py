@@ -192,6 +192,12 @@ def ages(ctx) -> None:
                             ages=_fmt_range(low, high, "y"))
 
 
+def _largest(dist) -> float:
+    """The largest value a subject can have: the clip limit when there is one, else mean + 2 sd."""
+    high = dist.support()[1]
+    return high if math.isfinite(high) else dist.typical()[1]
+
+
 @check
 def field_of_view(ctx) -> None:
     c, family = ctx.cohort, ctx.family
@@ -212,8 +218,8 @@ def field_of_view(ctx) -> None:
                         break
         del missing
     if proto.field_of_view and family.get("body_width") and proto.modality != "xray":
-        bmi_high = c.population.bmi.typical()[1] if (c.population and c.population.bmi) else 30.0
-        height_high = c.population.height.typical()[1] if (c.population and c.population.height) else family.get("reference_height")
+        bmi_high = _largest(c.population.bmi) if (c.population and c.population.bmi) else 30.0
+        height_high = _largest(c.population.height) if (c.population and c.population.height) else family.get("reference_height")
         scale = math.sqrt(max(bmi_high, 1.0) / 24.0) * (height_high / family.get("reference_height")) ** 0.5
         if not family.get("pediatric") and family.name != "head_adult":
             width = family.get("body_width") * scale

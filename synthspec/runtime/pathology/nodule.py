@@ -22,6 +22,7 @@ vessel occupancy v becomes  hu + o * (lesion * (1 - v) + blood * v - hu).
 
 Constraints, checked per attempt (the names appear in `rejected`):
     lung            every lesion voxel lies in lung parenchyma (not wall, mediastinum, airway)
+    field_of_view   the lesion is not cut by the grid's faces
     lobe            >= 75 % of its lung voxels lie in the chosen lobe
     overlap         it does not overlap an earlier lesion
     min_pleura_mm   min over lesion voxels of the distance to the lung surface >= X
@@ -46,7 +47,7 @@ IS_LOBE = np.zeros(256, dtype=bool)
 IS_LOBE[list(LOBES)] = True
 LOBE_NAME = {v: k for k, v in ORGANS.items() if v in LOBES}
 SUBTYPES = ("solid", "part_solid", "ground_glass")
-CONSTRAINTS = ("lung", "lobe", "overlap", "min_pleura_mm", "max_vessel_overlap")
+CONSTRAINTS = ("lung", "field_of_view", "lobe", "overlap", "min_pleura_mm", "max_vessel_overlap")
 
 
 def resolve_locations(names: list[str]) -> tuple[list[int], list[str]]:
@@ -100,7 +101,8 @@ class NoduleShape:
         rr = np.sqrt(1 - zz * zz)
         dirs = np.stack([zz, rr * np.cos(golden * k), rr * np.sin(golden * k)], axis=1)
         self.r0 = r0 * float(np.mean((1 + self.modulation(dirs)) ** 3)) ** (-1.0 / 3.0)
-        self.r_max = self.r0 * (1 + float(np.max(self.modulation(dirs)))) if lob > 0 else self.r0
+        self.r_max = self.r0 * (1 + float(np.max(self.modulation(dirs))))
+        self.r_min = self.r0 * (1 + float(np.min(self.modulation(dirs))))
         n_sp = int(round(spic * 14))
         self.sp_dirs = _unit(rng, n_sp) if n_sp else np.zeros((0, 3))
         self.sp_len = rng.uniform(2.5, 6.0, n_sp) * (0.6 + 0.8 * spic)
@@ -189,7 +191,7 @@ def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesi
         nodule = NoduleShape(req, rng, tissue_hu)
         lobes, unknown = resolve_locations(req.locations)
         if boxes is None:
-            boxes = _lobe_boxes(phantom.labels, LOBES)
+            boxes = getattr(phantom, "lobe_boxes", None) or _lobe_boxes(phantom.labels, LOBES)
         present = [lb for lb in lobes if lb in boxes]
         if not present:
             where = ", ".join(req.locations) if req.locations else "lung"
@@ -200,7 +202,7 @@ def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesi
         weights /= weights.sum()
         fails = dict.fromkeys(CONSTRAINTS, 0)
         placed = None
-        for attempt in range(1, max_attempts + 1):
+        for attempt in range(1, max(1, int(max_attempts)) + 1):
             lobe = present[int(rng.choice(len(present), p=weights))]
             _, blo, bhi = boxes[lobe]
             vox = None
@@ -238,8 +240,7 @@ def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesi
         changed = np.argwhere(body > 0)
         b0 = lo + changed.min(axis=0)
         b1 = lo + changed.max(axis=0) + 1
-        lung = phantom.region[crop] == R_LUNG
-        volume = float(np.sum(body * lung)) * grid.voxel_mm3 / 1000.0
+        volume = float(np.count_nonzero(mask)) * grid.voxel_mm3 / 1000.0   # as in lesion_mask
         inserted.append(InsertedLesion(
             id=lesion_id, kind=req.kind, subtype=req.subtype, location=LOBE_NAME[lobe],
             diameter_mm=float(req.diameter_mm), centre_mm=(float(centre[2]), float(centre[1]), float(centre[0])),
@@ -265,10 +266,10 @@ def _try(nodule: NoduleShape, centre, lobe, req, phantom, grid, lesion_mask, sp,
         mask = body >= body.max()
     if np.any(region[mask] != R_LUNG) or np.any(body[region != R_LUNG] >= 0.5):
         return "lung"
-    if (np.any(lo_f < 0) or np.any(hi_f > shape)) and (
-            mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
-            or mask[:, :, 0].any() or mask[:, :, -1].any()):
-        return "lung"   # cut by the field of view
+    for ax in range(3):   # the grid would cut the lesion
+        if (lo_f[ax] < 0 and np.take(mask, 0, axis=ax).any()) or (
+                hi_f[ax] > shape[ax] and np.take(mask, -1, axis=ax).any()):
+            return "field_of_view"
     labs = phantom.labels[crop][mask]
     in_lobe = IS_LOBE[labs]
     if in_lobe.any() and np.mean(labs[in_lobe] == lobe) < 0.75:
@@ -278,26 +279,40 @@ def _try(nodule: NoduleShape, centre, lobe, req, phantom, grid, lesion_mask, sp,
     if req.max_vessel_overlap is not None and np.mean(VESSEL_LIKE[labs]) > float(req.max_vessel_overlap):
         return "max_vessel_overlap"
     if req.min_pleura_mm is not None and float(req.min_pleura_mm) > 0:
-        if min_pleura_distance(phantom.region, mask, lo, float(req.min_pleura_mm), sp) < float(req.min_pleura_mm):
+        if not pleura_clear(phantom.region, mask, lo, centre, float(req.min_pleura_mm), grid, nodule.r_min):
             return "min_pleura_mm"
     return (lo, hi, body, core, mask)
 
 
-def min_pleura_distance(region: np.ndarray, mask: np.ndarray, lo: np.ndarray, limit_mm: float, sp) -> float:
-    """Smallest distance (mm) from a lesion voxel centre to a voxel centre outside the lung.
+def pleura_clear(region: np.ndarray, mask: np.ndarray, lo: np.ndarray, centre: np.ndarray, limit_mm: float,
+                 grid: Grid, r_min: float) -> bool:
+    """Whether every lesion voxel centre lies >= limit_mm from every voxel centre outside the lung.
 
-    Computed on a crop grown by `limit_mm`; returns >= limit_mm whenever nothing closer exists.
-    The grid's faces are not pleura."""
+    Exact (a Euclidean distance transform on a crop grown by limit_mm) when bounds from the
+    nearest non-lung voxel to the centre cannot decide.  The grid's faces are not pleura."""
+    sp = np.asarray(grid.spacing, dtype=np.float64)
     grow = np.ceil((limit_mm + 1.0) / sp).astype(int)
     g0 = np.maximum(lo - grow, 0)
     g1 = np.minimum(lo + np.asarray(mask.shape) + grow, region.shape)
     lung = region[tuple(slice(g0[a], g1[a]) for a in range(3))] == R_LUNG
     if lung.all():
-        return float("inf")
+        return True
+    origin = grid.origin_mm() + g0 * sp
+    outside = np.argwhere(~lung) * sp + origin
+    d_centre = float(np.sqrt(np.min(np.sum((outside - centre) ** 2, axis=1))))
+    lesion = np.argwhere(mask) * sp + (grid.origin_mm() + lo * sp)
+    reach = float(np.sqrt(np.max(np.sum((lesion - centre) ** 2, axis=1))))
+    if d_centre - reach >= limit_mm:
+        return True   # every lesion voxel is within `reach` of the centre
+    diag = float(np.linalg.norm(sp))
+    if r_min >= 0.5 * diag and d_centre - r_min + diag < limit_mm:
+        # voxel centres within r_min of the centre are lesion voxels; the one nearest the point
+        # r_min - diag/2 toward the nearest outside voxel is closer than the limit
+        return False
     edt = distance_transform_edt(lung, sampling=tuple(float(s) for s in sp))
     off = lo - g0
     sub = edt[off[0]:off[0] + mask.shape[0], off[1]:off[1] + mask.shape[1], off[2]:off[2] + mask.shape[2]]
-    return float(sub[mask].min())
+    return float(sub[mask].min()) >= limit_mm
 
 
 def _paint(nodule: NoduleShape, phantom, lo, hi, body, core, rng: np.random.Generator) -> None:

@@ -11,8 +11,9 @@ only the public lesion records use (x, y, z).
 The tube rasteriser draws tapered capsules with a partial-volume edge: a voxel's
 occupancy is the fraction of it a capsule covers, approximated by the box filter
 of the voxel along the capsule's normal (a linear ramp as wide as the voxel's
-extent in that direction).  Tubes thinner than a voxel keep their volume (their
-peak occupancy drops as (2r/h)^2), so sub-voxel vessels still add their HU.
+extent h in that direction), with the radius adjusted so the cross-section keeps
+its area pi r^2.  Tubes thinner than a voxel keep their volume (their peak
+occupancy drops as 3 r^2 / h^2), so sub-voxel vessels still add their HU.
 This module knows nothing about anatomy.
 """
 
@@ -81,11 +82,12 @@ def capsule_occupancy(qz, qy, qx, az, ay, ax, bz, by, bx, ra, rb, dz, dy, dx):
         h = (abs(cz) * dz + abs(cy) * dy + abs(cx) * dx) / d
     else:
         h = min(dz, min(dy, dx))
-    if r >= 0.5 * h:
-        o = 0.5 + (r - d) / h
-    else:  # thinner than the voxel: keep the volume, lower the peak
-        s = 2.0 * r / h
-        o = s * s * (1.0 - d / h)
+    # a ramp one voxel wide integrates to pi (r^2 + h^2/12) across the tube: shrink the radius to
+    # keep the cross-section pi r^2; below r = h/sqrt(3), keep the h/2 ramp and lower its peak
+    if 3.0 * r * r >= h * h:
+        o = 0.5 + (np.sqrt(r * r - h * h / 12.0) - d) / h
+    else:
+        o = 3.0 * r * r / (h * h) * (1.0 - d / h)
     if o < 0.0:
         return 0.0
     if o > 1.0:

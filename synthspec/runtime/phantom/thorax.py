@@ -7,7 +7,8 @@ It does not insert lesions (pathology/nodule.py) nor simulate imaging.
 
 Sizes (reference habitus 170 cm, BMI 24, anatomy_thorax.synth): the body outline
 is a superellipse 340 x 240 mm that scales with sqrt(height / 170 cm) (chest
-breadth grows more slowly than stature), sqrt(BMI / 24) and sex (men broader);
+breadth grows more slowly than stature; the same law as the compiler's field-of-view
+rule), sqrt(BMI / 24) and sex (women 7 % narrower, 3 % shallower);
 it is fixed by the demographics alone, so a planner can check it against the
 field of view (`body_size_mm`).  Subcutaneous fat thickens with BMI (~5 mm at
 BMI 20 to ~40 mm at BMI 40), the chest-wall muscle takes the rest of the lean
@@ -23,6 +24,12 @@ Build order (each step draws only from `rng`, in this order):
     4. pulmonary vessel trees     arteries from the hila, veins to the left atrium,
                                   space-filling bisection (Kitaoka-like), Murray radii
     5. HU                         per-subject tissue HU, correlated texture, partial volume
+
+Labels are the codes of anatomy_thorax.synth.  The pleura (15) is not drawn as a
+label (a 1-voxel shell would eat the lobes); distance_to(pleura) is measured from
+the boundary of the lung region.  Airway walls carry label 1 (soft tissue) so
+every label keeps one tissue; the mediastinal filler is soft tissue too (the
+stdlib has no mediastinal-fat organ).
 
 Region codes (internal, returned for the lesion stage):
     0 wall/bone/heart/outside   1 lung parenchyma (incl. intrapulmonary vessels)
@@ -66,11 +73,18 @@ R_LUNG, R_MEDIASTINUM, R_AIRWAY, R_AORTA, R_CAVITY = 1, 2, 3, 4, 5
 
 REF_HEIGHT_MM, REF_BMI = 1700.0, 24.0
 REF_WIDTH_MM, REF_DEPTH_MM, REF_LUNG_HEIGHT_MM = 340.0, 240.0, 250.0
-OBL = [0.2, -0.05, 0.10, 0.15, 0.18, -0.03, 0.12, 0.12, 0.08]
-DIA = [0.15, 0.15, 0.12]
-SEX = {  # width, depth, lung height, heart size factors
-    "male": (1.04, 1.02, 1.04, 1.06),
-    "female": (0.96, 0.98, 0.96, 0.94),
+# Fissures, as fractions of the lung height H, with u running 0 (anterior) .. 1 (posterior):
+# the oblique fissure passes (u0, z_base + ant H), (0.55, z_carina + mid H), (1, z_carina + post H);
+# the horizontal fissure lies at z_carina - hor H.  Tuned so the lobar shares come out near
+# 20 / 9 / 25 / 23 / 23 % (RUL / RML / RLL / LUL / LLL; CT lobar volumetry, Lee et al., AJR 2004).
+OBLIQUE_RIGHT = (0.15, 0.20, -0.05, 0.10)   # u0, ant, mid, post
+OBLIQUE_LEFT = (0.12, 0.18, -0.03, 0.12)
+HORIZONTAL = 0.08
+DIAPHRAGM = (0.15, 0.15, 0.12)   # fall toward the back, right dome, left dome (fractions of H)
+SEX = {  # width, depth, lung height, heart size factors; the reference outline is the male one, so the
+    # compiler's field-of-view rule (340 mm x sqrt(BMI/24) x sqrt(height/170 cm)) bounds both sexes
+    "male": (1.0, 1.0, 1.04, 1.06),
+    "female": (0.93, 0.97, 0.96, 0.94),
 }
 
 Shape = namedtuple("Shape", [
@@ -117,8 +131,7 @@ def check_fits(anatomy, grid: Grid) -> None:
     """Raise ValueError when the body outline does not fit the grid's in-plane field of view."""
     width, depth = body_size_mm(anatomy)
     _, ey, ex = grid.extent_mm()
-    _, dy, dx = grid.spacing
-    if width > ex - dx or depth > ey - dy:
+    if width > ex or depth > ey:
         raise ValueError(
             f"the body ({width:.0f} mm wide x {depth:.0f} mm deep for a {anatomy.sex} of "
             f"{anatomy.height_mm / 10:.0f} cm, BMI {anatomy.bmi:.1f}) does not fit the {ex:.0f} x {ey:.0f} mm "
@@ -133,7 +146,7 @@ def _n(rng, sd, lim=2.5):
 
 def sample_shape(anatomy, rng: np.random.Generator) -> tuple[Shape, dict]:
     """All scalar shape parameters of one subject (mm), plus heart and rib arrays."""
-    wf, df, lf, hf = _sex(anatomy)
+    _, _, lf, hf = _sex(anatomy)
     s_h = anatomy.height_mm / REF_HEIGHT_MM
     s_w = math.sqrt(s_h)
     bmi = float(anatomy.bmi)
@@ -160,6 +173,7 @@ def sample_shape(anatomy, rng: np.random.Generator) -> tuple[Shape, dict]:
     y_v = y_can - rc - 4.0 * s_w - vd
     rib_p = 0.108 * H * (1.0 + _n(rng, 0.02))
     rib_z0 = z_apex + 6.0
+    ob_r, ob_l = OBLIQUE_RIGHT, OBLIQUE_LEFT
     shape = dict(
         body_a=body_a, body_b=body_b, neck=0.1, p_ant=2.2, p_post=2.9, skin=skin, fat=fat,
         fat_c1=fat_h[0], fat_s1=fat_h[1], fat_c2=fat_h[2], fat_s2=fat_h[3], fat_c3=fat_h[4], fat_s3=fat_h[5],
@@ -169,18 +183,20 @@ def sample_shape(anatomy, rng: np.random.Generator) -> tuple[Shape, dict]:
         rib_z0=rib_z0, rib_p=rib_p, rib_drop=2.0 * rib_p * (1.0 + _n(rng, 0.08)), rib_hr=5.5 * s_w,
         rib_wr=3.3 * s_w, rib_tmid=0.5 * rib_t,
         st_top=z_car + 0.16 * H, st_bot=z_base + 0.22 * H, st_w=13.0 * s_w,
-        H=H, z_apex=z_apex, z_base=z_base, z_car=z_car, dia_tilt=DIA[0] * H,
+        H=H, z_apex=z_apex, z_base=z_base, z_car=z_car, dia_tilt=DIAPHRAGM[0] * H,
         dome_x=0.42 * cav_a, dome_ax=0.62 * cav_a, dome_y=cav_yc - 0.2 * cav_b, dome_ay=1.05 * cav_b,
-        dome_hr=DIA[1] * H * (1.0 + _n(rng, 0.06)), dome_hl=DIA[2] * H * (1.0 + _n(rng, 0.06)),
+        dome_hr=DIAPHRAGM[1] * H * (1.0 + _n(rng, 0.06)), dome_hl=DIAPHRAGM[2] * H * (1.0 + _n(rng, 0.06)),
         ap_len=0.5 * H, ap_x=0.48 * cav_a, ap_ax=0.62 * cav_a, ap_y=cav_yc + 0.1 * cav_b, ap_ay=1.12 * cav_b,
         m_ant=4.0 * s_w, m_mid=21.0 * s_w, m_y0=y_v - 85.0 * s_w, m_w=35.0 * s_w,
-        obl_r_ant=z_base + (OBL[0] + _n(rng, 0.015)) * H, obl_r_mid=z_car + (OBL[1] + _n(rng, 0.015)) * H,
-        obl_r_post=z_car + (OBL[2] + _n(rng, 0.015)) * H, obl_r_u0=OBL[3], obl_r_lat=_n(rng, 0.03) * H,
-        obl_l_ant=z_base + (OBL[4] + _n(rng, 0.015)) * H, obl_l_mid=z_car + (OBL[5] + _n(rng, 0.015)) * H,
-        obl_l_post=z_car + (OBL[6] + _n(rng, 0.015)) * H, obl_l_u0=OBL[7], obl_l_lat=_n(rng, 0.03) * H,
-        fis_a1=2.0 + 3.0 * float(rng.random()), fis_f1=0.5 + float(rng.random()), fis_p1=2 * math.pi * float(rng.random()),
-        fis_a2=2.0 + 3.0 * float(rng.random()), fis_f2=0.5 + float(rng.random()), fis_p2=2 * math.pi * float(rng.random()),
-        hor_z=z_car - (OBL[8] + _n(rng, 0.015)) * H, hor_tilt=_n(rng, 0.02) * H, fiss_tau=0.25,
+        obl_r_ant=z_base + (ob_r[1] + _n(rng, 0.015)) * H, obl_r_mid=z_car + (ob_r[2] + _n(rng, 0.015)) * H,
+        obl_r_post=z_car + (ob_r[3] + _n(rng, 0.015)) * H, obl_r_u0=ob_r[0], obl_r_lat=_n(rng, 0.03) * H,
+        obl_l_ant=z_base + (ob_l[1] + _n(rng, 0.015)) * H, obl_l_mid=z_car + (ob_l[2] + _n(rng, 0.015)) * H,
+        obl_l_post=z_car + (ob_l[3] + _n(rng, 0.015)) * H, obl_l_u0=ob_l[0], obl_l_lat=_n(rng, 0.03) * H,
+        fis_a1=2.0 + 3.0 * float(rng.random()), fis_f1=0.5 + float(rng.random()),
+        fis_p1=2 * math.pi * float(rng.random()),
+        fis_a2=2.0 + 3.0 * float(rng.random()), fis_f2=0.5 + float(rng.random()),
+        fis_p2=2 * math.pi * float(rng.random()),
+        hor_z=z_car - (HORIZONTAL + _n(rng, 0.015)) * H, hor_tilt=_n(rng, 0.02) * H, fiss_tau=0.25,
     )
     # heart: a rotated ellipsoid, long axis toward left-anterior-inferior
     s_heart = s_w * hf * (bmi / REF_BMI) ** 0.15 * (1.0 + _n(rng, 0.05))
@@ -259,13 +275,17 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
         ap_on = z > S.z_apex - S.ap_len
         zeta = (z - (S.z_apex - S.ap_len)) / S.ap_len
         ap_f = np.sqrt(max(0.0, 1.0 - zeta * zeta)) if ap_on else 1.0
-        cav_a = S.cav_a * (1.0 - S.cav_taper * (1.0 - _smooth((S.z_apex - z) / (0.6 * S.H))))
+        # the rib cage narrows toward the apices (and to the thoracic inlet above them)
+        top_a = (S.ap_x + S.ap_ax * ap_f) / S.cav_a + 0.06 if ap_on else 2.0
+        top_b = 0.62 + 0.45 * ap_f if ap_on else 2.0
+        cav_a = S.cav_a * min(1.0 - S.cav_taper * (1.0 - _smooth((S.z_apex - z) / (0.6 * S.H))), top_a)
+        cav_b = S.cav_b * min(1.0, top_b)
         _powers(xc, ba, S.p_ant, bxa, bxs_ant)
         _powers(xc, ba, S.p_post, bxa, bxs_post)
         _powers(yc, bb, S.p_ant, bya, bys_ant)
         _powers(yc, bb, S.p_post, bya, bys_post)
         _powers(xc, cav_a, S.cav_p, cxa, cxs)
-        _powers(yc - S.cav_yc, S.cav_b, S.cav_p, cya, cys)
+        _powers(yc - S.cav_yc, cav_b, S.cav_p, cya, cys)
         for j in range(Y):
             y = yc[j]
             ant = y < 0.0
@@ -305,10 +325,10 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
                     elif (not in_disc) and (
                             (rr2 <= (S.rc + 5.5) ** 2 and y >= S.y_v + 0.3 * S.vd)
                             or (abs(x) < 3.5 and S.y_can + S.rc <= y <= S.y_can + S.rc + S.spin_len)
-                            or (abs(ry) < 5.0 and abs(x) < S.tp_w)):
+                            or (abs(ry - 0.35 * abs(x)) < 5.0 and abs(x) < S.tp_w)):
                         lab = 50
                     if lab == 0:
-                        rc_, gc = _superellipse(cxa[i], cya[j], cxs[i], cys[j], cav_a, S.cav_b, S.cav_p)
+                        rc_, gc = _superellipse(cxa[i], cya[j], cxs[i], cys[j], cav_a, cav_b, S.cav_p)
                         t = (rc_ - 1.0) / gc
                         if t > S.rib_t:
                             lab = 3
@@ -364,9 +384,11 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
                                 pert = (S.fis_a1 * np.sin(2.0 * np.pi * S.fis_f1 * u + S.fis_p1)
                                         + S.fis_a2 * np.sin(2.0 * np.pi * S.fis_f2 * ax_ + S.fis_p2))
                                 if right:
-                                    za, zm, zp, u0, lat = S.obl_r_ant, S.obl_r_mid, S.obl_r_post, S.obl_r_u0, S.obl_r_lat
+                                    za, zm, zp = S.obl_r_ant, S.obl_r_mid, S.obl_r_post
+                                    u0, lat = S.obl_r_u0, S.obl_r_lat
                                 else:
-                                    za, zm, zp, u0, lat = S.obl_l_ant, S.obl_l_mid, S.obl_l_post, S.obl_l_u0, S.obl_l_lat
+                                    za, zm, zp = S.obl_l_ant, S.obl_l_mid, S.obl_l_post
+                                    u0, lat = S.obl_l_u0, S.obl_l_lat
                                 # quadratic through (u0, za), (0.55, zm), (1, zp): steep low, flatter high
                                 u1 = 0.55
                                 l0 = (u - u1) * (u - 1.0) / ((u0 - u1) * (u0 - 1.0))
@@ -437,7 +459,7 @@ class Landmarks:
 
 def landmarks(S: Shape, arr: dict, anatomy, rng: np.random.Generator) -> Landmarks:
     s = math.sqrt(anatomy.height_mm / REF_HEIGHT_MM)
-    sexf = 1.05 if _sex(anatomy)[0] > 1 else 0.95
+    sexf = 1.05 if _sex(anatomy)[3] > 1 else 0.95   # men's airways and vessels are wider
     hz, hy, hx = arr["heart_c"]
     y_tr = S.y_v - S.vd - 13.0 * s
     x_tr = -2.0 + _n(rng, 1.0)
@@ -716,7 +738,9 @@ def vessel_trees(labels: np.ndarray, grid: Grid, lm: Landmarks, anatomy, rng: np
         a, b, ra, rb = _polyline(np.stack([lm.left_atrium, end]), [7.0 * s, 6.5 * s])
         parts.append((a, b, ra, rb, np.full(len(a), PULM_VEIN, np.uint8)))
     cat = [np.concatenate([p[i] for p in parts]) for i in range(5)]
-    return tuple(cat), n_lung
+    lobe_boxes = {lobe: (counts[lobe], np.array(boxes[lobe][0]), np.array(boxes[lobe][1]))
+                  for lobe in LOBES if counts[lobe]}
+    return tuple(cat), n_lung, lobe_boxes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -761,6 +785,7 @@ class Phantom:
     landmarks: Landmarks
     tissue_hu: dict           # the subject's HU per tissue
     n_vessel_points: int      # terminal branches per lung and system
+    lobe_boxes: dict          # lobe label -> (voxels before vessels, bbox lo, bbox hi (half-open))
 
 
 def build_thorax(anatomy, grid: Grid, tissue_hu: dict, organ_tissue: dict, rng: np.random.Generator) -> Phantom:
@@ -804,7 +829,7 @@ def build_thorax(anatomy, grid: Grid, tissue_hu: dict, organ_tissue: dict, rng: 
     fiss[aw_out > 0] = 0.0
 
     # pulmonary vessels (drawn only in lung and mediastinum)
-    (va, vb, vra, vrb, vlab), n_pts = vessel_trees(labels, grid, lm, anatomy, rng)
+    (va, vb, vra, vrb, vlab), n_pts, lobe_boxes = vessel_trees(labels, grid, lm, anatomy, rng)
     occ_v, lab_v = draw_tubes(grid, va, vb, vra, vrb, vlab, region, (R_LUNG, R_MEDIASTINUM))
 
     # HU: subject tissue values, texture, then the partial-volume layers
@@ -815,7 +840,8 @@ def build_thorax(anatomy, grid: Grid, tissue_hu: dict, organ_tissue: dict, rng: 
     fields = noise_pair(grid.shape, grid.spacing, rng)
     hu = compose_hu(labels, tissue_of, hu_of, fields, yc, (S.cav_yc - S.cav_b, S.cav_yc + S.cav_b), gravity, LOBES)
     del fields
-    run_slabs(_blend, grid.shape[0], hu, labels, region, fiss, np.float32(hu_of[tissue_of[BODY_WALL]]), aw_out, aw_in, aw_lab,
-           np.float32(hu_of[tissue_of[TRACHEA]]), occ_v, lab_v, np.float32(hu_of[tissue_of[PULM_ARTERY]]))
+    run_slabs(_blend, grid.shape[0], hu, labels, region, fiss, np.float32(hu_of[tissue_of[BODY_WALL]]),
+              aw_out, aw_in, aw_lab, np.float32(hu_of[tissue_of[TRACHEA]]), occ_v, lab_v,
+              np.float32(hu_of[tissue_of[PULM_ARTERY]]))
     return Phantom(hu=hu, labels=labels, region=region, vessel_occ=occ_v, shape=S, landmarks=lm,
-                   tissue_hu=hu_of, n_vessel_points=n_pts)
+                   tissue_hu=hu_of, n_vessel_points=n_pts, lobe_boxes=lobe_boxes)

@@ -73,7 +73,7 @@ def mu_water_per_mm(kv: float) -> float:
 # the same scan on 0.78 mm pixels (512 matrix) gives ~34 HU, on 3.1 mm pixels ~4 HU.
 PHOTONS_PER_MM2_MAS = 4.2e6
 REFERENCE_KV = 120.0
-TUBE_OUTPUT_KV_EXPONENT = 2.0       # tube output ~ kV^2 at fixed mAs (Bushberg ch. 6)
+TUBE_OUTPUT_KV_EXPONENT = 2.0       # x-ray output ~ kVp^2 at fixed mAs (Bushberg et al., rule of thumb)
 COUNT_FLOOR = 1.0                   # counts below this read as this (photon starvation; caps p at log N0)
 WORK_BYTES = 384 * 2**20            # per chunk of slices: mu, sinogram and image (tap tables are separate)
 FILTER_SLICES = 8                   # noise draws and FFT filtering run on this many slices at a time
@@ -146,9 +146,12 @@ def measure(p: torch.Tensor, n0: float, electronic: float, normals: torch.Tensor
     Expected counts lam = N0 exp(-p).  Quantum noise is Poisson, drawn in the
     Anscombe domain: 2 sqrt(X + 3/8) of a Poisson X is close to normal with
     unit variance (Anscombe, Biometrika 35:246, 1948), so
-    X = (sqrt(lam + 3/8) + z1 / 2)^2 - 5/8 has mean lam, variance lam + 1/2 and
-    Poisson-like skew, from one CPU-drawn normal (exact Poisson sampling would
-    need the device's rates on the CPU).  Electronic noise adds sigma_e z2.
+    X = (sqrt(lam + 3/8) + z1 / 2)^2 - 5/8 has mean lam, variance lam + 1/2
+    and skewness ~1.5 / sqrt(lam) (Poisson: 1 / sqrt(lam)); E[log X] matches
+    Poisson's within 0.003 down to lam = 3.  It needs one CPU-drawn normal per
+    reading, whereas exact Poisson sampling would need the device's rates on
+    the CPU, and rates that differ by a rounding step between devices give
+    different draws.  Electronic noise adds sigma_e z2.
     Counts are floored at COUNT_FLOOR before the log (photon starvation); the
     noiseless path applies the same floor to lam.
     """
@@ -218,7 +221,8 @@ def simulate_ct(hu: torch.Tensor, acq: CTAcquisition, noise_generator: torch.Gen
         for s0 in range(0, b, FILTER_SLICES):
             s1 = min(s0 + FILTER_SLICES, b)
             normals = None if noise_generator is None else _noise(s1 - s0, v, d, noise_generator, hu.device)
-            sino[:, s0:s1] = filter_projections(measure(sino[:, s0:s1], n0, acq.electronic_noise, normals), geom, response)
+            measured = measure(sino[:, s0:s1], n0, acq.electronic_noise, normals)
+            sino[:, s0:s1] = filter_projections(measured, geom, response)
         rec = backproject_columns(sino, geom, acq.pixel_mm).mul_(math.pi / (v * acq.pixel_mm))
         del sino
         rec = rec.t().reshape(b, n, n)[:, py:py + y, px:px + x]

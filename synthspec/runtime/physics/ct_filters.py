@@ -24,6 +24,9 @@ CT numbers of large objects.  Windows, with x = f / f_N in [0, 1]:
 
 (The enhancement peaks at 2/3 of Nyquist, which is where clinical lung and bone
 kernels overshoot: sharper edges with a slight overshoot and more noise.)
+Measured (tests/test_ct_physics.py geometry): noise relative to standard
+soft 0.45, sharp 1.25, lung 1.5, bone 1.74; 10-90 % edge width on 1 mm pixels
+soft 2.4, standard 1.8, sharp 1.7, lung 1.3, bone 1.1 mm.
 
 Scanner sharpness: a scanner class's mtf50 is the frequency where its standard
 kernel's MTF is 0.5.  The reconstruction itself already has an MTF
@@ -94,7 +97,7 @@ def system_mtf(kernel: str, f_lp_mm: float, pitch_mm: float) -> float:
 
 
 def mtf_blur_sigma_mm(mtf50_lp_mm: float | None, pitch_mm: float) -> float:
-    """Std (mm) of the Gaussian blur that brings the standard kernel's MTF at mtf50 down to 0.5 (0 if none is needed)."""
+    """Std (mm) of the Gaussian that brings the standard kernel's MTF at mtf50 down to 0.5 (0 if not needed)."""
     if mtf50_lp_mm is None or mtf50_lp_mm <= 0:
         return 0.0
     own = system_mtf("standard", mtf50_lp_mm, pitch_mm)

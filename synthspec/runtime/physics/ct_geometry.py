@@ -45,10 +45,10 @@ import torch
 import torch.nn.functional as F
 
 # Tap tables per view chunk are kept below about this many bytes (indices + weights + temporaries).
-TABLE_BYTES = 48 * 2**20
+TABLE_BYTES = 128 * 2**20
 # The tables of one geometry are kept between calls when all of them fit in this many bytes
 # (n = 128 with n views: ~105 MB; n = 256 with n views would need ~840 MB, so they are rebuilt
-# per call, which costs about as much as applying them to 50 slices).
+# per call, which costs about as much as applying them to ~30 slices).
 CACHE_BYTES = 256 * 2**20
 _cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -135,18 +135,19 @@ def _projection_taps(geom: ParallelBeam, v0: int, v1: int, device) -> tuple[torc
     alpha = (col(base) + col(per_k) * kk) + col(per_l) * ll       # [V, D, n]
     m0 = torch.floor(alpha)
     phi = alpha.sub_(m0)
-    w = torch.empty(alpha.shape + (3,), device=device, dtype=torch.float32)
-    torch.sub(1.0, phi, out=w[..., 0])
+    # a bag (one ray) lists its taps tap-major, [3, n]: the order inside a bag does not matter to the sum
+    w = torch.empty((v1 - v0, d, 3, n), device=device, dtype=torch.float32)
+    torch.sub(1.0, phi, out=w[:, :, 0])
     e = phi.add_(col(width))                                     # right edge relative to m0, in [1, 1 + sqrt 2)
-    w[..., 1] = torch.clamp(e, max=2.0).sub_(1.0)
-    w[..., 2] = e.sub_(2.0).clamp_(min=0.0)
+    torch.clamp(e, max=2.0, out=w[:, :, 1]).sub_(1.0)
+    torch.clamp(e.sub_(2.0), min=0.0, out=w[:, :, 2])
     del alpha, phi, e
     line0 = (torch.arange(1, n + 1, device=device, dtype=torch.int32)[None, None, :] * col(stride_l, torch.int32)
              + col(stride_m, torch.int32))                       # bordered index of (line l, m = 0)
     m0 = m0.to(torch.int32)
     idx = torch.empty(w.shape, device=device, dtype=torch.int32)
     for tap in range(3):
-        idx[..., tap] = (m0 + tap).clamp_(-1, n).mul_(col(stride_m, torch.int32)).add_(line0)
+        idx[:, :, tap] = (m0 + tap).clamp_(-1, n).mul_(col(stride_m, torch.int32)).add_(line0)
     return idx.reshape((v1 - v0) * d, 3 * n), w.reshape((v1 - v0) * d, 3 * n)
 
 
@@ -175,15 +176,15 @@ def _backprojection_taps(geom: ParallelBeam, v0: int, v1: int, device) -> tuple[
     e = phi + row(width)                                         # in [1/sqrt 2, 2)
     # overlap in detector bins, divided by the footprint width = overlap along the line = the projector's weight
     inv = 1.0 / row(width)
-    w = torch.empty(gamma.shape + (2,), device=device, dtype=torch.float32)
-    w[..., 0] = torch.clamp(e, max=1.0).sub_(phi).mul_(inv)
-    w[..., 1] = e.sub_(1.0).clamp_(min=0.0).mul_(inv)
+    w = torch.empty((n, n, 2, v1 - v0), device=device, dtype=torch.float32)   # a bag (one pixel): [2, views]
+    torch.clamp(e, max=1.0, out=w[:, :, 0]).sub_(phi).mul_(inv)
+    torch.clamp(e.sub_(1.0), min=0.0, out=w[:, :, 1]).mul_(inv)
     del gamma, phi, e
     first = torch.arange(v1 - v0, device=device, dtype=torch.int32)[None, None, :] * d
     k0 = k0.to(torch.int32)
     rows = torch.empty(w.shape, device=device, dtype=torch.int32)
     for tap in range(2):
-        rows[..., tap] = (k0 + tap).clamp_(0, d - 1).add_(first)
+        rows[:, :, tap] = (k0 + tap).clamp_(0, d - 1).add_(first)
     return rows.reshape(n * n, 2 * (v1 - v0)), w.reshape(n * n, 2 * (v1 - v0))
 
 
