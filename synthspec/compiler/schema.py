@@ -222,6 +222,7 @@ SCHEMAS: dict[str, BlockSchema] = {
                              doc="A vascular territory and the structures it supplies."),
     "tissue": BlockSchema(named=True, fields={
         "hu": qr("ct_number", low=-1100, high=4000),
+        "hu_typical": q("ct_number", low=-1100, high=4000),
         "density": q("density", low=0, high=30),
         "pd": number(low=0, high=1.5),
         "t1_1p5t": qr("time", low=0, high=10_000), "t2_1p5t": qr("time", low=0, high=10_000),

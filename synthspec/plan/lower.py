@@ -104,7 +104,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     tissue_hu = {}
     for name, d in registry.items["tissue"].items():
         if d.get("hu") is not None:
-            tissue_hu[name] = tuple(d.get("hu"))
+            tissue_hu[name] = tuple(d.get("hu")) + ((d.get("hu_typical"),) if d.get("hu_typical") is not None else ())
     scanners = {}
     for name in cohort.scanners.names:
         s = registry.get("scanner", name)

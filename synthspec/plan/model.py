@@ -82,7 +82,8 @@ class Plan(BaseModel):
     shards: list[Shard]
     stages: list[Stage]
     scanners: dict[str, ScannerParams]
-    tissue_hu: dict[str, tuple[float, float]]
+    tissue_hu: dict[str, tuple[float, ...]]
+    """(low, high) HU per tissue, plus the typical value where the stdlib gives one."""
     organ_tissue: dict[int, str]
     organ_names: dict[int, str]
     cohort: dict[str, Any]

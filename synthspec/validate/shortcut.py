@@ -205,6 +205,12 @@ def _lesion_slices(lesions: np.ndarray, per_lesion: int) -> list[int]:
     return sorted(set(out))
 
 
+def _slab(volume: np.ndarray, z: int, half: int = 1) -> np.ndarray:
+    """Slices z-half .. z+half as channels (edge slices repeated), float32 HU."""
+    idx = np.clip(np.arange(z - half, z + half + 1), 0, volume.shape[0] - 1)
+    return volume[idx].astype(np.float32)
+
+
 def _lung_extent(labels: np.ndarray) -> tuple[int, int]:
     lung = ((labels >= 10) & (labels <= 14)).any(axis=(1, 2))
     zs = np.flatnonzero(lung)
@@ -252,22 +258,22 @@ def _collect(cohort, subjects, params, positive, tests, s: ShortcutSettings) -> 
         sub = subjects[k]
         image = sub.image()
         for z in zs:
-            data.original[(k, z)] = image[z].astype(np.float32)
+            data.original[(k, z)] = _slab(image, z)
         if not positive[k]:
             continue
         if "lesion_mask" in tests:
             masked = _mask_lesions(image, sub.lesions(), sub.labels(), cohort.spacing, s.seed + sub.index)
             for z in zs:
-                data.masked[(k, z)] = masked[z].astype(np.float32)
+                data.masked[(k, z)] = _slab(masked, z)
         if "counterfactual" in tests or "lesion_mask" in tests:
             twin = generate(plan, params[k], with_pathology=False).image
             for z in zs:
-                data.twin_clean[(k, z)] = twin[z].astype(np.float32)
+                data.twin_clean[(k, z)] = _slab(twin, z)
             if planted:   # the twin keeps what the cohort's positives carry besides the lesion
                 twin = _plant(plan, params[k], twin)
             if "counterfactual" in tests:
                 for z in zs:
-                    data.twin[(k, z)] = twin[z].astype(np.float32)
+                    data.twin[(k, z)] = _slab(twin, z)
     # noise swap: noiseless regeneration + the residual noise of a subject of the other class
     if "artifact_swap" in tests:
         order = sorted(by_subject)
@@ -286,9 +292,9 @@ def _collect(cohort, subjects, params, positive, tests, s: ShortcutSettings) -> 
             clean = generate(plan, params[k], noiseless=True).image.astype(np.float32)
             image = subjects[k].image().astype(np.float32)
             for z in by_subject[k]:
-                noiseless[(k, z)] = clean[z]
+                noiseless[(k, z)] = _slab(clean, z)
             for z in wanted.get(k, ()):
-                residual[(k, z)] = image[z] - clean[z]
+                residual[(k, z)] = _slab(image, z) - _slab(clean, z)
         for k in order:
             for z in by_subject[k]:
                 data.noise_swap[(k, z)] = noiseless[(k, z)] + residual[(partner[k], z)]
@@ -302,7 +308,7 @@ def _collect(cohort, subjects, params, positive, tests, s: ShortcutSettings) -> 
                 other = names[(names.index(params[k].scanner) + 1) % len(names)]
                 swapped = generate(plan, params[k].model_copy(update={"scanner": other})).image
                 for z in zs:
-                    data.scanner_swap[(k, z)] = swapped[z].astype(np.float32)
+                    data.scanner_swap[(k, z)] = _slab(swapped, z)
     return data
 
 
@@ -341,19 +347,35 @@ def _preprocess(size: int, window):
     def run(hu: np.ndarray):
         import torch
 
-        x = torch.as_tensor(hu[None], dtype=torch.float32)
-        t = Compose([scale, resize]) if tuple(hu.shape) != (size, size) else scale
+        x = torch.as_tensor(hu, dtype=torch.float32)
+        t = Compose([scale, resize]) if tuple(hu.shape[1:]) != (size, size) else scale
         return torch.as_tensor(t(x), dtype=torch.float32)
 
     return run
 
 
-def probe_model(size: int):
-    """A tiny MONAI classifier: three strided conv layers (8, 16, 32 channels) and a linear head."""
-    from monai.networks.nets import Classifier
+def probe_model(in_channels: int = 3, channels=(16, 32, 64)):
+    """A tiny CNN from MONAI blocks: three conv-norm-ReLU-maxpool stages, then global max and mean
+    pooling into one logit (max pooling finds a small finding anywhere in the slice)."""
+    import torch
+    from monai.networks.blocks import Convolution
 
-    return Classifier(in_shape=(1, size, size), classes=1, channels=(8, 16, 32), strides=(2, 2, 2),
-                      num_res_units=0, act="PRELU", norm="INSTANCE")
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers, c0 = [], in_channels
+            for c in channels:
+                layers += [Convolution(spatial_dims=2, in_channels=c0, out_channels=c, kernel_size=3,
+                                       act="RELU", norm="BATCH"), torch.nn.MaxPool2d(2)]
+                c0 = c
+            self.features = torch.nn.Sequential(*layers)
+            self.head = torch.nn.Linear(2 * c0, 1)
+
+        def forward(self, x):
+            h = self.features(x)
+            return self.head(torch.cat([h.amax(dim=(2, 3)), h.mean(dim=(2, 3))], dim=1))
+
+    return Probe()
 
 
 def _folds(positive: list[bool], n_folds: int) -> list[int]:
@@ -370,7 +392,7 @@ def _train(x, y, s: ShortcutSettings, seed: int):
     import torch
 
     torch.manual_seed(seed)
-    model = probe_model(x.shape[-1]).to(s.device)
+    model = probe_model(x.shape[1]).to(s.device)
     opt = torch.optim.Adam(model.parameters(), lr=s.learning_rate, weight_decay=1e-4)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     gen = torch.Generator().manual_seed(seed)
@@ -559,7 +581,7 @@ def _control(plan, params, data: _Data, folds, prep, s: ShortcutSettings) -> Che
     pos_keys = {key for key in data.original if key in data.twin_clean}
 
     def mark(images: dict) -> dict:
-        return {key: (_plant(marked_plan, params[key[0]], v[None].astype(np.int16))[0].astype(np.float32)
+        return {key: (_plant(marked_plan, params[key[0]], v.astype(np.int16)).astype(np.float32)
                       if key in pos_keys else v) for key, v in images.items()}
 
     variants = {"original": mark(data.original), "twin": mark(data.twin_clean)}

@@ -12,7 +12,10 @@ It does not decide anatomy, and it draws only from the generator it is given.
 
 from __future__ import annotations
 
+import math
+
 import numba
+
 import numpy as np
 import scipy.fft
 
@@ -71,17 +74,26 @@ def noise_pair(shape: tuple[int, int, int], spacing, rng: np.random.Generator,
 def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.Generator) -> dict[str, float]:
     """One HU per tissue for this subject, drawn inside the range minus the texture margin.
 
-    Draws in sorted tissue order, one uniform per tissue, so the stream is stable.
+    Where the stdlib gives a typical value (a third entry), the draw is triangular with
+    its mode there, so the cohort's median follows the published median (lung: -850 HU)
+    rather than the middle of the range.  Draws in sorted tissue order, one uniform per
+    tissue, so the stream is stable.
     """
-    table = dict(DEFAULT_HU)
-    table.update({k: (float(v[0]), float(v[1])) for k, v in tissue_hu.items()})
+    table = {k: (float(v[0]), float(v[1])) for k, v in DEFAULT_HU.items()}
+    table.update({k: tuple(float(x) for x in v) for k, v in tissue_hu.items()})
     out = {}
     for name in sorted(table):
-        lo, hi = table[name]
+        lo, hi = table[name][:2]
         amp = TEXTURE.get(name, (8.0, 0))[0] + (0.5 * GRAVITY_HU[1] if name == "lung" else 0.0)
         u = float(rng.random())
         if hi - lo > 2 * amp:
-            out[name] = lo + amp + u * (hi - lo - 2 * amp)
+            a, b = lo + amp, hi - amp
+            if len(table[name]) > 2:
+                c = min(max(table[name][2], a), b)
+                f = (c - a) / (b - a)  # inverse CDF of the triangular distribution
+                out[name] = a + math.sqrt(u * (b - a) * (c - a)) if u < f else b - math.sqrt((1 - u) * (b - a) * (b - c))
+            else:
+                out[name] = a + u * (b - a)
         else:
             out[name] = 0.5 * (lo + hi)
     return out

@@ -67,7 +67,7 @@ ORGAN_TISSUE = {  # the stdlib's organ -> tissue, used when the plan gives none
     BODY_WALL: "soft_tissue", SUBCUT_FAT: "fat", MUSCLE: "muscle", RUL: "lung", RML: "lung", RLL: "lung",
     LUL: "lung", LLL: "lung", PLEURA: "soft_tissue", TRACHEA: "air", BRONCHI: "air", PULM_ARTERY: "blood",
     PULM_VEIN: "blood", HEART: "blood", AORTA: "blood", VERTEBRAE: "cancellous_bone", SPINAL_CANAL: "csf",
-    RIBS: "cortical_bone", STERNUM: "cancellous_bone",
+    RIBS: "cancellous_bone", STERNUM: "cancellous_bone",
 }
 R_LUNG, R_MEDIASTINUM, R_AIRWAY, R_AORTA, R_CAVITY = 1, 2, 3, 4, 5
 
