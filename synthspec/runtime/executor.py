@@ -94,6 +94,7 @@ def write_subject(out: Path, plan: Plan, subject: GeneratedSubject) -> dict:
             "scanner": p.scanner, "kv": p.kv, "mas": p.mas, "kernel": p.kernel,
             "slice_thickness_mm": p.slice_thickness_mm, "positive": bool(subject.lesions),
             "lesions_requested": len(p.lesions), "lesions": lesions, "rejected": subject.rejected,
+            "anatomy_attempts": subject.attempts, "anatomy_failures": subject.anatomy_failures or [],
             "files": {k: f"subjects/{p.subject_id}/{v}" for k, v in files.items()}, "hashes": hashes,
             "series_uid": identity.series_uid, "study_uid": identity.study_uid,
         }
@@ -178,6 +179,8 @@ def _finish(out: Path, plan: Plan) -> str:
         "format": COHORT_FORMAT, "synthspec_version": __version__, "synthetic": True, "cohort": plan.cohort_name,
         "subjects": plan.subjects, "spec_hash": plan.spec_hash, "plan_hash": plan.hash(), "content_hash": digest,
         "positives": sum(1 for r in records if r["positive"]),
+        "anatomy_resamples": sum(r.get("anatomy_attempts", 1) - 1 for r in records),
+        "anatomy_failing_subjects": sum(1 for r in records if r.get("anatomy_failures")),
     }, indent=2, sort_keys=True))
     return digest
 

@@ -26,6 +26,8 @@ class GeneratedSubject:
     lesion_mask: np.ndarray    # uint16 lesion ids
     lesions: list              # InsertedLesion
     rejected: list[str]
+    attempts: int = 1          # 1 + anatomy re-draws
+    anatomy_failures: list[str] | None = None   # reasons still failing after the last re-draw (None: passed)
 
 
 def origin_xyz(plan: Plan) -> tuple[float, float, float]:
@@ -49,11 +51,21 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
                               lobulation=l.lobulation, spiculation=l.spiculation, min_pleura_mm=l.min_pleura_mm,
                               max_vessel_overlap=l.max_vessel_overlap) for l in params.lesions]
     key, seed, k = plan.seed_key, plan.cohort_seed, params.index
-    volume = build_subject(anatomy, grid, {n: tuple(v) for n, v in plan.tissue_hu.items()},
-                           {int(label): t for label, t in plan.organ_tissue.items()}, requests,
-                           numpy_stream(key, seed, k, "anatomy"), numpy_stream(key, seed, k, "lesions"),
-                           with_pathology=with_pathology,
-                           max_attempts=int(plan.cohort.get("sampling_budget") or 200))
+    validate = plan.cohort.get("validate_") or {}
+    check_anatomy = validate.get("anatomy", True)
+    retries = int(validate.get("max_resamples", 20)) if check_anatomy else 0
+    failures: list[str] | None = None
+    for attempt in range(retries + 1):
+        volume = build_subject(anatomy, grid, {n: tuple(v) for n, v in plan.tissue_hu.items()},
+                               {int(label): t for label, t in plan.organ_tissue.items()}, requests,
+                               numpy_stream(key, seed, k, "anatomy", attempt), numpy_stream(key, seed, k, "lesions", attempt),
+                               with_pathology=with_pathology,
+                               max_attempts=int(plan.cohort.get("sampling_budget") or 200))
+        if not check_anatomy:
+            break
+        failures = _anatomy_failures(plan, params, volume, with_pathology)
+        if not failures:
+            break
     scanner = plan.scanners[params.scanner]
     physics = next(s for s in plan.stages if s.kind == "simulate_physics").params
     acq = CTAcquisition(kv=params.kv, mas=params.mas, slice_thickness_mm=params.slice_thickness_mm,
@@ -68,7 +80,24 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
     image = plant_shortcut(plan, params, image, bool(volume.lesions))
     image16 = np.clip(np.rint(image), HU_MIN, HU_MAX).astype(np.int16)
     return GeneratedSubject(params=params, image=image16, truth_hu=volume.hu, labels=volume.labels,
-                            lesion_mask=volume.lesion_mask, lesions=volume.lesions, rejected=list(volume.rejected))
+                            lesion_mask=volume.lesion_mask, lesions=volume.lesions, rejected=list(volume.rejected),
+                            attempts=attempt + 1, anatomy_failures=failures or None)
+
+
+def _anatomy_failures(plan: Plan, params: SubjectParams, volume, with_pathology: bool) -> list[str]:
+    """Why this draw fails anatomy validation (unplaceable lesions included); empty when it passes."""
+    from ..validate.anatomy import check_subject_anatomy
+
+    record = {"subject_id": params.subject_id, "index": params.index, "sex": params.sex, "age_y": params.age_y,
+              "height_mm": params.height_mm, "bmi": params.bmi, "positive": bool(volume.lesions),
+              "lesions_requested": len(params.lesions) if with_pathology else 0,
+              "lesions": [{"id": l.id, "kind": l.kind, "subtype": l.subtype, "location": l.location,
+                           "diameter_mm": float(l.diameter_mm), "volume_ml": float(l.volume_ml),
+                           "centre_mm": list(l.centre_mm)} for l in volume.lesions]}
+    reasons = check_subject_anatomy(volume.labels, volume.lesion_mask, plan.grid.spacing, record, plan)
+    if with_pathology:
+        reasons += [f"lesion placement: {r}" for r in volume.rejected]
+    return reasons
 
 
 MARKER_HU = 100.0

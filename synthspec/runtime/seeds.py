@@ -13,16 +13,18 @@ import numpy as np
 STAGES = ("population", "anatomy", "lesions", "noise", "identity")
 
 
-def stream_seed(seed_key: str, cohort_seed: int, index: int, stage: str) -> int:
+def stream_seed(seed_key: str, cohort_seed: int, index: int, stage: str, attempt: int = 0) -> int:
+    """`attempt` > 0 keys the re-draws of a subject that failed anatomy validation."""
     if stage not in STAGES:
         raise ValueError(f"unknown random stream {stage!r}; known: {', '.join(STAGES)}")
-    digest = hashlib.blake2b(f"{seed_key}:{cohort_seed}:{index}:{stage}".encode(), digest_size=16).digest()
+    suffix = f":retry{attempt}" if attempt else ""
+    digest = hashlib.blake2b(f"{seed_key}:{cohort_seed}:{index}:{stage}{suffix}".encode(), digest_size=16).digest()
     return int.from_bytes(digest, "little")
 
 
-def numpy_stream(seed_key: str, cohort_seed: int, index: int, stage: str) -> np.random.Generator:
+def numpy_stream(seed_key: str, cohort_seed: int, index: int, stage: str, attempt: int = 0) -> np.random.Generator:
     """A Philox generator keyed by the stream's coordinates (counter-based, no shared state)."""
-    key = stream_seed(seed_key, cohort_seed, index, stage)
+    key = stream_seed(seed_key, cohort_seed, index, stage, attempt)
     return np.random.Generator(np.random.Philox(key=[key & (2**64 - 1), key >> 64]))
 
 
