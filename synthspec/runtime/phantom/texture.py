@@ -71,11 +71,18 @@ def noise_pair(shape: tuple[int, int, int], spacing, rng: np.random.Generator,
     return np.ascontiguousarray(field.real, dtype=np.float32), np.ascontiguousarray(field.imag, dtype=np.float32)
 
 
+def _erfinv(y: float) -> float:
+    """Inverse error function (scipy's, kept scalar)."""
+    from scipy.special import erfinv
+
+    return float(erfinv(min(max(y, -0.999999), 0.999999)))
+
+
 def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.Generator) -> dict[str, float]:
     """One HU per tissue for this subject, drawn inside the range minus the texture margin.
 
-    Where the stdlib gives a typical value (a third entry), the draw is triangular with
-    its mode there, so the cohort's median follows the published median (lung: -850 HU)
+    Where the stdlib gives a typical value (a third entry), the draw is a narrow normal
+    around it (sd = range / 10), so the cohort's median follows the published median (lung: -850 HU)
     rather than the middle of the range.  Draws in sorted tissue order, one uniform per
     tissue, so the stream is stable.
     """
@@ -89,9 +96,10 @@ def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.
         if hi - lo > 2 * amp:
             a, b = lo + amp, hi - amp
             if len(table[name]) > 2:
+                # around the typical value: normal with sd 1/10 of the range, folded into [a, b]
                 c = min(max(table[name][2], a), b)
-                f = (c - a) / (b - a)  # inverse CDF of the triangular distribution
-                out[name] = a + math.sqrt(u * (b - a) * (c - a)) if u < f else b - math.sqrt((1 - u) * (b - a) * (b - c))
+                z = math.sqrt(2.0) * _erfinv(2.0 * u - 1.0)
+                out[name] = min(max(c + z * (hi - lo) / 10.0, a), b)
             else:
                 out[name] = a + u * (b - a)
         else:
