@@ -145,9 +145,14 @@ def water_96():
 
 
 def central_sigma(water, **changes) -> float:
-    """Noise only: std of (noisy - noiseless) in the central disc, mean over slices."""
+    """Noise only: std of (noisy - noiseless) in the central disc, mean over slices.
+
+    Few views keep it fast: the noise does not depend on the view count (a
+    rotation's photons are shared by its views), and the streaks of sparse
+    views cancel in the difference.
+    """
     vol, centre, pixel = water
-    acq = acquisition(pixel_mm=pixel, **changes)
+    acq = acquisition(pixel_mm=pixel, views=48, **changes)
     noise = simulate_ct(vol, acq, torch.Generator().manual_seed(11)) - simulate_ct(vol[:1], acq, None)
     return float(noise[:, centre].std(dim=1).mean())
 
@@ -179,7 +184,7 @@ def test_noise_is_calibrated_on_the_reference_water_cylinder():
     # 300 mm water, 120 kV, 100 mAs, 1.25 mm, standard kernel, 400 mm field of view on 256 px (ct.py)
     n, pixel = 256, 400.0 / 256
     img = discs(n, pixel, -1000.0, [(0.0, 0.0, 150.0, 0.0)], ss=2)[None]
-    acq = acquisition(pixel_mm=pixel)
+    acq = acquisition(pixel_mm=pixel, views=64)           # sigma 12.1 HU here, 12.5 with 403 views
     noise = simulate_ct(img, acq, torch.Generator().manual_seed(5)) - simulate_ct(img, acq, None)
     assert 10.0 <= float(noise[0][radius_mm(n, pixel) < 40].std()) <= 15.0
 

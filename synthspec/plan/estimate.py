@@ -11,9 +11,10 @@ import math
 import os
 
 # Measured on the 2-core reference CPU at (100, 256, 256) voxels, 256 views (benchmarks/stage_times.py).
-PHANTOM_S_PER_VOXEL = 4.5e-7
-PROJECT_S_PER_SAMPLE = 2.6e-9          # per (slice x view x pixel) for projection, the same for back-projection
+PHANTOM_S_PER_VOXEL = 2.5e-7
+PROJECT_S_PER_SAMPLE = 2.4e-10         # per (slice x view x pixel) for projection, the same for back-projection
 WRITE_S_PER_VOXEL = 1.2e-7
+VALIDATE_S_PER_VOXEL = 2.0e-7          # per-subject anatomy checks (connected components, distances)
 CUDA_SPEEDUP = 40.0
 
 

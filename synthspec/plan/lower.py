@@ -83,7 +83,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     dz = proto.slice_thickness or 2.5
     z = int(math.ceil(SCAN_LENGTH_MM[cohort.anatomy] / dz))
     grid = GridSpec(shape=(z, matrix, matrix), spacing=(dz, pixel, pixel))
-    views = proto.views or matrix
+    views = proto.views or math.ceil(math.pi / 2 * matrix)  # full angular sampling unless the spec says otherwise
 
     per_subject = estimate.bytes_per_subject(grid.shape, views)
     available = memory_budget if memory_budget is not None else estimate.available_memory(device)

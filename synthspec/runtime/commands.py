@@ -288,7 +288,7 @@ def register_validation(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_review_pack)
 
-    p = sub.add_parser("review-score", help="score a reader's answers against the key (accuracy with a 95% CI)")
+    p = sub.add_parser("review-score", help="score a reader's answers against the key (accuracy with a 95%% CI)")
     p.add_argument("key", metavar="KEY")
     p.add_argument("answers", metavar="ANSWERS_CSV")
     p.set_defaults(run=cmd_review_score)
