@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import os
 
-# Measured on the 2-core reference CPU at (100, 256, 256) voxels, 256 views (benchmarks/stage_times.py).
-PHANTOM_S_PER_VOXEL = 2.5e-7
-PROJECT_S_PER_SAMPLE = 2.4e-10         # per (slice x view x pixel) for projection, the same for back-projection
-WRITE_S_PER_VOXEL = 1.2e-7
+# Measured with benchmarks/stage_times.py on the 2-core reference CPU (256^3, shared with other jobs, so
+# on the slow side); a quiet machine is up to ~3x faster in the physics stage.
+PHANTOM_S_PER_VOXEL = 2.0e-7
+PROJECT_S_PER_SAMPLE = 1.0e-9          # per (slice x view x pixel) for projection, the same for back-projection
+WRITE_S_PER_VOXEL = 1.5e-7
 VALIDATE_S_PER_VOXEL = 2.0e-7          # per-subject anatomy checks (connected components, distances)
 CUDA_SPEEDUP = 40.0
 
@@ -34,7 +35,7 @@ def seconds_per_subject(shape: tuple[int, int, int], views: int, device: str) ->
     if device == "cuda":
         physics /= CUDA_SPEEDUP
     return {"build_phantom": PHANTOM_S_PER_VOXEL * voxels, "simulate_physics": physics,
-            "write": WRITE_S_PER_VOXEL * voxels}
+            "write": WRITE_S_PER_VOXEL * voxels, "validate_anatomy": VALIDATE_S_PER_VOXEL * voxels}
 
 
 def available_memory(device: str) -> int:
