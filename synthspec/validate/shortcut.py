@@ -387,33 +387,47 @@ class _Inputs:
         hu = torch.as_tensor(slab, dtype=torch.float32)
         lung_w = torch.as_tensor(self.lung_window(hu), dtype=torch.float32)
         centre = lung_w[1:2]
-        channels = torch.cat([lung_w, centre * torch.as_tensor(lung[None], dtype=torch.float32),
-                              torch.as_tensor(self.low_window(hu[1:2]), dtype=torch.float32)])
+        inside = torch.as_tensor(lung[None], dtype=torch.bool)
+        fill = centre[inside].median() if bool(inside.any()) else centre.new_tensor(0.33)
+        lung_only = torch.where(inside, centre, fill)   # flat outside the lung: no edges to respond to
+        channels = torch.cat([lung_w, lung_only, torch.as_tensor(self.low_window(hu[1:2]), dtype=torch.float32)])
         if tuple(channels.shape[1:]) != (self.size, self.size):
             channels = torch.as_tensor(self.resize(channels), dtype=torch.float32)
         return channels
 
 
-def probe_model(in_channels: int = 5, channels=(16, 32, 64)):
-    """A tiny CNN of MONAI blocks: three conv-batchnorm-ReLU-maxpool stages, then global max and
-    mean pooling into one logit (max pooling finds a small finding anywhere in the slab)."""
+def probe_model(in_channels: int = 5, lesion_channels=(16, 32, 64), context_channels=(8, 16, 16), grid: int = 4):
+    """The probe: two small CNN branches of MONAI blocks (conv-batchnorm-ReLU-maxpool) and one logit.
+
+    lesion branch   the lung-only channel (3), global max and mean pooling: finds a small
+                    finding anywhere in the lungs
+    context branch  everything else (slab, low-density window), max-pooled on a coarse
+                    grid x grid layout: position-aware, so a marker, text or padding in a fixed
+                    place is as easy to learn as the finding is
+    Either alone can carry the label; which one the trained probe leans on is what the tests read."""
     import torch
     from monai.networks.blocks import Convolution
+
+    def stack(c_in, widths):
+        layers = []
+        for c in widths:
+            layers += [Convolution(spatial_dims=2, in_channels=c_in, out_channels=c, kernel_size=3,
+                                   act="RELU", norm="BATCH"), torch.nn.MaxPool2d(2)]
+            c_in = c
+        return torch.nn.Sequential(*layers)
 
     class Probe(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            layers, c0 = [], in_channels
-            for c in channels:
-                layers += [Convolution(spatial_dims=2, in_channels=c0, out_channels=c, kernel_size=3,
-                                       act="RELU", norm="BATCH"), torch.nn.MaxPool2d(2)]
-                c0 = c
-            self.features = torch.nn.Sequential(*layers)
-            self.head = torch.nn.Linear(2 * c0, 1)
+            self.lesion = stack(1, lesion_channels)
+            self.context = stack(in_channels - 1, context_channels)
+            self.pool = torch.nn.AdaptiveMaxPool2d(grid)
+            self.head = torch.nn.Linear(2 * lesion_channels[-1] + context_channels[-1] * grid * grid, 1)
 
         def forward(self, x):
-            h = self.features(x)
-            return self.head(torch.cat([h.amax(dim=(2, 3)), h.mean(dim=(2, 3))], dim=1))
+            h = self.lesion(x[:, 3:4])
+            c = self.pool(self.context(torch.cat([x[:, :3], x[:, 4:]], dim=1))).flatten(1)
+            return self.head(torch.cat([h.amax(dim=(2, 3)), h.mean(dim=(2, 3)), c], dim=1))
 
     return Probe()
 
