@@ -86,14 +86,9 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
 
 def _anatomy_failures(plan: Plan, params: SubjectParams, volume, with_pathology: bool) -> list[str]:
     """Why this draw fails anatomy validation (unplaceable lesions included); empty when it passes."""
-    from ..validate.anatomy import check_subject_anatomy
+    from ..validate.anatomy import check_subject_anatomy, record_from
 
-    record = {"subject_id": params.subject_id, "index": params.index, "sex": params.sex, "age_y": params.age_y,
-              "height_mm": params.height_mm, "bmi": params.bmi, "positive": bool(volume.lesions),
-              "lesions_requested": len(params.lesions) if with_pathology else 0,
-              "lesions": [{"id": l.id, "kind": l.kind, "subtype": l.subtype, "location": l.location,
-                           "diameter_mm": float(l.diameter_mm), "volume_ml": float(l.volume_ml),
-                           "centre_mm": list(l.centre_mm)} for l in volume.lesions]}
+    record = record_from(params, volume.lesions, len(params.lesions) if with_pathology else 0)
     reasons = check_subject_anatomy(volume.labels, volume.lesion_mask, plan.grid.spacing, record, plan)
     if with_pathology:
         reasons += [f"lesion placement: {r}" for r in volume.rejected]

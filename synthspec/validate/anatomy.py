@@ -235,12 +235,18 @@ def check_subject_anatomy(labels: np.ndarray, lesion_mask: np.ndarray | None, sp
 
 def record_of(subject) -> dict:
     """The part of a subject record the checks read, from a `GeneratedSubject` before it is written."""
-    p = subject.params
+    return record_from(subject.params, subject.lesions)
+
+
+def record_from(params, lesions, lesions_requested: int | None = None) -> dict:
+    """The record the checks read, from sampled parameters and the lesions actually inserted."""
+    p = params
     return {"subject_id": p.subject_id, "index": p.index, "sex": p.sex, "age_y": p.age_y, "height_mm": p.height_mm,
-            "bmi": p.bmi, "positive": bool(subject.lesions), "lesions_requested": len(p.lesions),
+            "bmi": p.bmi, "positive": bool(lesions),
+            "lesions_requested": len(p.lesions) if lesions_requested is None else lesions_requested,
             "lesions": [{"id": l.id, "kind": l.kind, "subtype": l.subtype, "location": l.location,
                          "diameter_mm": float(l.diameter_mm), "volume_ml": float(l.volume_ml),
-                         "centre_mm": list(l.centre_mm)} for l in subject.lesions]}
+                         "centre_mm": list(l.centre_mm)} for l in lesions]}
 
 
 def assess_subject(labels: np.ndarray, lesion_mask: np.ndarray | None, spacing, record: dict, plan,
