@@ -55,10 +55,16 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
     check_anatomy = validate.get("anatomy", True)
     retries = int(validate.get("max_resamples", 20)) if check_anatomy else 0
     failures: list[str] | None = None
+    # Anatomy failures re-draw the anatomy stream; lesion failures re-draw only the lesion stream.
+    # A twin (no lesions) therefore walks through exactly the same anatomy draws as its original.
+    from ..validate.anatomy import ANATOMY_CHECKS
+
+    anatomy_attempt = lesion_attempt = 0
     for attempt in range(retries + 1):
         volume = build_subject(anatomy, grid, {n: tuple(v) for n, v in plan.tissue_hu.items()},
                                {int(label): t for label, t in plan.organ_tissue.items()}, requests,
-                               numpy_stream(key, seed, k, "anatomy", attempt), numpy_stream(key, seed, k, "lesions", attempt),
+                               numpy_stream(key, seed, k, "anatomy", anatomy_attempt),
+                               numpy_stream(key, seed, k, "lesions", lesion_attempt),
                                with_pathology=with_pathology,
                                max_attempts=int(plan.cohort.get("sampling_budget") or 200))
         if not check_anatomy:
@@ -66,6 +72,10 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
         failures = _anatomy_failures(plan, params, volume, with_pathology)
         if not failures:
             break
+        if any(f.split(":", 1)[0] in ANATOMY_CHECKS for f in failures):
+            anatomy_attempt += 1
+        else:
+            lesion_attempt += 1
     scanner = plan.scanners[params.scanner]
     physics = next(s for s in plan.stages if s.kind == "simulate_physics").params
     acq = CTAcquisition(kv=params.kv, mas=params.mas, slice_thickness_mm=params.slice_thickness_mm,

@@ -23,8 +23,10 @@ Checks (each name is the prefix of the failure reasons, like the generator's `re
     lesion_constraints the spec's `require` lines: distance_to(X) >=, overlap_with(X) <=,
                      diameter, volume, count
 
-Volume checks are skipped (not failed) for an organ the field of view cuts: a scan that
-stops above the lung bases has no total lung volume to judge.  Label codes come from the
+Age enters none of the adult references used (the ERS TLC equations have no age term for
+adults; the family's age range is the compiler's ANA005).  Volume checks are skipped (not
+failed) for an organ the field of view cuts: a scan that stops above the lung bases has no
+total lung volume to judge.  Label codes come from the
 plan's organ names (anatomy_thorax.synth); other anatomy families are not checked yet
 (`anatomy_checks` says so in one result instead of passing silently).
 """
@@ -38,8 +40,12 @@ import numpy as np
 
 from .results import CheckResult
 
-CHECKS = ("lung_volume", "lobar_share", "heart_volume", "containment", "connectivity",
-          "lesion_record", "lesion_tissue", "lesion_location", "lesion_constraints")
+ANATOMY_CHECKS = ("lung_volume", "lobar_share", "heart_volume", "containment", "connectivity")
+"""Checks of the anatomy alone: a failure calls for a new anatomy draw."""
+LESION_CHECKS = ("lesion_record", "lesion_tissue", "lesion_location", "lesion_constraints")
+"""Checks of the lesions: a failure calls for a new lesion draw in the SAME anatomy, so that the
+counterfactual twin (no lesions, no lesion checks) keeps the anatomy of its original."""
+CHECKS = ANATOMY_CHECKS + LESION_CHECKS
 
 # ---------------------------------------------------------------------------------------------
 # reference values (sources in comments; all are approximations for a procedural phantom)
@@ -59,8 +65,6 @@ CT_TLC_FACTOR = 0.9
 plethysmographic TLC in healthy adults (incomplete breath-hold, posture); the lower limit
 is scaled by this factor, the upper one is not."""
 
-REFERENCE_TLC_ML = 6000.0
-"""The lung capacity the stdlib's lobe volumes describe ("about 6 L at TLC", anatomy_thorax.synth)."""
 LOBE_SHARE_TOLERANCE = 0.4
 """A lobe's share of the lungs may differ by +-40 % (relative) from the share implied by
 the midpoints of the stdlib's lobe ranges (CT lobar volumetry, e.g. Lee et al., AJR 2004:
@@ -174,7 +178,8 @@ def family_of(plan) -> Family | None:
     """The thorax family of a plan, or None for families these checks do not cover yet."""
     if not str(getattr(plan, "anatomy", "")).startswith("thorax"):
         return None
-    labels = {str(n): int(k) for k, n in (getattr(plan, "organ_names", None) or {}).items()} or dict(THORAX_DEFAULT_LABELS)
+    named = getattr(plan, "organ_names", None) or {}
+    labels = {str(n): int(k) for k, n in named.items()} or dict(THORAX_DEFAULT_LABELS)
     groups: dict[str, list[str]] = {}
     sizes, volumes = dict(DEFAULT_SIZES_MM), dict(DEFAULT_LOBE_ML)
     try:
@@ -363,7 +368,8 @@ def _volumes(ctx: _Context, out: SubjectAnatomy) -> None:
             out.measures["lung_to_tlc"] = round(total / pred, 4) if pred > 0 else None
             if not low <= total <= high:
                 out.fail("lung_volume", f"total lung volume {total / 1000:.2f} L is "
-                         f"{'below' if total < low else 'above'} the limits of normal {low / 1000:.2f}..{high / 1000:.2f} L "
+                         f"{'below' if total < low else 'above'} the limits of normal "
+                         f"{low / 1000:.2f}..{high / 1000:.2f} L "
                          f"({100 * total / pred:.0f} % of the predicted TLC {pred / 1000:.2f} L for a "
                          f"{_sex(sex)} of {height / 10:.0f} cm, ERS 1993)")
         else:
@@ -534,7 +540,8 @@ def _lesions(ctx: _Context, out: SubjectAnatomy) -> None:
     problems = []
     for i in ids:
         rec_i = records.get(i, {})
-        candidates = [p for p in pathologies if not rec_i.get("kind") or p.get("kind") == rec_i.get("kind")] or pathologies
+        kind = rec_i.get("kind")
+        candidates = [p for p in pathologies if not kind or p.get("kind") == kind] or pathologies
         verdicts = []
         for p in candidates:
             broken = []
