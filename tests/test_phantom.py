@@ -309,3 +309,22 @@ def test_lung_and_bone_carry_texture(tall_subject):
     assert np.std(bone) > 15.0
     blood = v.hu[v.labels == HEART]
     assert np.std(blood) < 5.0
+
+
+def test_trabecular_bone_loses_density_with_age_and_bones_have_a_cortical_rim():
+    """Vertebral trabecular HU falls 2.5 HU a year (Jang et al. 2019); the outer bone voxels carry cortex."""
+    labels = np.zeros((12, 24, 24), np.uint8)
+    labels[2:10, 4:20, 4:20] = 50
+    bone = labels == 50
+    core = ndimage.binary_erosion(bone)
+    level = {}
+    for age in (30.0, 80.0):
+        hu = np.where(bone, 300.0, 0.0).astype(np.float32)
+        drawn = thorax.bone_hu(hu, labels, (2.5, 1.0, 1.0), age, TISSUE_HU,
+                               {"cancellous_bone": 300.0, "cortical_bone": 1300.0}, np.random.default_rng(0))
+        level[age] = drawn["cancellous_bone"]
+        assert np.allclose(hu[core], level[age]) and np.all(hu[~bone] == 0.0)
+        rim = hu[bone & ~core]
+        assert np.allclose(rim, level[age] + 0.5 * (1300.0 - level[age]))  # 0.5 mm cortex in a 1 mm voxel
+    assert level[30.0] - level[80.0] == pytest.approx(125.0)  # 50 years x 2.5 HU, same draw otherwise
+    assert 100.0 < level[30.0] < 330.0 and 50.0 <= level[80.0] < 210.0

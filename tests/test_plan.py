@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from synthspec.cli import main
 from synthspec.compiler.check import compile_file
 from synthspec.plan.lower import PlanError, lower
 from synthspec.plan.model import Plan
-from synthspec.runtime.sample import sample_subject, strata
+from synthspec.runtime.sample import carries, sample_subject, strata
 from synthspec.runtime.seeds import numpy_stream, stream_seed
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "lung_nodules_ldct.synth"
@@ -89,7 +90,29 @@ def test_sampled_values_respect_the_spec(result):
     assert lesions and all(4 <= l.diameter_mm <= 8 for l in lesions)
     assert all(l.min_pleura_mm == 2.0 for l in lesions)
     positives = sum(s.positive for s in subjects)
-    assert 15 <= positives <= 45  # prevalence 50 %
+    assert abs(positives - 0.6 * 60) <= 2  # prevalence 60 %
+
+
+def test_prevalence_holds_in_every_prefix_and_stratum(result):
+    """Not a coin flip per subject: 16 subjects at 60 % must not come out 14 positive and 2 negative."""
+    plan = lower(result, device="cpu", subjects=200)
+    subjects = [sample_subject(plan, k) for k in range(200)]
+    for n in range(4, 201):
+        positives = sum(s.positive for s in subjects[:n])
+        assert abs(positives - 0.6 * n) <= 2.5, n
+        for sex in ("female", "male"):
+            cell = [s for s in subjects[:n] if s.sex == sex]
+            assert abs(sum(s.positive for s in cell) - 0.6 * len(cell)) <= 2.5, (n, sex)
+
+
+def test_two_pathologies_are_balanced_jointly(result):
+    plan = lower(result, device="cpu", subjects=400)
+    first = dict(plan.cohort["pathologies"][0], prevalence=0.5)
+    second = dict(first, name="second", prevalence=0.3)
+    two = plan.model_copy(update={"cohort": dict(plan.cohort, pathologies=[first, second])})
+    flags = np.array([carries(two, k) for k in range(400)])
+    assert abs(flags[:, 0].mean() - 0.5) < 0.01 and abs(flags[:, 1].mean() - 0.3) < 0.01
+    assert abs((flags[:, 0] & flags[:, 1]).mean() - 0.15) < 0.02  # independent-looking, not nested
 
 
 def test_plan_command_prints_a_summary_and_saves(tmp_path, capsys):

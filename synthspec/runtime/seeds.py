@@ -13,11 +13,12 @@ import numpy as np
 STAGES = ("population", "anatomy", "lesions", "noise", "identity")
 
 
-def stream_seed(seed_key: str, cohort_seed: int, index: int, stage: str, attempt: int = 0) -> int:
-    """`attempt` > 0 keys the re-draws of a subject that failed anatomy validation."""
+def stream_seed(seed_key: str, cohort_seed: int, index: int, stage: str, attempt: int = 0, salt: str = "") -> int:
+    """`attempt` > 0 keys the re-draws of a subject that failed anatomy validation; `salt` names a
+    cohort-level quantity (such as a pathology's prevalence offset) drawn outside any subject."""
     if stage not in STAGES:
         raise ValueError(f"unknown random stream {stage!r}; known: {', '.join(STAGES)}")
-    suffix = f":retry{attempt}" if attempt else ""
+    suffix = (f":retry{attempt}" if attempt else "") + (f":{salt}" if salt else "")
     digest = hashlib.blake2b(f"{seed_key}:{cohort_seed}:{index}:{stage}{suffix}".encode(), digest_size=16).digest()
     return int.from_bytes(digest, "little")
 

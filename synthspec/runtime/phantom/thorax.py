@@ -24,6 +24,7 @@ Build order (each step draws only from `rng`, in this order):
     4. pulmonary vessel trees     arteries from the hila, veins to the left atrium,
                                   space-filling bisection (Kitaoka-like), Murray radii
     5. HU                         per-subject tissue HU, correlated texture, partial volume
+    6. bone                       trabecular HU for the subject's age, cortical shell (`bone_hu`)
 
 Labels are the codes of anatomy_thorax.synth.  The pleura (15) is not drawn as a
 label (a 1-voxel shell would eat the lobes); distance_to(pleura) is measured from
@@ -775,6 +776,38 @@ def _blend(hu, labels, region, fiss, soft_hu, aw_out, aw_in, aw_lab, air_hu, occ
                 hu[k, j, i] = v
 
 
+BONES = (VERTEBRAE, RIBS, STERNUM)
+TRABECULAR_HU_AT_25, TRABECULAR_LOSS_HU_PER_Y, TRABECULAR_SD_HU = 226.0, 2.5, 40.0
+"""Vertebral trabecular attenuation at 120 kV: 226 HU (SD 44) under 30 y, falling linearly by
+2.5 HU a year to 89 HU (SD 38) at 90 y and over (Jang et al., Radiology 2019, 20,374 CTs)."""
+CORTEX_MM = 0.5
+"""Cortical shell thickness of ribs, sternum and vertebrae (0.2-1 mm, the vertebral shell thinnest; thinner than a voxel,
+so the outer bone voxels carry a partial-volume mix of cortex and marrow)."""
+
+
+def bone_hu(hu: np.ndarray, labels: np.ndarray, spacing, age_y: float, tissue_hu: dict, hu_of: dict,
+            rng: np.random.Generator) -> dict:
+    """Age-dependent trabecular HU inside the bones, cortex mixed into their outer voxels (in place).
+
+    A single young-adult trabecular value (200-400 HU) made every rib and vertebra too dense for a
+    screening-age cohort and without a cortical rim; both are what a bone histogram of a real chest
+    CT shows (a marrow peak near 100-200 HU at 60 y, a tail to 600+ HU at the cortex)."""
+    from scipy.ndimage import binary_erosion
+
+    lo, hi = tuple(tissue_hu.get("cancellous_bone") or (50.0, 400.0))[:2]
+    mean = TRABECULAR_HU_AT_25 - TRABECULAR_LOSS_HU_PER_Y * max(float(age_y) - 25.0, 0.0)
+    trabecular = float(np.clip(mean + TRABECULAR_SD_HU * rng.standard_normal(), lo, hi))
+    bone = np.isin(labels, BONES)
+    if not bone.any():
+        return {"cancellous_bone": trabecular}
+    hu[bone] += np.float32(trabecular - hu_of["cancellous_bone"])  # keep the marrow texture, move its level
+    surface = bone & ~binary_erosion(bone)
+    share = min(1.0, CORTEX_MM / float(min(spacing[1], spacing[2])))
+    cortical = float(hu_of["cortical_bone"])
+    hu[surface] += np.float32(share) * (np.float32(cortical) - hu[surface])
+    return {"cancellous_bone": trabecular}
+
+
 @dataclass
 class Phantom:
     hu: np.ndarray            # float32 HU
@@ -843,5 +876,6 @@ def build_thorax(anatomy, grid: Grid, tissue_hu: dict, organ_tissue: dict, rng: 
     run_slabs(_blend, grid.shape[0], hu, labels, region, fiss, np.float32(hu_of[tissue_of[BODY_WALL]]),
               aw_out, aw_in, aw_lab, np.float32(hu_of[tissue_of[TRACHEA]]), occ_v, lab_v,
               np.float32(hu_of[tissue_of[PULM_ARTERY]]))
+    hu_of.update(bone_hu(hu, labels, grid.spacing, anatomy.age_y, tissue_hu, hu_of, rng))
     return Phantom(hu=hu, labels=labels, region=region, vessel_occ=occ_v, shape=S, landmarks=lm,
                    tissue_hu=hu_of, n_vessel_points=n_pts, lobe_boxes=lobe_boxes)
