@@ -107,6 +107,11 @@ def _anatomy_failures(plan: Plan, params: SubjectParams, volume, with_pathology:
 
 MARKER_HU = 100.0
 """Peak CT-number offset of the planted marker at marker_strength 100 %."""
+DEFAULT_MARKER_STRENGTH = 0.5
+"""50 HU in the air corner: invisible at the lung window, and the strength of the in-memory control that
+a clean cohort's shortcut pass is measured against (validate.shortcut.ShortcutSettings.control_strength),
+so the default planted cohort is the marker a pass claims it would have caught.  At 30 % the twin probe
+only just flags it at the default size (held-out AUC 0.76 against the 0.75 limit)."""
 
 
 def plant_shortcut(plan: Plan, params: SubjectParams, image: np.ndarray, positive: bool) -> np.ndarray:
@@ -120,7 +125,7 @@ def plant_shortcut(plan: Plan, params: SubjectParams, image: np.ndarray, positiv
     if not debug.get("planted_shortcut") or not positive:
         return image
     strength = debug.get("marker_strength")
-    strength = 0.3 if strength is None else float(strength)
+    strength = DEFAULT_MARKER_STRENGTH if strength is None else float(strength)
     z, y, x = image.shape
     size = max(2, y // 16)
     out = image.copy()

