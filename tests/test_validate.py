@@ -87,6 +87,27 @@ def test_corrupt_image_is_a_clear_error(cohort, tmp_path):
     assert now == previous  # nothing half-written, nothing replaced
 
 
+def test_truncated_image_is_caught_by_its_recorded_hash_and_resume_restores_it(cohort, tmp_path, capsys):
+    """ITK reads a truncated .nii.gz without error (zeros for the lost voxels): the manifest hash must catch it."""
+    _, out = cohort
+    copy = tmp_path / "truncated"
+    shutil.copytree(out, copy)
+    image = copy / "subjects" / "S000001" / "image.nii.gz"
+    original = image.read_bytes()
+    image.write_bytes(original[: len(original) // 2])
+    with pytest.raises(CohortError, match="SHA-256") as caught:
+        load(copy).subjects[1].image()
+    assert "--resume" in str(caught.value)
+    reference = out / "subjects" / "S000000" / "image.nii.gz"   # any local scan: no download in this test
+    assert main(["validate", str(copy), "--only", "realism", "--reference", str(reference)]) == 2
+    err = capsys.readouterr().err
+    assert "S000001" in err and "Traceback" not in err
+    shutil.move(str(copy / "subjects" / "S000001"), str(tmp_path / "aside"))   # the fix the message gives
+    assert main(["run", "--plan", str(copy / "plan.json"), "--out", str(copy), "--resume", "--no-validate"]) == 0
+    assert image.read_bytes() == original
+    assert load(copy).subjects[1].image().shape == load(out).subjects[1].image().shape
+
+
 def test_report_command_writes_card_and_html(cohort, capsys):
     _, out = cohort
     assert main(["report", str(out)]) == 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +23,41 @@ class SubjectFiles:
     subject_id: str
     folder: Path
     record: dict
+    verified: set = field(default_factory=set)
 
     def image(self) -> np.ndarray:
-        return _read(self.folder / "image.nii.gz")
+        return self._read("image.nii.gz")
 
     def labels(self) -> np.ndarray:
-        return _read(self.folder / "labels.nii.gz")
+        return self._read("labels.nii.gz")
 
     def lesions(self) -> np.ndarray:
-        return _read(self.folder / "lesions.nii.gz")
+        return self._read("lesions.nii.gz")
+
+    def _read(self, name: str) -> np.ndarray:
+        """Check the file against the SHA-256 that `synth run` recorded, then read it.
+
+        ITK reads a truncated .nii.gz without complaint (the missing voxels come back as 0), so
+        a damaged file would otherwise be validated as if it were the cohort."""
+        path = self.folder / name
+        expected = (self.record.get("hashes") or {}).get(name)
+        if expected and name not in self.verified and path.is_file():
+            if _sha256(path) != expected:
+                cohort = self.folder.parent.parent
+                raise CohortError(
+                    f"{path} does not match the SHA-256 recorded when it was written (damaged or edited); "
+                    f"move {self.folder} aside and run `synth run --plan {cohort / 'plan.json'} --out {cohort} "
+                    "--resume` to regenerate that subject exactly")
+            self.verified.add(name)
+        return _read(path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _read(path: Path) -> np.ndarray:
