@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -198,6 +199,11 @@ def test_the_cohort_report_names_the_failing_subject_and_check(cohort, tmp_path)
     labels = subject.labels()
     labels[np.isin(labels, (13, 14))] = 3          # no left lung at all: muscle in its place
     write_nifti(subject.folder / "labels.nii.gz", labels, tuple(plan.grid.spacing), origin_xyz(plan))
+    # as if the generator itself had written this anatomy: the record carries the file's hash
+    record_file = subject.folder / "subject.json"
+    record = json.loads(record_file.read_text())
+    record["hashes"]["labels.nii.gz"] = hashlib.sha256((subject.folder / "labels.nii.gz").read_bytes()).hexdigest()
+    record_file.write_text(json.dumps(record))
     results = {r.name: r for r in anatomy_checks(load(broken))}
     assert not results["anatomy_subjects"].passed
     assert list(results["anatomy_subjects"].details["failed"]) == [subject.subject_id]

@@ -105,6 +105,19 @@ def test_prevalence_holds_in_every_prefix_and_stratum(result):
             assert abs(sum(s.positive for s in cell) - 0.6 * len(cell)) <= 2.5, (n, sex)
 
 
+def test_prevalence_holds_in_each_of_six_strata(result):
+    plan = lower(result, device="cpu", subjects=240)
+    population = dict(plan.cohort["population"], stratify=["sex", "scanner"])
+    six = plan.model_copy(update={"cohort": dict(plan.cohort, population=population)})
+    assert len(strata(six)) == 6
+    subjects = [sample_subject(six, k) for k in range(240)]
+    for cell in strata(six):
+        members = [s for s in subjects if s.stratum == cell]
+        assert len(members) == 40
+        for n in range(4, 41):
+            assert abs(sum(s.positive for s in members[:n]) - 0.6 * n) <= 2.5, (cell, n)
+
+
 def test_two_pathologies_are_balanced_jointly(result):
     plan = lower(result, device="cpu", subjects=400)
     first = dict(plan.cohort["pathologies"][0], prevalence=0.5)

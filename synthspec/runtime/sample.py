@@ -3,9 +3,10 @@
 Stratified balance is by index (subject k belongs to stratum k mod S), so the
 cohort is balanced at any size and subject k never depends on the total.
 Prevalence is balanced the same way: whether subject k carries pathology j is
-read off a low-discrepancy sequence in k (see `carries`), so every prefix of
-the cohort, and every stratum of it, holds close to the asked share of
-positives instead of a coin-flip count (16 subjects at 60 % give 9-10, never 14).
+read off a low-discrepancy sequence in k's position within its stratum (see
+`carries`), so every prefix of every stratum, and so of the cohort, holds close
+to the asked share of positives instead of a coin-flip count (16 subjects at
+60 % give 9 or 10, never 14).
 Clipped distributions are sampled by rejection with a budget; running out of
 budget is an error that names the distribution.
 """
@@ -130,16 +131,21 @@ def _r_sequence_steps(d: int) -> list[float]:
 def carries(plan: Plan, index: int) -> list[bool]:
     """Which of the plan's pathologies subject `index` carries (a pure function of the plan and index).
 
-    Pathology j is carried when frac(u_j + index * step_j) < prevalence_j, with the offset u_j a
-    hash of (seed, pathology name); a run of n consecutive indices then holds n * prevalence
-    positives up to a discrepancy of O(log n), and the indices of one stratum (k = s mod S)
-    are such a sequence too, with step S * step_j."""
+    Subject k is the j-th member (j = k // S) of stratum s = k mod S.  Pathology j is carried when
+    frac(u + j * step) < prevalence, with the offset u a hash of (seed, pathology, stratum): each
+    stratum runs its own R_d sequence, so any first n members of a stratum hold n * prevalence
+    positives up to a discrepancy of O(log n), and so does the whole cohort.  With many
+    pathologies the marginal balance loosens (the R_d steps of high d lie near 0 or 1)."""
     pathologies = plan.cohort.get("pathologies") or []
-    steps = _r_sequence_steps(len(pathologies)) if pathologies else []
+    if not pathologies:
+        return []
+    n_strata = len(strata(plan))
+    stratum, member = index % n_strata, index // n_strata
     out = []
-    for p, step in zip(pathologies, steps):
-        offset = stream_seed(plan.seed_key, plan.cohort_seed, 0, "population", 0, salt=f"prevalence:{p['name']}") / 2.0 ** 128
-        out.append(((offset + index * step) % 1.0) < (p.get("prevalence") or 0.0))
+    for p, step in zip(pathologies, _r_sequence_steps(len(pathologies))):
+        salt = f"prevalence:{p['name']}:stratum{stratum}"
+        offset = stream_seed(plan.seed_key, plan.cohort_seed, 0, "population", 0, salt=salt) / 2.0 ** 128
+        out.append(((offset + member * step) % 1.0) < (p.get("prevalence") or 0.0))
     return out
 
 

@@ -12,12 +12,10 @@ It does not decide anatomy, and it draws only from the generator it is given.
 
 from __future__ import annotations
 
-import math
-
 import numba
-
 import numpy as np
 import scipy.fft
+from scipy.special import ndtr, ndtri
 
 from .grid import run_slabs
 
@@ -71,18 +69,13 @@ def noise_pair(shape: tuple[int, int, int], spacing, rng: np.random.Generator,
     return np.ascontiguousarray(field.real, dtype=np.float32), np.ascontiguousarray(field.imag, dtype=np.float32)
 
 
-def _erfinv(y: float) -> float:
-    """Inverse error function (scipy's, kept scalar)."""
-    from scipy.special import erfinv
-
-    return float(erfinv(min(max(y, -0.999999), 0.999999)))
-
-
 def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.Generator) -> dict[str, float]:
-    """One HU per tissue for this subject: around its typical value when the stdlib gives one, else inside the range minus the texture margin.
+    """One HU per tissue for this subject: around its typical value where the stdlib gives one,
+    else uniform inside the range minus the texture margin.
 
     Where the stdlib gives a typical value (a third entry), the draw is a narrow normal
-    around it (sd = range / 10), so the cohort's median follows the published median (lung: -850 HU)
+    around it (sd = range / 10) truncated to the range (inverse CDF of one uniform, so no
+    pile-up at an end), and the cohort's median follows the typical value (lung: -870 HU)
     rather than the middle of the range.  Draws in sorted tissue order, one uniform per
     tissue, so the stream is stable.
     """
@@ -94,11 +87,12 @@ def subject_tissue_hu(tissue_hu: dict[str, tuple[float, float]], rng: np.random.
         amp = TEXTURE.get(name, (8.0, 0))[0] + (0.5 * GRAVITY_HU[1] if name == "lung" else 0.0)
         u = float(rng.random())
         if len(table[name]) > 2 and hi > lo:
-            # around the typical value: normal with sd 1/10 of the range, clipped to the range.  The
+            # around the typical value: normal with sd 1/10 of the range, truncated to the range.  The
             # range bounds the subject's level, not its texture: shrinking it by the texture margin
             # pushed a typical value near an end (lung -850 in -900..-700) inward by tens of HU.
-            z = math.sqrt(2.0) * _erfinv(2.0 * u - 1.0)
-            out[name] = min(max(table[name][2] + z * (hi - lo) / 10.0, lo), hi)
+            c, sd = table[name][2], (hi - lo) / 10.0
+            a, b = float(ndtr((lo - c) / sd)), float(ndtr((hi - c) / sd))
+            out[name] = min(max(c + sd * float(ndtri(a + u * (b - a))), lo), hi)
         elif hi - lo > 2 * amp:
             a, b = lo + amp, hi - amp
             out[name] = a + u * (b - a)

@@ -777,16 +777,25 @@ def _blend(hu, labels, region, fiss, soft_hu, aw_out, aw_in, aw_lab, air_hu, occ
 
 
 BONES = (VERTEBRAE, RIBS, STERNUM)
-TRABECULAR_HU_AT_25, TRABECULAR_LOSS_HU_PER_Y, TRABECULAR_SD_HU = 226.0, 2.5, 40.0
-"""Vertebral trabecular attenuation at 120 kV: 226 HU (SD 44) under 30 y, falling linearly by
-2.5 HU a year to 89 HU (SD 38) at 90 y and over (Jang et al., Radiology 2019, 20,374 CTs)."""
-CORTEX_MM = 0.5
-"""Cortical shell thickness of ribs, sternum and vertebrae (0.2-1 mm, the vertebral shell thinnest; thinner than a voxel,
-so the outer bone voxels carry a partial-volume mix of cortex and marrow)."""
+TRABECULAR_YOUNG_HU, TRABECULAR_LOSS_HU_PER_Y, TRABECULAR_OLDEST_HU, TRABECULAR_SD_HU = 226.0, 2.5, 89.0, 40.0
+TRABECULAR_LOSS_FROM_Y = 35.0
+"""Vertebral trabecular attenuation at 120 kV: 226 HU (SD 44) under 30 y, falling linearly by 2.5 HU
+a year to 89 HU (SD 38) at 90 y and over (Jang et al., Radiology 2019, 20,374 CTs).  A fall from
+35 y reaches 89 HU at 90 y; the model holds 89 HU beyond."""
+CORTEX_MM = {RIBS: 0.8, STERNUM: 0.8, VERTEBRAE: 0.4}
+"""Cortical thickness per bone, order-of-magnitude literature values (rib cortex about 0.5-1 mm, the
+vertebral body's shell and endplates about 0.2-0.5 mm).  Thinner than a voxel, so the outer bone
+voxels carry a partial-volume mix of cortex and marrow: share = thickness / voxel size across the face."""
+
+
+def trabecular_mean_hu(age_y: float) -> float:
+    """Population mean vertebral trabecular HU at this age (Jang et al. 2019)."""
+    fall = TRABECULAR_LOSS_HU_PER_Y * max(float(age_y) - TRABECULAR_LOSS_FROM_Y, 0.0)
+    return max(TRABECULAR_YOUNG_HU - fall, TRABECULAR_OLDEST_HU)
 
 
 def bone_hu(hu: np.ndarray, labels: np.ndarray, spacing, age_y: float, tissue_hu: dict, hu_of: dict,
-            rng: np.random.Generator) -> dict:
+            tissue_of: dict, rng: np.random.Generator) -> dict:
     """Age-dependent trabecular HU inside the bones, cortex mixed into their outer voxels (in place).
 
     A single young-adult trabecular value (200-400 HU) made every rib and vertebra too dense for a
@@ -795,16 +804,28 @@ def bone_hu(hu: np.ndarray, labels: np.ndarray, spacing, age_y: float, tissue_hu
     from scipy.ndimage import binary_erosion
 
     lo, hi = tuple(tissue_hu.get("cancellous_bone") or (50.0, 400.0))[:2]
-    mean = TRABECULAR_HU_AT_25 - TRABECULAR_LOSS_HU_PER_Y * max(float(age_y) - 25.0, 0.0)
-    trabecular = float(np.clip(mean + TRABECULAR_SD_HU * rng.standard_normal(), lo, hi))
+    trabecular = float(np.clip(trabecular_mean_hu(age_y) + TRABECULAR_SD_HU * rng.standard_normal(), lo, hi))
     bone = np.isin(labels, BONES)
     if not bone.any():
         return {"cancellous_bone": trabecular}
-    hu[bone] += np.float32(trabecular - hu_of["cancellous_bone"])  # keep the marrow texture, move its level
-    surface = bone & ~binary_erosion(bone)
-    share = min(1.0, CORTEX_MM / float(min(spacing[1], spacing[2])))
-    cortical = float(hu_of["cortical_bone"])
-    hu[surface] += np.float32(share) * (np.float32(cortical) - hu[surface])
+    marrow = np.isin(labels, [b for b in BONES if tissue_of.get(b) == "cancellous_bone"])
+    hu[marrow] += np.float32(trabecular - hu_of["cancellous_bone"])  # keep the marrow texture, move its level
+    # faces within a slice (share = thickness / in-plane voxel) and faces between slices, such as
+    # vertebral endplates (thickness / slice); the edge of the volume is a cut, not a cortex
+    in_plane = np.zeros((3, 3, 3), bool)
+    in_plane[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+    across = np.zeros((3, 3, 3), bool)
+    across[:, 1, 1] = True
+    side = bone & ~binary_erosion(bone, structure=in_plane, border_value=1)
+    end = bone & ~binary_erosion(bone, structure=across, border_value=1) & ~side
+    cortical = np.float32(hu_of["cortical_bone"])
+    for label in BONES:
+        mine = labels == label
+        for face, size in ((side, min(spacing[1], spacing[2])), (end, spacing[0])):
+            rim = face & mine
+            if rim.any():
+                share = np.float32(min(1.0, CORTEX_MM[label] / float(size)))
+                hu[rim] += share * (cortical - hu[rim])
     return {"cancellous_bone": trabecular}
 
 
@@ -876,6 +897,6 @@ def build_thorax(anatomy, grid: Grid, tissue_hu: dict, organ_tissue: dict, rng: 
     run_slabs(_blend, grid.shape[0], hu, labels, region, fiss, np.float32(hu_of[tissue_of[BODY_WALL]]),
               aw_out, aw_in, aw_lab, np.float32(hu_of[tissue_of[TRACHEA]]), occ_v, lab_v,
               np.float32(hu_of[tissue_of[PULM_ARTERY]]))
-    hu_of.update(bone_hu(hu, labels, grid.spacing, anatomy.age_y, tissue_hu, hu_of, rng))
+    hu_of.update(bone_hu(hu, labels, grid.spacing, anatomy.age_y, tissue_hu, hu_of, tissue_of, rng))
     return Phantom(hu=hu, labels=labels, region=region, vessel_occ=occ_v, shape=S, landmarks=lm,
                    tissue_hu=hu_of, n_vessel_points=n_pts, lobe_boxes=lobe_boxes)

@@ -131,8 +131,8 @@ def package_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    if versions["synthspec"] == "not installed":
-        from ... import __version__
+    from ... import __version__
 
+    if versions["synthspec"] != __version__:  # a source tree, or an editable install older than its code
         versions["synthspec"] = f"{__version__} (source tree)"
     return versions
