@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
+import os
 import re
+import shutil
 import struct
 from html import unescape
 from pathlib import Path
@@ -303,3 +306,187 @@ def test_answer_form_works_in_a_real_browser(pack, tmp_path):
     result = score_answers(key_path, sheet)
     truth = {c["case"]: c["truth"] for c in key["cases"]}
     assert result["n"] == 2 and result["correct"] == (truth[1] == "real") + (truth[3] == "synthetic")
+
+
+# ---------------------------------------------------------------- failures leave nothing half-written
+
+from synthspec.cli import main  # noqa: E402
+from synthspec.report import reader_pack as reader_pack_module  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def chest_ct(tmp_path_factory) -> Path:
+    return fake_chest_ct(tmp_path_factory.mktemp("ct") / "chest.nii.gz")
+
+
+def review_pack(cohort_dir, chest_ct, out, *extra) -> list[str]:
+    return ["review-pack", str(cohort_dir), "--reference", str(chest_ct), "--out", str(out), "--cases", str(N), *extra]
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def disk_full_on_page(monkeypatch) -> list[str]:
+    """Make the disk 'fill up' when the page is written, after the key (the order that lost studies before)."""
+    real_write, written = reader_pack_module._write_file, []
+
+    def write(path, data, durable=True):
+        if path.name.endswith("reader_pack.html") or ".tmp-reader_pack.html" in path.name:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(path, data, durable)
+        written.append(path.name)
+
+    monkeypatch.setattr(reader_pack_module, "_write_file", write)
+    return written
+
+
+def test_a_full_disk_leaves_nothing_behind_and_a_rerun_works(cohort_dir, chest_ct, tmp_path, monkeypatch, capsys):
+    written = disk_full_on_page(monkeypatch)
+    out = tmp_path / "pack"
+    assert main(review_pack(cohort_dir, chest_ct, out)) == 2
+    err = one_line_error(capsys)
+    assert str(out) in err and "No space left on device" in err and "--out" in err, err
+    assert written and "key" in written[0]  # the key really was written before the page failed
+    assert not out.exists() and list(tmp_path.iterdir()) == []  # no pack, no key, no temporary folder
+    existing = tmp_path / "existing"  # an existing folder: the key must not appear in it either
+    existing.mkdir()
+    (existing / "notes.txt").write_text("mine")
+    assert main(review_pack(cohort_dir, chest_ct, existing)) == 2
+    assert str(existing) in one_line_error(capsys)
+    assert sorted(p.name for p in existing.iterdir()) == ["notes.txt"]
+    monkeypatch.undo()
+    assert main(review_pack(cohort_dir, chest_ct, out)) == 0  # the rerun is not blocked by a half-written pack
+    assert sorted(p.name for p in out.iterdir()) == ["reader_key.json", "reader_pack.html"]
+    assert main(review_pack(cohort_dir, chest_ct, existing)) == 0
+    assert sorted(p.name for p in existing.iterdir()) == ["notes.txt", "reader_key.json", "reader_pack.html"]
+
+
+def test_an_existing_pack_names_the_cli_option_to_replace_it(cohort_dir, chest_ct, tmp_path, capsys):
+    out = tmp_path / "pack"
+    assert main(review_pack(cohort_dir, chest_ct, out, "--seed", "1")) == 0
+    key = (out / "reader_key.json").read_text()
+    capsys.readouterr()
+    assert main(review_pack(cohort_dir, chest_ct, out, "--seed", "2")) == 2
+    err = one_line_error(capsys)
+    assert "already exists" in err and "--overwrite" in err and "--out" in err, err
+    assert (out / "reader_key.json").read_text() == key
+    assert main(review_pack(cohort_dir, chest_ct, out, "--seed", "2", "--overwrite")) == 0
+    replaced = json.loads((out / "reader_key.json").read_text())
+    assert replaced["seed"] == 2
+    assert replaced["pack_sha256"] == hashlib.sha256((out / "reader_pack.html").read_bytes()).hexdigest()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_unwritable_out_is_a_clear_error(cohort_dir, chest_ct, tmp_path, monkeypatch, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    for out in (a_file, a_file / "sub"):
+        assert main(review_pack(cohort_dir, chest_ct, out)) == 2
+        err = one_line_error(capsys)
+        assert str(out) in err and "is a file" in err and "--out" in err, err
+    assert a_file.read_text() == "not a folder"
+    if os.geteuid() != 0:  # root writes anywhere; the permission check below covers it by a failing write
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        try:
+            assert main(review_pack(cohort_dir, chest_ct, locked / "pack")) == 2
+            err = one_line_error(capsys)
+            assert str(locked) in err and "--out" in err, err
+        finally:
+            locked.chmod(0o755)
+
+    def denied(path, data, durable=True):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(reader_pack_module, "_write_file", denied)
+    out = tmp_path / "denied"
+    assert main(review_pack(cohort_dir, chest_ct, out)) == 2
+    err = one_line_error(capsys)
+    assert str(out) in err and "Permission denied" in err and "you can write to" in err, err
+    assert not out.exists()
+
+
+def test_zero_cases_names_the_option(cohort_dir, chest_ct, tmp_path, capsys):
+    assert main(review_pack(cohort_dir, chest_ct, tmp_path / "p")[:-1] + ["0"]) == 2
+    err = one_line_error(capsys)
+    assert "--cases" in err and "at least 1" in err, err
+    assert not (tmp_path / "p").exists()
+
+
+# ---------------------------------------------------------------- review-score at the command line
+
+def test_review_score_reports_unanswered_cases(pack, tmp_path, capsys):
+    _, key_path, _, key = pack
+    truth = {c["case"]: c["truth"] for c in key["cases"]}
+    sheet = write_sheet(tmp_path / "some.csv", {c: truth[c] for c in (2, 5, 7)})
+    assert main(["review-score", str(key_path), str(sheet)]) == 0
+    out = capsys.readouterr().out
+    assert f"on 3 of the key's {2 * N} cases" in out
+    assert f"not answered: {2 * N - 3} of the key's {2 * N} cases (1, 3, 4, 6, 8)" in out, out
+    assert score_answers(key_path, sheet)["unanswered_cases"] == [1, 3, 4, 6, 8]
+    full = write_sheet(tmp_path / "full.csv", truth)
+    assert main(["review-score", str(key_path), str(full)]) == 0
+    assert "not answered" not in capsys.readouterr().out
+
+
+def test_review_score_bad_inputs_are_one_line_errors(pack, tmp_path, capsys):
+    _, key_path, _, key = pack
+    sheet = write_sheet(tmp_path / "ok.csv", {1: "real"})
+
+    def fails(key_file, answers, *expected):
+        assert main(["review-score", str(key_file), str(answers)]) == 2
+        err = one_line_error(capsys)
+        for text in expected:
+            assert text in err, err
+
+    (tmp_path / "huge.csv").write_text("case,answer\n1," + "x" * 200_000 + "\n", encoding="utf-8")
+    fails(key_path, tmp_path / "huge.csv", str(tmp_path / "huge.csv"), "not a readable answer sheet")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    fails(tmp_path / "deep.json", sheet, str(tmp_path / "deep.json"), "nested too deeply")
+    fails(sheet, key_path, "swapped", str(sheet), "KEY ANSWERS_CSV")  # the two arguments swapped
+    fails(key_path, key_path, "swapped", "JSON")
+    newer = dict(key, format=KEY_FORMAT + 1)
+    (tmp_path / "newer.json").write_text(json.dumps(newer))
+    fails(tmp_path / "newer.json", sheet, f"format {KEY_FORMAT + 1}", f"reads format {KEY_FORMAT}")
+    fails(key_path, tmp_path, str(tmp_path), "is a directory")
+    fails(key_path.parent, sheet, "is a directory", str(key_path))  # and it points at the key inside
+    # a key whose cases are not numbered 1..n: the message shows the offending case and the key's real ones
+    shifted = dict(key, cases=[dict(c, case=c["case"] + 10) for c in key["cases"]])
+    (tmp_path / "shifted.json").write_text(json.dumps(shifted))
+    fails(tmp_path / "shifted.json", sheet, "case 1 is not in this pack", f"cases 11..{10 + 2 * N}")
+    gappy = dict(key, cases=[dict(c, case=c["case"] * 3) for c in key["cases"]])
+    (tmp_path / "gappy.json").write_text(json.dumps(gappy))
+    fails(tmp_path / "gappy.json", sheet, "case 1 is not in this pack", "cases 3, 6, 9")
+    (tmp_path / "underscore.csv").write_text("case,answer\n1_0,real\n", encoding="utf-8")
+    fails(key_path, tmp_path / "underscore.csv", "not a case number")
+
+
+# ---------------------------------------------------------------- incomplete DICOM reference series
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "junk"])
+def test_an_incomplete_dicom_series_names_the_slice(cohort_dir, tmp_path, damage):
+    source = cohort_dir / "subjects" / "S000000" / "dicom"
+    series = tmp_path / "series"
+    shutil.copytree(source, series)
+    assert len(slices_from_nifti(series, n=2)) == 2  # the complete series reads
+    files = sorted(series.iterdir())
+    victim, before, after = files[len(files) // 2], files[len(files) // 2 - 1], files[len(files) // 2 + 1]
+    if damage == "missing":
+        victim.unlink()
+        expected = [before.name, after.name, "missing or corrupt", "gap"]
+    elif damage == "truncated":
+        victim.write_bytes(victim.read_bytes()[:-400])
+        expected = [str(victim), "truncated or corrupt"]
+    else:
+        victim.write_bytes(b"not dicom at all")
+        expected = [str(victim), "truncated or corrupt"]
+    with pytest.raises(ReaderPackError) as caught:
+        slices_from_nifti(series, n=2)
+    message = str(caught.value)
+    assert "\n" not in message
+    for text in expected:
+        assert text in message, message

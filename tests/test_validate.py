@@ -114,3 +114,96 @@ def test_report_command_writes_card_and_html(cohort, capsys):
     assert (out / "cohort_card.md").is_file() and (out / "cohort_card.json").is_file()
     html = (out / "report.html").read_text()
     assert "SYNTHETIC" in html and "data:image/png;base64," in html
+
+
+def _copy(out: Path, tmp_path: Path, name: str) -> Path:
+    copy = tmp_path / name
+    shutil.copytree(out, copy)
+    return copy
+
+
+def test_a_partial_run_keeps_the_other_families_results(cohort, tmp_path, capsys):
+    _, out = cohort
+    copy = _copy(out, tmp_path, "partial")
+    validate(copy, families=["anatomy"], log=lambda m: None)
+    data = json.loads((copy / "validation.json").read_text())
+    earlier = {"family": "shortcut", "name": "shortcut_model", "passed": True, "value": 0.9, "reason": "earlier"}
+    data["checks"].append(earlier)
+    (copy / "validation.json").write_text(json.dumps(data))
+    report = validate(copy, families=["anatomy"], log=lambda m: None)
+    assert report.kept_families == ["shortcut"] and all(c.family == "anatomy" for c in report.checks)
+    stored = json.loads((copy / "validation.json").read_text())
+    assert [c for c in stored["checks"] if c["family"] == "shortcut"][0]["reason"] == "earlier"
+    info = json.loads((copy / "cohort.json").read_text())
+    info["content_hash"] = "another cohort"
+    (copy / "cohort.json").write_text(json.dumps(info))
+    assert validate(copy, families=["anatomy"], log=lambda m: None).kept_families == []   # not this cohort's
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda c: (c / "cohort.json").write_text("[]"), "cohort.json is damaged"),
+    (lambda c: (c / "subjects" / "S000001" / "subject.json").write_text("{not json"), "S000001/subject.json is damaged"),
+    (lambda c: (c / "subjects" / "S000001" / "subject.json").write_text("[1, 2]"), "S000001/subject.json is damaged"),
+    (lambda c: (c / "plan.json").write_text((c / "plan.json").read_text().replace('"cohort_seed": ', '"cohort_seed": 1', 1)),
+     "is not the plan this cohort was generated from"),
+])
+def test_damaged_cohort_files_are_clear_errors_without_traceback(cohort, tmp_path, capsys, damage, message):
+    _, out = cohort
+    copy = _copy(out, tmp_path, "damaged")
+    damage(copy)
+    before = sorted(p.name for p in copy.iterdir())
+    assert main(["validate", str(copy), "--only", "anatomy"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert sorted(p.name for p in copy.iterdir()) == before
+
+
+def test_a_volume_of_the_wrong_shape_is_refused_even_with_a_matching_hash(cohort, tmp_path):
+    import hashlib
+
+    import SimpleITK as sitk
+
+    _, out = cohort
+    copy = _copy(out, tmp_path, "shape")
+    image = copy / "subjects" / "S000000" / "image.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((4, 10, 10), np.int16)), str(image))
+    record_file = copy / "subjects" / "S000000" / "subject.json"
+    record = json.loads(record_file.read_text())
+    record["hashes"]["image.nii.gz"] = hashlib.sha256(image.read_bytes()).hexdigest()
+    record_file.write_text(json.dumps(record))
+    with pytest.raises(CohortError, match="plan's grid"):
+        load(copy).subjects[0].image()
+
+
+def test_report_refuses_an_out_path_that_would_overwrite_cohort_data(cohort, tmp_path, capsys):
+    _, out = cohort
+    copy = _copy(out, tmp_path, "report_out")
+    manifest = (copy / "manifest.json").read_bytes()
+    for target in (copy / "manifest.json", copy / "subjects" / "S000000" / "page.html", tmp_path / "nowhere" / "r.html"):
+        card = (copy / "cohort_card.md").read_bytes() if (copy / "cohort_card.md").exists() else None
+        assert main(["report", str(copy), "--out", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and (target.name in err or target.parent.name in err)
+        assert ((copy / "cohort_card.md").read_bytes() if (copy / "cohort_card.md").exists() else None) == card
+    assert (copy / "manifest.json").read_bytes() == manifest
+
+
+def test_a_reference_too_small_or_with_a_missing_slice_is_refused(cohort, tmp_path):
+    import SimpleITK as sitk
+
+    from synthspec.validate.reference import ReferenceError, load_reference
+
+    _, out = cohort
+    tiny = tmp_path / "one_voxel.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((1, 1, 1), np.int16)), str(tiny))
+    with pytest.raises(ReferenceError, match="too small"):
+        load_reference(tiny)
+    series = tmp_path / "series"
+    shutil.copytree(out / "subjects" / "S000000" / "dicom", series)
+    files = sorted(series.iterdir())
+    files[len(files) // 2].unlink()
+    with pytest.raises(ReferenceError, match="a slice is missing or corrupt"):
+        load_reference(series)
+    files[len(files) // 2 + 1].write_bytes(b"DICM" * 10)
+    with pytest.raises(ReferenceError, match="cannot be read as a DICOM slice"):
+        load_reference(series)

@@ -115,8 +115,33 @@ def manifest_rows(cohort) -> list[dict]:
                               "regenerate it with `synth run SPEC --out FOLDER --resume`") from None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ReportError(f"{path} has no list of rows; regenerate it with `synth run ... --resume`")
-        return rows
-    return [s.record for s in cohort.subjects]
+    else:
+        path, rows = None, [s.record for s in cohort.subjects]
+    for k, row in enumerate(rows):
+        _check_row(row, path or cohort.subjects[k].folder / "subject.json", k)
+    return rows
+
+
+NUMERIC_FIELDS = ("age_y", "height_mm", "bmi", "kv", "mas", "slice_thickness_mm")
+
+
+def _check_row(row: dict, where: Path, k: int) -> None:
+    """The fields the card reads, with the types it needs: a damaged row is a clear error, not a crash."""
+    def bad(what: str):
+        raise ReportError(f"{where}: subject {k} has {what}; the file is damaged: regenerate it with "
+                          "`synth run --plan FOLDER/plan.json --out FOLDER --resume`")
+
+    for name in NUMERIC_FIELDS:
+        value = row.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            bad(f"{name} = {value!r} (a number is needed)")
+    if not isinstance(row.get("lesions") or [], list):
+        bad(f"lesions = {row.get('lesions')!r} (a list is needed)")
+    for lesion in row.get("lesions") or []:
+        if not isinstance(lesion, dict) or not isinstance(lesion.get("diameter_mm"), (int, float)):
+            bad(f"a lesion without a numeric diameter_mm ({lesion!r:.80})")
+    if not isinstance(row.get("stratum") or {}, dict):
+        bad(f"stratum = {row.get('stratum')!r} (an object is needed)")
 
 
 def size_class(diameter_mm: float) -> str:
@@ -297,6 +322,8 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
         try:
             provenance = json.loads(prov_file.read_text(encoding="utf-8"))
         except ValueError:
+            provenance = {}
+        if not isinstance(provenance, dict):
             provenance = {}
     task = model.get("task") or {}
     return {

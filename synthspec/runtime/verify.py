@@ -1,47 +1,253 @@
-"""`synth verify`: regenerate a sample of subjects from the stored plan and compare file hashes."""
+"""`synth verify`: check a cohort's files on disk against the SHA-256 recorded when they were written, and
+regenerate a sample of subjects from the stored plan to check that they come out byte-identical.
+
+Only the standard library is imported at module level: the CLI imports `sample_count` while it builds
+its parser; numpy, the plan model and the generator load inside `check`.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import tempfile
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
-import numpy as np
+from .writers.atomic import sha256_file
 
-from ..plan.model import Plan
-from .executor import RunError, subject_dir, write_subject
-from .generate import generate
-from .sample import sample_subject
+# the files of a subject folder that `synth run` hashes; anything else there (subject.json, notes) is not checked
+CHECKED_FILES = ("image.nii.gz", "labels.nii.gz", "lesions.nii.gz")
+CHECKED_FOLDER = "dicom"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def choose_indices(plan: Plan, count: int) -> list[int]:
+class VerifyError(Exception):
+    """A cohort that cannot be verified at all; the message names the file and the fix (exit 2)."""
+
+
+def sample_count(text: str) -> int:
+    """argparse type of `--sample`: a whole number of subjects, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of subjects to regenerate, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (the number of subjects to regenerate), not {value}")
+    return value
+
+
+@dataclass
+class Finding:
+    path: Path
+    problem: str
+
+
+@dataclass
+class SubjectCheck:
+    index: int
+    folder: Path
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0                      # files hashed on disk
+    sampled: bool = False
+    regenerated: bool | None = None     # True identical, False differs, None not regenerated
+    differs: list[str] = field(default_factory=list)
+
+    @property
+    def subject_id(self) -> str:
+        return f"S{self.index:06d}"
+
+
+@dataclass
+class Report:
+    cohort: Path
+    plan_file: Path
+    subjects: list[SubjectCheck]
+    cohort_findings: list[str] = field(default_factory=list)
+
+    @property
+    def sampled(self) -> list[SubjectCheck]:
+        return [s for s in self.subjects if s.sampled]
+
+    @property
+    def damaged(self) -> list[SubjectCheck]:
+        return [s for s in self.subjects if s.findings]
+
+    @property
+    def ok(self) -> bool:
+        return not self.cohort_findings and not self.damaged and all(s.regenerated for s in self.sampled)
+
+    def fix(self, folder: Path) -> str:
+        """How to regenerate one subject folder byte-identically."""
+        command = f"`synth run --plan {self.plan_file} --out {self.cohort} --resume`"
+        if folder.exists():
+            return f"move {folder} aside and run {command} to regenerate it byte-identically"
+        return f"run {command} to regenerate it byte-identically"
+
+
+def choose_indices(plan, count: int) -> list[int]:
+    import numpy as np
+
     rng = np.random.default_rng(int(plan.seed_key[:8], 16))
     count = min(count, plan.subjects)
     return sorted(int(k) for k in rng.choice(plan.subjects, size=count, replace=False))
 
 
-def verify(cohort: Path, count: int = 3, device: str | None = None) -> list[tuple[int, bool, list[str]]]:
+def _load_plan(cohort: Path):
+    from .. import __version__
+    from ..plan.model import Plan
+
+    if not cohort.is_dir():
+        raise VerifyError(f"{cohort} is not a folder; give the --out folder of `synth run`")
     plan_file = cohort / "plan.json"
     if not plan_file.is_file():
-        raise RunError(f"{cohort} has no plan.json; is it a synthspec cohort folder?")
+        raise VerifyError(f"{cohort} has no plan.json; is it a synthspec cohort folder?")
     try:
         plan = Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
-    except Exception as error:  # noqa: BLE001
-        raise RunError(f"{plan_file} cannot be read as a plan ({type(error).__name__})") from None
-    from .. import __version__
-
+    except Exception as error:  # noqa: BLE001 - a damaged or foreign file
+        raise VerifyError(f"{plan_file} cannot be read as a plan ({type(error).__name__}); "
+                          "it is damaged, or the folder is not a synthspec cohort") from None
     if plan.synthspec_version != __version__:
-        raise RunError(f"{cohort} was written by synthspec {plan.synthspec_version}; verify it with that version")
-    results = []
+        raise VerifyError(f"{cohort} was written by synthspec {plan.synthspec_version}, this is {__version__}; "
+                          "verify it with that version")
+    return plan
+
+
+def _hashes_problem(record) -> str | None:
+    if not isinstance(record, dict):
+        return f"is not a subject record (a JSON {type(record).__name__}, not an object)"
+    hashes = record.get("hashes")
+    if "hashes" not in record:
+        return 'has no "hashes" entry'
+    if not isinstance(hashes, dict) or not hashes:
+        return 'has an empty or malformed "hashes" entry'
+    for name, digest in hashes.items():
+        parts = PurePosixPath(name).parts if isinstance(name, str) else ()
+        if (not parts or PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name
+                or not isinstance(digest, str) or not _SHA256.fullmatch(digest)):
+            return f'has a malformed "hashes" entry ({str(name)[:60]!r})'
+    return None
+
+
+def _read_record(report: Report, folder: Path) -> dict | None:
+    """The subject.json of `folder`, None when it is missing; a garbled one is a VerifyError."""
+    record_file = folder / "subject.json"
+    if not record_file.is_file():
+        return None
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        problem = "is not valid JSON"
+    except OSError as error:
+        problem = f"cannot be read ({type(error).__name__})"
+    else:
+        problem = _hashes_problem(record)
+    if problem:
+        raise VerifyError(f"{record_file} {problem} (damaged or edited), so its files cannot be checked; "
+                          f"{report.fix(folder)}")
+    return record
+
+
+def _check_files(subject: SubjectCheck, hashes: dict[str, str]) -> None:
+    """Hash every recorded file as it is on disk; note missing, damaged and unexpected files."""
+    folder = subject.folder
+    for name, expected in sorted(hashes.items(), key=lambda item: ("/" in item[0], item[0])):  # NIfTI before DICOM
+        path = folder / name
+        if not path.is_file():
+            subject.findings.append(Finding(path, "missing"))
+            continue
+        try:
+            actual = sha256_file(path)
+        except OSError as error:
+            subject.findings.append(Finding(path, f"cannot be read ({type(error).__name__})"))
+            continue
+        subject.files += 1
+        if actual != expected:
+            subject.findings.append(Finding(path, "damaged (its SHA-256 differs from the one recorded when it was written)"))
+    present = [folder / name for name in CHECKED_FILES if (folder / name).exists()]
+    dicom = folder / CHECKED_FOLDER
+    if dicom.is_dir():
+        present += sorted(p for p in dicom.rglob("*") if not p.is_dir())
+    elif dicom.exists():
+        present.append(dicom)
+    for path in present:
+        if path.relative_to(folder).as_posix() not in hashes:
+            subject.findings.append(Finding(path, "unexpected (not written by `synth run` for this subject)"))
+
+
+def _check_content_hash(report: Report, records: dict[int, dict]) -> None:
+    """cohort.json's content hash covers every subject's hashes: an edited subject.json shows here."""
+    from .executor import content_hash
+
+    info_file = report.cohort / "cohort.json"
+    if not info_file.is_file():
+        report.cohort_findings.append(
+            f"{info_file} is missing (the run did not finish); complete the cohort with "
+            f"`synth run --plan {report.plan_file} --out {report.cohort} --resume`")
+        return
+    try:
+        recorded = json.loads(info_file.read_text(encoding="utf-8"))["content_hash"]
+    except Exception as error:  # noqa: BLE001 - damaged file
+        report.cohort_findings.append(
+            f"{info_file} cannot be read ({type(error).__name__}); rewrite it with "
+            f"`synth run --plan {report.plan_file} --out {report.cohort} --resume`")
+        return
+    if len(records) != len(report.subjects):
+        return  # missing subjects are already findings; the hash is checked once they are back
+    actual = content_hash([{"index": k, "subject_id": str(r.get("subject_id", f"S{k:06d}")), "hashes": r["hashes"]}
+                           for k, r in records.items()])
+    if actual != recorded:
+        report.cohort_findings.append(
+            f"{info_file}: its content hash does not match the hashes in the subjects' subject.json "
+            "(a subject.json was edited or replaced); regenerate the cohort into a new folder with "
+            f"`synth run --plan {report.plan_file} --out NEW_FOLDER`")
+
+
+def check(cohort: Path, count: int = 3, device: str | None = None) -> Report:
+    """Hash the files of every subject on disk and regenerate `count` subjects chosen from the plan's seed."""
+    if count < 1:
+        raise VerifyError(f"--sample must be at least 1, not {count}")
+    cohort = Path(cohort)
+    plan = _load_plan(cohort)
+    report = Report(cohort=cohort, plan_file=cohort / "plan.json",
+                    subjects=[SubjectCheck(k, cohort / "subjects" / f"S{k:06d}") for k in range(plan.subjects)])
+    if not any(s.folder.is_dir() for s in report.subjects):
+        raise VerifyError(f"{cohort} holds no subjects; generate them with "
+                          f"`synth run --plan {report.plan_file} --out {cohort} --resume`")
+    records: dict[int, dict] = {}
+    for subject in report.subjects:
+        record = _read_record(report, subject.folder)
+        if record is None:
+            subject.findings.append(Finding(subject.folder if not subject.folder.exists() else subject.folder / "subject.json",
+                                            "missing"))
+            continue
+        records[subject.index] = record
+        _check_files(subject, record["hashes"])
+    _check_content_hash(report, records)
+
+    from .executor import write_subject
+    from .generate import generate
+    from .sample import sample_subject
+
     with tempfile.TemporaryDirectory(prefix="synth-verify-") as tmp:
         for k in choose_indices(plan, count):
-            stored = subject_dir(cohort, k) / "subject.json"
-            if not stored.is_file():
-                results.append((k, False, ["subject missing from the cohort"]))
+            subject = report.subjects[k]
+            subject.sampled = True
+            if k not in records:
+                subject.differs = ["subject missing from the cohort"]
                 continue
-            expected = json.loads(stored.read_text(encoding="utf-8"))["hashes"]
-            record = write_subject(Path(tmp), plan, generate(plan, sample_subject(plan, k), device=device))
-            diffs = sorted(name for name in set(expected) | set(record["hashes"])
-                           if expected.get(name) != record["hashes"].get(name))
-            results.append((k, not diffs, diffs))
-    return results
+            expected = records[k]["hashes"]
+            got = write_subject(Path(tmp), plan, generate(plan, sample_subject(plan, k), device=device))["hashes"]
+            subject.differs = sorted(name for name in set(expected) | set(got) if expected.get(name) != got.get(name))
+            subject.regenerated = not subject.differs
+    return report
+
+
+def verify(cohort: Path, count: int = 3, device: str | None = None) -> list[tuple[int, bool, list[str]]]:
+    """(index, ok, problems) for each regenerated subject: ok when it regenerates byte-identically and its files
+    on disk match their recorded hashes."""
+    report = check(cohort, count, device)
+    return [(s.index, bool(s.regenerated) and not s.findings,
+             s.differs + [f"{f.path.relative_to(s.folder).as_posix() if f.path != s.folder else s.subject_id}: {f.problem}"
+                          for f in s.findings])
+            for s in report.sampled]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 
 from .. import __version__
 from ..plan.model import Plan
+from ..runtime.writers.atomic import sha256_file
 
 
 class CohortError(Exception):
@@ -23,6 +23,7 @@ class SubjectFiles:
     subject_id: str
     folder: Path
     record: dict
+    shape: tuple | None = None       # the plan's grid (z, y, x): every volume must have it
     verified: set = field(default_factory=set)
 
     def image(self) -> np.ndarray:
@@ -41,23 +42,23 @@ class SubjectFiles:
         a damaged file would otherwise be validated as if it were the cohort."""
         path = self.folder / name
         expected = (self.record.get("hashes") or {}).get(name)
-        if expected and name not in self.verified and path.is_file():
-            if _sha256(path) != expected:
+        if name not in self.verified and path.is_file():
+            if not expected:
+                raise CohortError(f"{self.folder / 'subject.json'} records no hash for {name}, so the file cannot be "
+                                  "trusted; regenerate the subject (move the folder aside, `synth run --plan ... "
+                                  "--resume`)")
+            if sha256_file(path) != expected:
                 cohort = self.folder.parent.parent
                 raise CohortError(
                     f"{path} does not match the SHA-256 recorded when it was written (damaged or edited); "
                     f"move {self.folder} aside and run `synth run --plan {cohort / 'plan.json'} --out {cohort} "
                     "--resume` to regenerate that subject exactly")
             self.verified.add(name)
-        return _read(path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        volume = _read(path)
+        if self.shape is not None and tuple(volume.shape) != self.shape:
+            raise CohortError(f"{path} holds a {'x'.join(map(str, volume.shape))} volume, but the plan's grid is "
+                              f"{'x'.join(map(str, self.shape))} (z x y x x); regenerate the subject")
+        return volume
 
 
 def _read(path: Path) -> np.ndarray:
@@ -92,21 +93,40 @@ def load(folder: Path) -> Cohort:
         raise CohortError(f"{folder} has no plan.json; it is not a synthspec cohort")
     if not info_file.is_file():
         raise CohortError(f"{folder} is incomplete (no cohort.json); finish it with `synth run SPEC --out {folder} --resume`")
-    try:
-        info = json.loads(info_file.read_text(encoding="utf-8"))
-        plan = Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
-    except Exception as error:  # noqa: BLE001 - damaged or foreign files
-        raise CohortError(f"{folder}: cohort.json or plan.json is damaged ({type(error).__name__})") from None
+    info = _json_object(info_file, "regenerate the cohort, or restore the file from a copy")
     if info.get("synthspec_version") != __version__:
         raise CohortError(f"{folder} was written by synthspec {info.get('synthspec_version')}; "
                           f"this is {__version__}: validate it with that version or regenerate it")
+    try:
+        plan = Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
+    except Exception as error:  # noqa: BLE001 - damaged or foreign files
+        raise CohortError(f"{plan_file} is damaged ({type(error).__name__}); restore it from a copy "
+                          "(the cohort's provenance.json holds the plan that was run)") from None
+    if info.get("plan_hash") and plan.hash() != info["plan_hash"]:
+        raise CohortError(f"{plan_file} is not the plan this cohort was generated from (its hash differs from "
+                          f"plan_hash in cohort.json); restore it from provenance.json or a copy")
     subjects = []
     for k in range(plan.subjects):
         sub = folder / "subjects" / f"S{k:06d}"
         record_file = sub / "subject.json"
         if not record_file.is_file():
             raise CohortError(f"{sub} is missing; complete the cohort with `synth run --resume`")
-        subjects.append(SubjectFiles(k, f"S{k:06d}", sub, json.loads(record_file.read_text(encoding="utf-8"))))
+        record = _json_object(record_file, f"move {sub} aside and run `synth run --plan {plan_file} --out {folder} "
+                                           "--resume` to regenerate it")
+        if not isinstance(record.get("hashes"), dict):
+            raise CohortError(f"{record_file} records no file hashes, so its files cannot be trusted; move {sub} aside "
+                              f"and run `synth run --plan {plan_file} --out {folder} --resume` to regenerate it")
+        subjects.append(SubjectFiles(k, f"S{k:06d}", sub, record, shape=tuple(plan.grid.shape)))
     if not subjects:
-        raise CohortError(f"{folder} holds no subjects")
+        raise CohortError(f"{folder} holds no subjects (its plan asks for 0); generate a cohort with subjects >= 1")
     return Cohort(folder=folder, plan=plan, info=info, subjects=subjects)
+
+
+def _json_object(path: Path, fix: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise CohortError(f"{path} is damaged ({type(error).__name__}); {fix}") from None
+    if not isinstance(data, dict):
+        raise CohortError(f"{path} is damaged (a JSON {type(data).__name__}, not an object); {fix}")
+    return data

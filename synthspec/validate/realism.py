@@ -664,6 +664,13 @@ def realism_checks(cohort, reference: Reference | str | Path | None = None, thre
     checks.append(_noise_check(real, synth, reference, limits))
     checks.append(_nps_check(real, synth, roi_sizes, limits))
     checks += _texture_checks(real, synth, limits, patch, common, seed)
+    if all(c.details.get("skipped") or c.threshold is None for c in checks):
+        first = next((c.reason for c in checks if c.details.get("skipped")), "")
+        checks.append(CheckResult(
+            family=FAMILY, name="realism_measured", passed=False,
+            reason=f"no realism check could be measured against {reference.name} ({first}); give a reference CT that "
+                   "covers the same anatomy, with a label map if its tissues cannot be found by intensity",
+            details={"skipped_checks": [c.name for c in checks if c.details.get("skipped")]}))
     context["seconds"] = round(time.perf_counter() - started, 2)
     checks[0].details["context"] = context
     return checks

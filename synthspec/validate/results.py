@@ -25,6 +25,7 @@ class ValidationReport(BaseModel):
     content_hash: str
     checks: list[CheckResult] = []
     seconds: float = 0.0
+    kept_families: list[str] = []   # families not run this time whose earlier results validation.json keeps
 
     @property
     def passed(self) -> bool:

@@ -1,16 +1,20 @@
 """`synth validate`: anatomy, realism and shortcut checks on a cohort folder, written as validation.json.
 
 Nothing is written unless every requested check ran; a bad reference or a
-damaged cohort stops with a one-line error before anything is replaced.
+damaged cohort stops with a one-line error before anything is replaced.  A run of
+some families keeps the earlier results of the others (same cohort content and
+synthspec version), so `--only realism` does not throw away minutes of shortcut tests.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 
 from .. import __version__
-from .cohort import Cohort, load
+from .cohort import Cohort, CohortError, load
 from .results import CheckResult, ValidationReport
 
 FAMILIES = ("anatomy", "realism", "shortcut")
@@ -32,8 +36,13 @@ def wanted_families(cohort: Cohort, explicit: list[str] | None) -> list[str]:
 def validate(folder: Path, families: list[str] | None = None, references: list[str] | None = None,
              write: bool = True, log=print) -> ValidationReport:
     cohort = load(folder)
+    if write and not os.access(cohort.folder, os.W_OK):
+        raise CohortError(f"{cohort.folder} is not writable, so validation.json could not be saved; make it writable "
+                          "(or copy the cohort) and run again")
     started = time.perf_counter()
     chosen = wanted_families(cohort, families)
+    if references and "realism" not in chosen:
+        log("validate: note: --reference is used by the realism checks only, which this run does not include")
     checks: list[CheckResult] = []
     if "anatomy" in chosen:
         from .anatomy import anatomy_checks
@@ -57,9 +66,29 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
 
         log("validate: shortcut tests (training a small probe model) ...")
         checks += shortcut_checks(cohort)
+    content_hash = cohort.info.get("content_hash", "")
     report = ValidationReport(cohort=cohort.plan.cohort_name, synthspec_version=__version__,
-                              content_hash=cohort.info.get("content_hash", ""), checks=checks,
-                              seconds=time.perf_counter() - started)
+                              content_hash=content_hash, checks=checks, seconds=time.perf_counter() - started)
+    kept = earlier_checks(cohort.folder, content_hash, exclude=chosen)
+    report.kept_families = sorted({c.family for c in kept}, key=FAMILIES.index)
     if write:
-        report.write(cohort.folder)
+        stored = report.model_copy(update={"checks": sorted(kept + checks, key=lambda c: FAMILIES.index(c.family))
+                                           if kept else checks})
+        try:
+            stored.write(cohort.folder)
+        except OSError as error:
+            raise CohortError(f"cannot write {cohort.folder / 'validation.json'} ({error.strerror or error}); "
+                              "make the cohort folder writable and run again") from None
     return report
+
+
+def earlier_checks(folder: Path, content_hash: str, exclude: list[str]) -> list[CheckResult]:
+    """Checks of other families from an earlier validation.json of this very cohort (else none)."""
+    try:
+        data = json.loads((Path(folder) / "validation.json").read_text(encoding="utf-8"))
+        if data.get("content_hash") != content_hash or data.get("synthspec_version") != __version__:
+            return []
+        return [c for c in (CheckResult.model_validate(x) for x in data.get("checks") or [])
+                if c.family in FAMILIES and c.family not in exclude]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []   # absent or damaged: nothing to keep
