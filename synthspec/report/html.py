@@ -22,6 +22,8 @@ viewer's left (the radiological convention).
 
 from __future__ import annotations
 
+import os
+
 import base64
 import io
 import struct
@@ -327,8 +329,6 @@ def write_report(cohort, validation: ValidationReport | None = None, out_path: P
 
 def report_path(folder: Path, out_path: Path | None) -> Path:
     """Where the report goes, refused before anything is written if it could overwrite data or cannot be written."""
-    import os
-
     out_path = Path(out_path) if out_path is not None else Path(folder) / "report.html"
     if out_path.is_dir():
         raise ReportError(f"{out_path} is a folder; give a file name such as {out_path / 'report.html'}")

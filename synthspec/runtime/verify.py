@@ -207,10 +207,12 @@ def check(cohort: Path, count: int = 3, device: str | None = None) -> Report:
     """Hash the files of every subject on disk and regenerate `count` subjects chosen from the plan's seed."""
     if count < 1:
         raise VerifyError(f"--sample must be at least 1, not {count}")
+    from .executor import subject_dir
+
     cohort = Path(cohort)
     plan = _load_plan(cohort)
     report = Report(cohort=cohort, plan_file=cohort / "plan.json",
-                    subjects=[SubjectCheck(k, cohort / "subjects" / f"S{k:06d}") for k in range(plan.subjects)])
+                    subjects=[SubjectCheck(k, subject_dir(cohort, k)) for k in range(plan.subjects)])
     if not any(s.folder.is_dir() for s in report.subjects):
         raise VerifyError(f"{cohort} holds no subjects; generate them with "
                           f"`synth run --plan {report.plan_file} --out {cohort} --resume`")
