@@ -22,10 +22,9 @@ viewer's left (the radiological convention).
 
 from __future__ import annotations
 
-import os
-
 import base64
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
