@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 def generate(subjects: int, out: Path, device: str) -> float:
     from synthspec.compiler.check import compile_file
     from synthspec.plan.lower import lower
-    from synthspec.runtime.executor import run
+    from synthspec.engine.executor import run
 
     result = compile_file(ROOT / "examples" / "lung_nodules_ldct.synth")
     plan = lower(result, device=device, subjects=subjects)
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("SYNTH_NO_PROGRESS", "1")
 
-    from synthspec.validate.cohort import load
+    from synthspec.cohort.read import load
     from synthspec.validate.realism import realism_checks
     from synthspec.validate.reference import ReferenceError, load_reference
 

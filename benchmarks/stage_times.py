@@ -39,13 +39,13 @@ def measure(n: int, repeats: int, device: str) -> dict[str, float]:
     import numpy as np
     import torch
 
-    from synthspec.runtime.executor import write_subject
-    from synthspec.runtime.generate import GeneratedSubject
-    from synthspec.runtime.phantom.grid import Grid
-    from synthspec.runtime.physics.ct import CTAcquisition, simulate_ct
-    from synthspec.runtime.sample import sample_subject
-    from synthspec.runtime.seeds import numpy_stream, torch_stream
-    from synthspec.runtime.volume import Anatomy, LesionRequest, build_subject
+    from synthspec.engine.executor import write_subject
+    from synthspec.engine.subject import GeneratedSubject
+    from synthspec.families.grid import Grid
+    from synthspec.families.modality.ct.acquisition import CTAcquisition, simulate_ct
+    from synthspec.engine.sample import sample_subject
+    from synthspec.engine.seeds import numpy_stream, torch_stream
+    from synthspec.engine.volume import Anatomy, LesionRequest, build_subject
 
     plan = plan_for(n, device)
     times: dict[str, list[float]] = {"sample": [], "phantom+pathology": [], "physics": [], "write": []}

@@ -12,12 +12,12 @@ import pytest
 
 from synthspec.compiler.check import compile_file
 from synthspec.plan.lower import lower
-from synthspec.runtime.executor import run
-from synthspec.runtime.generate import generate
-from synthspec.runtime.sample import sample_subject
+from synthspec.engine.executor import run
+from synthspec.engine.subject import generate
+from synthspec.engine.sample import sample_subject
 from synthspec.validate.anatomy import (CHECKS, anatomy_checks, assess_subject, bsa_m2, check_subject_anatomy,
                                         lung_volume_limits_ml, predicted_tlc_ml, record_of)
-from synthspec.validate.cohort import load
+from synthspec.cohort.read import load
 
 SPEC = """synth 1
 
@@ -189,8 +189,8 @@ def test_a_one_voxel_speck_is_tolerated_but_listed(positive):
 
 
 def test_the_cohort_report_names_the_failing_subject_and_check(cohort, tmp_path):
-    from synthspec.runtime.writers.nifti import write_nifti
-    from synthspec.runtime.generate import origin_xyz
+    from synthspec.cohort.nifti import write_nifti
+    from synthspec.engine.subject import origin_xyz
 
     plan, out = cohort
     broken = tmp_path / "broken"

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from synthspec.runtime.physics import CTAcquisition, simulate_ct
-from synthspec.runtime.physics import ct_geometry
-from synthspec.runtime.physics.ct import MU_WATER_PER_MM, mu_water_per_mm
-from synthspec.runtime.physics.ct_filters import mtf_blur_sigma_mm
-from synthspec.runtime.physics.ct_geometry import ParallelBeam, backproject, project
+from synthspec.families.modality.ct.acquisition import CTAcquisition, simulate_ct
+from synthspec.families.modality.ct import geometry as ct_geometry
+from synthspec.families.modality.ct.acquisition import MU_WATER_PER_MM, mu_water_per_mm
+from synthspec.families.modality.ct.filters import mtf_blur_sigma_mm
+from synthspec.families.modality.ct.geometry import ParallelBeam, backproject, project
 
 CUDA = torch.cuda.is_available()
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from synthspec.runtime.pathology.nodule import resolve_locations
-from synthspec.runtime.phantom.grid import Grid
-from synthspec.runtime.phantom.thorax import LOBES, ORGANS
-from synthspec.runtime.volume import Anatomy, LesionRequest, build_subject, pleura_distance_mm
+from synthspec.families.pathology.lung_nodule import resolve_locations
+from synthspec.families.grid import Grid
+from synthspec.families.anatomy.thorax.build import LOBES, ORGANS
+from synthspec.engine.volume import Anatomy, LesionRequest, build_subject, pleura_distance_mm
 
 STDLIB = Path(__file__).parent.parent / "synthspec" / "stdlib"
 ORGAN_TISSUE = {int(m[1]): m[2] for m in re.finditer(r"organ \w+ \{ label: (\d+); tissue: (\w+)",

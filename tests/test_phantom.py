@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from synthspec.runtime.phantom import thorax
-from synthspec.runtime.phantom.grid import Grid, draw_tubes
-from synthspec.runtime.phantom.thorax import (
+from synthspec.families.anatomy.thorax import build as thorax
+from synthspec.families.grid import Grid, draw_tubes
+from synthspec.families.anatomy.thorax.build import (
     BRONCHI, HEART, LOBES, ORGANS, PULM_ARTERY, PULM_VEIN, SUBCUT_FAT, TRACHEA, _grow_tree, body_size_mm, build_thorax,
     fat_thickness_mm,
 )
-from synthspec.runtime.volume import Anatomy, build_subject
+from synthspec.engine.volume import Anatomy, build_subject
 
 STDLIB = Path(__file__).parent.parent / "synthspec" / "stdlib"
 
@@ -112,7 +112,7 @@ def test_same_seeds_give_identical_volumes_and_different_seeds_differ():
 
 
 def test_result_does_not_depend_on_the_thread_count(monkeypatch):
-    from synthspec.runtime.phantom import grid as grid_module
+    from synthspec.families import grid as grid_module
 
     monkeypatch.setattr(grid_module.os, "cpu_count", lambda: 1)
     one = subject(seed=8)

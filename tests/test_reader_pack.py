@@ -19,7 +19,7 @@ import pytest
 from synthspec.report import ReaderPackError, make_reader_pack, score_answers, slices_from_nifti, wilson_interval
 from synthspec.report.reader_pack import KEY_FORMAT, KEY_KIND, lung_fraction, reading_pixels
 from synthspec.report.screenshot import dump_dom, find_chromium
-from synthspec.runtime.executor import run
+from synthspec.engine.executor import run
 
 from test_run import tiny_plan
 

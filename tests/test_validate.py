@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from synthspec.cli import main
-from synthspec.runtime.executor import run
+from synthspec.engine.executor import run
 from synthspec.validate.anatomy import check_subject_anatomy
-from synthspec.validate.cohort import CohortError, load
+from synthspec.cohort.read import CohortError, load
 from synthspec.validate.run import validate
 
 from test_run import tiny_plan

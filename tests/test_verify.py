@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from synthspec.cli import main
-from synthspec.runtime.executor import run
+from synthspec.engine.executor import run
 
 from test_run import tiny_plan
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthspec.runtime.writers.atomic import sha256_file, staged_dir, write_bytes_atomic, write_text_atomic
-from synthspec.runtime.writers.dicom_ct import CTSeriesInfo, body_part_for, encode_hu, patient_age, write_ct_series
-from synthspec.runtime.writers.identity import identity_for
-from synthspec.runtime.writers.manifest import (package_versions, read_manifest_csv, write_manifest,
+from synthspec.cohort.atomic import sha256_file, staged_dir, write_bytes_atomic, write_text_atomic
+from synthspec.families.modality.ct.dicom import CTSeriesInfo, body_part_for, encode_hu, patient_age, write_ct_series
+from synthspec.cohort.identity import identity_for
+from synthspec.cohort.manifest import (package_versions, read_manifest_csv, write_manifest,
                                                  write_provenance)
-from synthspec.runtime.writers.nifti import read_nifti, write_nifti
+from synthspec.cohort.nifti import read_nifti, write_nifti
 
 sitk = pytest.importorskip("SimpleITK")
 pydicom = pytest.importorskip("pydicom")

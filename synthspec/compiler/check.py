@@ -14,17 +14,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import LANGUAGE_VERSION
-from .config import Config
-from .context import CheckContext
-from .diagnostics import Diagnostic, Severity, Sink, Span
-from .elaborate import Definition, Elaborator
-from .model import Cohort, build_cohort
-from .resolve import Loader, Program, resolve_extends, resolved
-from .rules import model_checks
-from .rules import names as N
-from .rules import syntax as S
-from .suppress import apply, scan
+from synthspec import LANGUAGE_VERSION
+from synthspec.compiler.config import Config
+from synthspec.compiler.context import CheckContext
+from synthspec.compiler.diagnostics import Diagnostic, Severity, Sink, Span
+from synthspec.compiler.elaborate import Definition, Elaborator
+from synthspec.compiler.model import Cohort, build_cohort
+from synthspec.compiler.resolve import Loader, Program, resolve_extends, resolved
+from synthspec.compiler.rules import model_checks
+from synthspec.compiler.rules import names as N
+from synthspec.compiler.rules import syntax as S
+from synthspec.compiler.suppress import apply, scan
 
 REQUIRED_BLOCKS = ("task", "population")
 

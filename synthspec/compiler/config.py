@@ -17,7 +17,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diagnostics import Severity
+from synthspec.compiler.diagnostics import Severity
 
 
 class ConfigError(Exception):

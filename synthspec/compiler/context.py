@@ -6,10 +6,10 @@ import datetime
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .diagnostics import Sink
-from .elaborate import Definition
-from .model import Cohort
-from .resolve import Registry
+from synthspec.compiler.diagnostics import Sink
+from synthspec.compiler.elaborate import Definition
+from synthspec.compiler.model import Cohort
+from synthspec.compiler.resolve import Registry
 
 
 @dataclass

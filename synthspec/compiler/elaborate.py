@@ -15,15 +15,15 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic import Field as ModelField
 
-from . import units
-from .diagnostics import Sink, Span
-from .rules import names as N
-from .rules import ranges as R
-from .rules import syntax as S
-from .rules import units as U
-from .schema import SCHEMAS, FieldType
-from .syntax import Block, Call, Date, Field, Quantity, Range, Ref, Require, String, Value
-from .values import Dist, Mix
+from synthspec.compiler import units
+from synthspec.compiler.diagnostics import Sink, Span
+from synthspec.compiler.rules import names as N
+from synthspec.compiler.rules import ranges as R
+from synthspec.compiler.rules import syntax as S
+from synthspec.compiler.rules import units as U
+from synthspec.compiler.schema import SCHEMAS, FieldType
+from synthspec.compiler.syntax import Block, Call, Date, Field, Quantity, Range, Ref, Require, String, Value
+from synthspec.compiler.values import Dist, Mix
 
 DISTRIBUTIONS = ("normal", "uniform", "lognormal")
 
@@ -472,7 +472,7 @@ def _domain(t: FieldType) -> str:
 
 
 def _top():
-    from .schema import TOP_LEVEL
+    from synthspec.compiler.schema import TOP_LEVEL
 
     return TOP_LEVEL
 

@@ -52,11 +52,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .diagnostics import Diagnostic, Span
-from .parse import parse_text
-from .rules.syntax import SYNTAX_ERROR
-from .suppress import comment_start
-from .syntax import Block, Field, Header, Import, Module, Node, Require
+from synthspec.compiler.diagnostics import Diagnostic, Span
+from synthspec.compiler.parse import parse_text
+from synthspec.compiler.rules.syntax import SYNTAX_ERROR
+from synthspec.compiler.suppress import comment_start
+from synthspec.compiler.syntax import Block, Field, Header, Import, Module, Node, Require
 
 INDENT = "  "
 TRAILING_GAP = "  "

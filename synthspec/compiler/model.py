@@ -11,9 +11,9 @@ import datetime
 
 from pydantic import BaseModel, Field
 
-from .diagnostics import Span
-from .elaborate import Definition
-from .values import Dist, Mix
+from synthspec.compiler.diagnostics import Span
+from synthspec.compiler.elaborate import Definition
+from synthspec.compiler.values import Dist, Mix
 
 
 class Located(BaseModel):
@@ -190,8 +190,8 @@ def _located(d: Definition | None, cls, **extra):
 
 
 def _constraint(req) -> Constraint:
-    from .syntax import Call, Quantity
-    from . import units
+    from synthspec.compiler.syntax import Call, Quantity
+    from synthspec.compiler import units
 
     function = argument = None
     if isinstance(req.left, Call):

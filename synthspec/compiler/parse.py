@@ -21,9 +21,9 @@ from functools import lru_cache
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from .diagnostics import Diagnostic, Span
-from .rules.syntax import SYNTAX_ERROR
-from .syntax import Block, Call, Choice, Date, Field, Header, Import, Module, Node, Quantity, Range, Ref, Require, String, Value
+from synthspec.compiler.diagnostics import Diagnostic, Span
+from synthspec.compiler.rules.syntax import SYNTAX_ERROR
+from synthspec.compiler.syntax import Block, Call, Choice, Date, Field, Header, Import, Module, Node, Quantity, Range, Ref, Require, String, Value
 
 # Names users read instead of terminal names.
 _TOKEN_WORDS = {
@@ -318,7 +318,7 @@ def _cache_file(grammar: str) -> str | bool:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    from ..grammar import GRAMMAR_PATH
+    from synthspec.grammar import GRAMMAR_PATH
 
     grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", keep_all_tokens=True, maybe_placeholders=True,

@@ -8,8 +8,8 @@ import string
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import __version__
-from .diagnostics import Diagnostic, Severity
+from synthspec import __version__
+from synthspec.compiler.diagnostics import Diagnostic, Severity
 
 _COLOURS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severity.INFO: "\033[1;36m"}
 _BOLD, _BLUE, _RESET = "\033[1m", "\033[1;34m", "\033[0m"
@@ -136,7 +136,7 @@ def _fingerprint_text(source: str) -> str:
     the finding's fingerprint (code scanning then shows the same alert as suppressed), and
     `synth fmt` re-indenting a line does not turn its findings into new alerts.
     """
-    from .suppress import comment_start
+    from synthspec.compiler.suppress import comment_start
 
     cut = comment_start(source)
     return " ".join((source[:cut] if cut >= 0 else source).split())
@@ -164,7 +164,7 @@ def _rule_descriptor(r, level: dict) -> dict:
 
 
 def sarif(diagnostics: list[Diagnostic], root: Path, texts: dict[str, str]) -> str:
-    from .rules import all_rules
+    from synthspec.compiler.rules import all_rules
 
     level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
     rules = all_rules()

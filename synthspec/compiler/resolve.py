@@ -14,14 +14,14 @@ from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
-from . import diagnostics as D
-from .diagnostics import Sink, Span
-from .elaborate import Definition, Elaborator
-from .parse import parse_text
-from .rules import names as N
-from .rules import syntax as S
-from .schema import DEFINITION_KINDS, SCHEMAS
-from .syntax import Block, Field, Import, Module
+from synthspec.compiler import diagnostics as D
+from synthspec.compiler.diagnostics import Sink, Span
+from synthspec.compiler.elaborate import Definition, Elaborator
+from synthspec.compiler.parse import parse_text
+from synthspec.compiler.rules import names as N
+from synthspec.compiler.rules import syntax as S
+from synthspec.compiler.schema import DEFINITION_KINDS, SCHEMAS
+from synthspec.compiler.syntax import Block, Field, Import, Module
 
 MAX_FILE_BYTES = 1_000_000
 MAX_IMPORT_DEPTH = 50
@@ -142,8 +142,8 @@ def definitions(module: Module, sink: Sink) -> list[Definition]:
     for item in module.items:
         if isinstance(item, Block):
             if item.kind not in SCHEMAS or item.kind not in ("cohort", *DEFINITION_KINDS):
-                from .elaborate import suggest
-                from .schema import TOP_LEVEL
+                from synthspec.compiler.elaborate import suggest
+                from synthspec.compiler.schema import TOP_LEVEL
 
                 sink.report(N.UNKNOWN_BLOCK, item.span, kind=item.kind, parent="the top level of a file",
                             suggestion=suggest(item.kind, TOP_LEVEL))
@@ -232,7 +232,7 @@ class Loader:
         if not imp.is_path:
             parts = imp.target.split(".")
             if parts[0] != "stdlib" or len(parts) != 2 or parts[1] not in STDLIB_MODULES:
-                from .elaborate import suggest
+                from synthspec.compiler.elaborate import suggest
 
                 options = [f"stdlib.{m}" for m in STDLIB_MODULES]
                 self.sink.report(S.IMPORT_NOT_FOUND, imp.span, target=imp.target, reason="no such stdlib module",
@@ -297,7 +297,7 @@ def resolve_extends(cohort: Definition, program: Program, sink: Sink, seen: tupl
             break
         parent = by_name.get(current.extends)
         if parent is None:
-            from .elaborate import suggest
+            from synthspec.compiler.elaborate import suggest
 
             sink.report(N.UNKNOWN_REFERENCE, current.span, what="cohort to extend", name=current.extends,
                         suggestion=suggest(current.extends, [c.name for c in program.cohorts if c is not current], "cohort")

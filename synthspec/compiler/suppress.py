@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .diagnostics import Diagnostic, Span
-from .rules import syntax as S
+from synthspec.compiler.diagnostics import Diagnostic, Span
+from synthspec.compiler.rules import syntax as S
 
 _MARK = re.compile(r"#\s*synth:\s*(ignore-file|ignore)\b(?:\[([^\]]*)\])?\s*(.*)$")
 

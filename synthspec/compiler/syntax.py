@@ -11,7 +11,7 @@ from typing import Union
 
 from pydantic import BaseModel
 
-from .diagnostics import Span
+from synthspec.compiler.diagnostics import Span
 
 
 class Node(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import Plan
+from synthspec.plan.model import Plan
 
 
 def _bytes(n: float) -> str:

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..validate.results import ValidationReport
+from synthspec.validate.results import ValidationReport
 
 CARD_FORMAT = 1
 
@@ -70,7 +70,7 @@ def _vocabulary() -> dict[str, list[str]]:
         "safety_critical": ["clinical_deployment", "regulatory_submission"],
     }
     try:
-        from ..compiler.resolve import stdlib
+        from synthspec.compiler.resolve import stdlib
 
         vocab = stdlib()[0].vocabulary()
     except Exception:  # noqa: BLE001 - the card must still be written
@@ -82,7 +82,7 @@ def _vocabulary() -> dict[str, list[str]]:
 
 def as_cohort(cohort):
     """A loaded `Cohort`, or a folder to load (raises ReportError with the loader's message)."""
-    from ..validate.cohort import Cohort, CohortError, load
+    from synthspec.cohort.read import Cohort, CohortError, load
 
     if isinstance(cohort, Cohort):
         return cohort
@@ -476,7 +476,7 @@ def card_markdown(card: dict) -> str:
 def write_card(cohort, validation: ValidationReport | None = None, out_dir: Path | None = None,
                today: datetime.date | None = None) -> tuple[Path, Path]:
     """Write `cohort_card.md` and `cohort_card.json` (atomically) into `out_dir` (default: the cohort folder)."""
-    from ..runtime.writers.atomic import write_text_atomic
+    from synthspec.cohort.atomic import write_text_atomic
 
     cohort = as_cohort(cohort)
     card = cohort_card(cohort, validation, today=today)

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ..validate.results import ValidationReport
-from .card import SIZE_CLASSES, ReportError, as_cohort, cohort_card, manifest_rows
+from synthspec.validate.results import ValidationReport
+from synthspec.report.card import SIZE_CLASSES, ReportError, as_cohort, cohort_card, manifest_rows
 
 LUNG_WINDOW = (1500.0, -600.0)          # (width, level) HU
 MEDIASTINAL_WINDOW = (400.0, 40.0)
@@ -318,7 +318,7 @@ def render_report(cohort, validation: ValidationReport | None = None, max_thumbn
 def write_report(cohort, validation: ValidationReport | None = None, out_path: Path | None = None,
                  max_thumbnails: int = 24) -> Path:
     """Write the self-contained HTML report atomically; default `<cohort>/report.html`. Returns its path."""
-    from ..runtime.writers.atomic import write_text_atomic
+    from synthspec.cohort.atomic import write_text_atomic
 
     cohort = as_cohort(cohort)
     out_path = report_path(cohort.folder, out_path)

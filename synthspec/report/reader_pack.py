@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .html import LUNG_WINDOW, apply_window, data_uri, png_bytes, resize_bilinear
+from synthspec.report.html import LUNG_WINDOW, apply_window, data_uri, png_bytes, resize_bilinear
 
 KEY_FORMAT = 1
 KEY_KIND = "synthspec reader-study key"
@@ -129,7 +129,7 @@ def _square_pixels(volume: np.ndarray, spacing_yx: tuple[float, float]) -> np.nd
 
 def _dicom_series(folder: Path) -> list[str]:
     """The files of the (largest) DICOM series in `folder`, in order, refusing an incomplete series."""
-    from ..validate.reference import ReferenceError, dicom_series_files
+    from synthspec.validate.reference import ReferenceError, dicom_series_files
 
     try:
         return dicom_series_files(folder)
@@ -240,7 +240,7 @@ def make_reader_pack(cohort, reference_slices: list[np.ndarray], out_dir: Path, 
     Nothing is half-written: a new `out_dir` is built under a temporary sibling name and renamed into
     place when complete; into an existing folder both files are written in full under temporary names
     first and only then renamed.  A write that fails (disk full, no permission) leaves nothing behind."""
-    from .card import as_cohort
+    from synthspec.report.card import as_cohort
 
     cohort = as_cohort(cohort)
     if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) or n_per_class < 1:
@@ -333,7 +333,7 @@ def _write_file(path: Path, data: bytes, durable: bool = True) -> None:
 
 def _write_pack(out_dir: Path, files: list[tuple[Path, bytes]], overwrite: bool) -> None:
     """Write every file in full before any of them appears under its final name (see `make_reader_pack`)."""
-    from ..runtime.writers.atomic import _rename_noreplace, fsync_dir, staged_dir, temp_name
+    from synthspec.cohort.atomic import _rename_noreplace, fsync_dir, staged_dir, temp_name
 
     if not os.path.lexists(out_dir) and all(final.parent == out_dir for final, _ in files):
         with staged_dir(out_dir) as stage:  # a sibling `.tmp-*` folder, renamed to out_dir when complete
@@ -438,7 +438,7 @@ def _load_key(key_path: Path) -> dict:
                                   f"the key comes first: {USAGE}") from None
         raise ReaderPackError(f"{key_path} is not valid JSON; it is damaged (restore it from where the pack was made)") from None
     if isinstance(key, dict) and key.get("kind") == KEY_KIND and key.get("format") != KEY_FORMAT:
-        from .. import __version__
+        from synthspec import __version__
 
         raise ReaderPackError(f"{key_path} is a reader key of format {key.get('format')!r}, but synthspec "
                               f"{__version__} reads format {KEY_FORMAT} only; score it with the synthspec "

@@ -71,7 +71,7 @@ def _tail(stderr: str) -> str:
 
 def screenshot(html_path: Path, png_path: Path, window: tuple[int, int] = WINDOW, timeout_s: float = 90.0) -> Path:
     """Render `html_path` at `window` (width, height) CSS pixels and write `png_path` atomically; returns it."""
-    from ..runtime.writers.atomic import replace_atomic, temp_name
+    from synthspec.cohort.atomic import replace_atomic, temp_name
 
     png_path = Path(png_path).resolve()
     png_path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .results import CheckResult
+from synthspec.validate.results import CheckResult
 
 ANATOMY_CHECKS = ("lung_volume", "lobar_share", "heart_volume", "containment", "connectivity")
 """Checks of the anatomy alone: a failure calls for a new anatomy draw."""
@@ -183,7 +183,7 @@ def family_of(plan) -> Family | None:
     groups: dict[str, list[str]] = {}
     sizes, volumes = dict(DEFAULT_SIZES_MM), dict(DEFAULT_LOBE_ML)
     try:
-        from ..compiler.resolve import stdlib
+        from synthspec.compiler.resolve import stdlib
 
         definition = stdlib()[0].get("anatomy", plan.anatomy)
     except Exception:  # noqa: BLE001 - the stdlib is an enrichment here, never a requirement

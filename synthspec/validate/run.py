@@ -13,9 +13,9 @@ import os
 import time
 from pathlib import Path
 
-from .. import __version__
-from .cohort import Cohort, CohortError, load
-from .results import CheckResult, ValidationReport
+from synthspec import __version__
+from synthspec.cohort.read import Cohort, CohortError, load
+from synthspec.validate.results import CheckResult, ValidationReport
 
 FAMILIES = ("anatomy", "realism", "shortcut")
 
@@ -45,13 +45,13 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
         log("validate: note: --reference is used by the realism checks only, which this run does not include")
     checks: list[CheckResult] = []
     if "anatomy" in chosen:
-        from .anatomy import anatomy_checks
+        from synthspec.validate.anatomy import anatomy_checks
 
         log("validate: anatomy ...")
         checks += anatomy_checks(cohort)
     if "realism" in chosen:
-        from .realism import realism_checks
-        from .reference import load_reference
+        from synthspec.validate.realism import realism_checks
+        from synthspec.validate.reference import load_reference
 
         for ref in references or [None]:
             reference = load_reference(ref) if ref is not None else None
@@ -62,7 +62,7 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
                     r.name = f"{r.name}@{Path(str(ref)).name}"
             checks += results
     if "shortcut" in chosen:
-        from .shortcut import shortcut_checks
+        from synthspec.validate.shortcut import shortcut_checks
 
         log("validate: shortcut tests (training a small probe model) ...")
         checks += shortcut_checks(cohort)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .results import CheckResult
+from synthspec.validate.results import CheckResult
 
 SHORTCUT_TESTS = ("counterfactual", "lesion_mask", "artifact_swap", "scanner_swap")
 LUNG_WINDOW_HU = (-1350.0, 150.0)
@@ -113,7 +113,7 @@ def run_shortcut_tests(cohort, tests=None, settings: ShortcutSettings | None = N
     else all four); returns the checks and the measured numbers."""
     import torch
 
-    from ..runtime.sample import sample_subject
+    from synthspec.engine.sample import sample_subject
 
     started = time.perf_counter()
     s = settings or ShortcutSettings()
@@ -184,7 +184,7 @@ def _with_marker(plan, strength: float):
 
 def _plant(plan, params, image: np.ndarray) -> np.ndarray:
     """The marker a positive subject of `plan` carries, planted on an int16 image as the cohort does."""
-    from ..runtime.generate import HU_MAX, HU_MIN, plant_shortcut
+    from synthspec.engine.subject import HU_MAX, HU_MIN, plant_shortcut
 
     marked = plant_shortcut(plan, params, np.asarray(image, dtype=np.float32), True)
     return np.clip(np.rint(marked), HU_MIN, HU_MAX).astype(np.int16)
@@ -300,7 +300,7 @@ def _collect(cohort, subjects, params, positive, folds, tests, s: ShortcutSettin
 
 def _twin(plan, params) -> np.ndarray:
     """The counterfactual twin of a positive subject, carrying the marker its original carries."""
-    from ..runtime.generate import generate
+    from synthspec.engine.subject import generate
 
     twin = generate(plan, params, with_pathology=False).image
     return _plant(plan, params, twin) if _planted(plan) else twin
@@ -326,7 +326,7 @@ def _stack(prep, volume: np.ndarray, lung: np.ndarray, zs: list[int]):
 
 def _virtual_lesion_slices(plan, params, donor, per_lesion: int) -> list[int]:
     """Slabs through lesions placed in `params`' anatomy with `donor`'s lesion requests."""
-    from ..runtime.generate import generate
+    from synthspec.engine.subject import generate
 
     virtual = params.model_copy(update={"lesions": donor.lesions, "positive": True})
     try:
@@ -339,7 +339,7 @@ def _virtual_lesion_slices(plan, params, donor, per_lesion: int) -> list[int]:
 def _noise_swap(data: _Data, cohort, subjects, params) -> None:
     """Noiseless regeneration of each tested slab plus the noise residual of a subject of the
     other class at the same slices (positives and negatives paired in index order)."""
-    from ..runtime.generate import generate
+    from synthspec.engine.subject import generate
 
     plan = cohort.plan
     order = sorted(data.test)
@@ -364,7 +364,7 @@ def _noise_swap(data: _Data, cohort, subjects, params) -> None:
 
 
 def _scanner_swap(data: _Data, cohort, params) -> None:
-    from ..runtime.generate import generate
+    from synthspec.engine.subject import generate
 
     plan = cohort.plan
     names = sorted(plan.scanners)

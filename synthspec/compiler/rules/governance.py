@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .registry import check, rule
+from synthspec.compiler.rules.registry import check, rule
 
 FAMILY = "governance"
 
@@ -59,7 +59,7 @@ PLANTED_SHORTCUT = rule(
 
 @check
 def purposes(ctx) -> None:
-    from ..elaborate import suggest
+    from synthspec.compiler.elaborate import suggest
 
     g = ctx.cohort.governance
     if g is None:

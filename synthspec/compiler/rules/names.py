@@ -1,6 +1,6 @@
 """Name rules: fields, blocks, options and references the compiler does not know."""
 
-from .registry import rule
+from synthspec.compiler.rules.registry import rule
 
 FAMILY = "names"
 
@@ -48,13 +48,13 @@ WRONG_VALUE_KIND = rule(
 
 
 # ---- checks -------------------------------------------------------------------------
-from .registry import check  # noqa: E402
+from synthspec.compiler.rules.registry import check  # noqa: E402
 
 CONSTRAINT_FUNCTIONS = ("distance_to", "overlap_with", "diameter", "volume", "count")
 
 
 def _suggest(name, choices, what=""):
-    from ..elaborate import suggest
+    from synthspec.compiler.elaborate import suggest
 
     return suggest(name, choices, what)
 
@@ -131,7 +131,7 @@ def check_definitions(registry, sink, files: set[str] | None = None) -> None:
     def mine(d):
         return files is None or d.span.file in files
 
-    from ..elaborate import Elaborator
+    from synthspec.compiler.elaborate import Elaborator
 
     elaborator = Elaborator(sink)
 

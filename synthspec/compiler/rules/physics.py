@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .registry import check, rule
+from synthspec.compiler.rules.registry import check, rule
 
 FAMILY = "physics"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .registry import check, rule
+from synthspec.compiler.rules.registry import check, rule
 
 FAMILY = "population"
 

@@ -1,6 +1,6 @@
 """Range and mix rules: low <= high, weights that add up, values inside their domain."""
 
-from .registry import rule
+from synthspec.compiler.rules.registry import rule
 
 FAMILY = "ranges"
 

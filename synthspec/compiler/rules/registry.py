@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..diagnostics import Diagnostic, Severity, Span
+from synthspec.compiler.diagnostics import Diagnostic, Severity, Span
 
 _RULES: dict[str, "Rule"] = {}
 _CHECKS: list = []
@@ -79,7 +79,7 @@ def check(function):
 
 
 def _load_families() -> None:
-    from . import anatomy, governance, names, physics, population, ranges, syntax, taskfit, units  # noqa: F401
+    from synthspec.compiler.rules import anatomy, governance, names, physics, population, ranges, syntax, taskfit, units  # noqa: F401
 
 
 def all_rules() -> list[Rule]:

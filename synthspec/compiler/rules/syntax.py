@@ -1,6 +1,6 @@
 """Syntax and file rules: reported by the parser and the module loader."""
 
-from .registry import rule
+from synthspec.compiler.rules.registry import rule
 
 FAMILY = "syntax"
 

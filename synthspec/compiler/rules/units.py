@@ -1,6 +1,6 @@
 """Unit rules: physical quantities carry units, and the right ones."""
 
-from .registry import rule
+from synthspec.compiler.rules.registry import rule
 
 FAMILY = "units"
 

@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
-from ..plan.model import Plan
-from .generate import GeneratedSubject, generate, origin_xyz
-from .sample import sample_subject
+from synthspec import __version__
+from synthspec.plan.model import Plan
+from synthspec.engine.subject import GeneratedSubject, generate, origin_xyz
+from synthspec.engine.sample import sample_subject
 
 COHORT_FORMAT = 1
 
@@ -50,10 +50,10 @@ def subject_dir(out: Path, index: int) -> Path:
 
 def write_subject(out: Path, plan: Plan, subject: GeneratedSubject) -> dict:
     """Write one subject into a staged folder and rename it into place; returns its record."""
-    from .writers.atomic import sha256_file, staged_dir, write_text_atomic
-    from .writers.dicom_ct import CTSeriesInfo, body_part_for, write_ct_series
-    from .writers.identity import identity_for
-    from .writers.nifti import write_nifti
+    from synthspec.cohort.atomic import sha256_file, staged_dir, write_text_atomic
+    from synthspec.families.modality.ct.dicom import CTSeriesInfo, body_part_for, write_ct_series
+    from synthspec.cohort.identity import identity_for
+    from synthspec.cohort.nifti import write_nifti
 
     p = subject.params
     final = subject_dir(out, p.index)
@@ -113,7 +113,7 @@ def _clean_partial(out: Path) -> int:
 
 
 def _prepare(out: Path, plan: Plan, resume: bool) -> None:
-    from .writers.atomic import write_text_atomic
+    from synthspec.cohort.atomic import write_text_atomic
 
     plan_file = out / "plan.json"
     if plan_file.exists():
@@ -149,8 +149,8 @@ def content_hash(records: list[dict]) -> str:
 
 
 def _finish(out: Path, plan: Plan) -> str:
-    from .writers.atomic import write_text_atomic
-    from .writers.manifest import package_versions, write_manifest, write_provenance
+    from synthspec.cohort.atomic import write_text_atomic
+    from synthspec.cohort.manifest import package_versions, write_manifest, write_provenance
 
     records = [json.loads((subject_dir(out, k) / "subject.json").read_text(encoding="utf-8")) for k in range(plan.subjects)]
     rows = []

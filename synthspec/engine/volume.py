@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .phantom.grid import Grid
-from .phantom.thorax import R_LUNG, build_thorax
+from synthspec.families.grid import Grid
+from synthspec.families.anatomy.thorax.build import R_LUNG, build_thorax
 
 
 @dataclass
@@ -79,7 +79,7 @@ def build_subject(anatomy: Anatomy, grid: Grid, tissue_hu: dict[str, tuple[float
     inserted: list[InsertedLesion] = []
     rejected: list[str] = []
     if with_pathology and lesions:
-        from .pathology.nodule import insert_lesions
+        from synthspec.families.pathology.lung_nodule import insert_lesions
 
         inserted, rejected = insert_lesions(phantom, grid, lesions, lesion_rng, lesion_mask, tissue_hu,
                                             max_attempts=max_attempts)

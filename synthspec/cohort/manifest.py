@@ -19,7 +19,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from .atomic import write_text_atomic
+from synthspec.cohort.atomic import write_text_atomic
 
 MANIFEST_FORMAT = 1
 PACKAGES = ("synthspec", "numpy", "torch", "SimpleITK", "pydicom", "lark", "pydantic")
@@ -131,7 +131,7 @@ def package_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    from ... import __version__
+    from synthspec import __version__
 
     if versions["synthspec"] != __version__:  # a source tree, or an editable install older than its code
         versions["synthspec"] = f"{__version__} (source tree)"

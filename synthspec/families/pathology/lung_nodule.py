@@ -36,9 +36,9 @@ import math
 import numpy as np
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
-from ..phantom.grid import Grid, raster_capsules
-from ..phantom.texture import DEFAULT_HU
-from ..phantom.thorax import BRONCHI, LLL, LOBES, LUL, ORGANS, PULM_ARTERY, PULM_VEIN, R_LUNG, RLL, RML, RUL, TRACHEA
+from synthspec.families.grid import Grid, raster_capsules
+from synthspec.families.anatomy.thorax.texture import DEFAULT_HU
+from synthspec.families.anatomy.thorax.build import BRONCHI, LLL, LOBES, LUL, ORGANS, PULM_ARTERY, PULM_VEIN, R_LUNG, RLL, RML, RUL, TRACHEA
 
 GROUPS = {"lung": LOBES, "lungs": LOBES, "right_lung": (RUL, RML, RLL), "left_lung": (LUL, LLL)}
 VESSEL_LIKE = np.zeros(256, dtype=bool)
@@ -175,7 +175,7 @@ def _lobe_boxes(labels: np.ndarray, lobes) -> dict:
 def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesion_mask: np.ndarray,
                    tissue_hu: dict, max_attempts: int = 200):
     """Place every request; returns (inserted, rejected).  Paints phantom.hu and lesion_mask in place."""
-    from ..volume import InsertedLesion
+    from synthspec.engine.volume import InsertedLesion
 
     inserted, rejected = [], []
     boxes = None

@@ -19,9 +19,9 @@ import math
 import numpy as np
 from pydantic import BaseModel
 
-from ..compiler.values import Dist, Mix
-from ..plan.model import Plan
-from .seeds import numpy_stream, stream_seed
+from synthspec.compiler.values import Dist, Mix
+from synthspec.plan.model import Plan
+from synthspec.engine.seeds import numpy_stream, stream_seed
 
 DEFAULT_HEIGHT = {"female": (1620.0, 70.0), "male": (1760.0, 75.0)}  # mm; adult means, WHO/NCD-RisC order of magnitude
 DEFAULT_BMI = (26.0, 4.0, 18.0, 40.0)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import replace_atomic, temp_name
+from synthspec.cohort.atomic import replace_atomic, temp_name
 
 _SUFFIXES = (".nii.gz", ".nii")
 

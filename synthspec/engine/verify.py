@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .writers.atomic import sha256_file
+from synthspec.cohort.atomic import sha256_file
 
 # the files of a subject folder that `synth run` hashes; anything else there (subject.json, notes) is not checked
 CHECKED_FILES = ("image.nii.gz", "labels.nii.gz", "lesions.nii.gz")
@@ -94,8 +94,8 @@ def choose_indices(plan, count: int) -> list[int]:
 
 
 def _load_plan(cohort: Path):
-    from .. import __version__
-    from ..plan.model import Plan
+    from synthspec import __version__
+    from synthspec.plan.model import Plan
 
     if not cohort.is_dir():
         raise VerifyError(f"{cohort} is not a folder; give the --out folder of `synth run`")
@@ -177,7 +177,7 @@ def _check_files(subject: SubjectCheck, hashes: dict[str, str]) -> None:
 
 def _check_content_hash(report: Report, records: dict[int, dict]) -> None:
     """cohort.json's content hash covers every subject's hashes: an edited subject.json shows here."""
-    from .executor import content_hash
+    from synthspec.engine.executor import content_hash
 
     info_file = report.cohort / "cohort.json"
     if not info_file.is_file():
@@ -207,7 +207,7 @@ def check(cohort: Path, count: int = 3, device: str | None = None) -> Report:
     """Hash the files of every subject on disk and regenerate `count` subjects chosen from the plan's seed."""
     if count < 1:
         raise VerifyError(f"--sample must be at least 1, not {count}")
-    from .executor import subject_dir
+    from synthspec.engine.executor import subject_dir
 
     cohort = Path(cohort)
     plan = _load_plan(cohort)
@@ -227,9 +227,9 @@ def check(cohort: Path, count: int = 3, device: str | None = None) -> Report:
         _check_files(subject, record["hashes"])
     _check_content_hash(report, records)
 
-    from .executor import write_subject
-    from .generate import generate
-    from .sample import sample_subject
+    from synthspec.engine.executor import write_subject
+    from synthspec.engine.subject import generate
+    from synthspec.engine.sample import sample_subject
 
     with tempfile.TemporaryDirectory(prefix="synth-verify-") as tmp:
         for k in choose_indices(plan, count):

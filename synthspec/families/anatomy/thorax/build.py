@@ -46,8 +46,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .grid import Grid, draw_tubes, run_slabs
-from .texture import GRAVITY_HU, compose_hu, noise_pair, subject_tissue_hu
+from synthspec.families.grid import Grid, draw_tubes, run_slabs
+from synthspec.families.anatomy.thorax.texture import GRAVITY_HU, compose_hu, noise_pair, subject_tissue_hu
 
 # Label codes: anatomy_thorax.synth (tests check they agree).
 AIR, BODY_WALL, SUBCUT_FAT, MUSCLE = 0, 1, 2, 3

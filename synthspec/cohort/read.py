@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..plan.model import Plan
-from ..runtime.writers.atomic import sha256_file
+from synthspec import __version__
+from synthspec.plan.model import Plan
+from synthspec.cohort.atomic import sha256_file
 
 
 class CohortError(Exception):

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .ct_filters import check_kernel, fbp_filter, mtf_blur_sigma_mm, padded_length
-from .ct_geometry import ParallelBeam, backproject_columns, project_columns
+from synthspec.families.modality.ct.filters import check_kernel, fbp_filter, mtf_blur_sigma_mm, padded_length
+from synthspec.families.modality.ct.geometry import ParallelBeam, backproject_columns, project_columns
 
 # --- attenuation of water -------------------------------------------------------------------------
 # NIST XCOM / Hubbell & Seltzer, "X-Ray Mass Attenuation Coefficients", NIST Standard Reference

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..plan.model import Plan
-from .sample import SubjectParams
-from .seeds import numpy_stream, torch_stream
+from synthspec.plan.model import Plan
+from synthspec.engine.sample import SubjectParams
+from synthspec.engine.seeds import numpy_stream, torch_stream
 
 HU_MIN, HU_MAX = -1024, 3071
 
@@ -40,10 +40,9 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
              noiseless: bool = False) -> GeneratedSubject:
     import torch
 
-    from .pathology import nodule  # noqa: F401  (registers nothing; imported for clarity of the stage order)
-    from .phantom.grid import Grid
-    from .physics.ct import CTAcquisition, simulate_ct
-    from .volume import Anatomy, LesionRequest, build_subject
+    from synthspec.families.grid import Grid
+    from synthspec.families.modality.ct.acquisition import CTAcquisition, simulate_ct
+    from synthspec.engine.volume import Anatomy, LesionRequest, build_subject
 
     grid = Grid(shape=tuple(plan.grid.shape), spacing=tuple(plan.grid.spacing))
     anatomy = Anatomy(sex=params.sex, age_y=params.age_y, height_mm=params.height_mm, bmi=params.bmi)
@@ -57,7 +56,7 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
     failures: list[str] | None = None
     # Anatomy failures re-draw the anatomy stream; lesion failures re-draw only the lesion stream.
     # A twin (no lesions) therefore walks through exactly the same anatomy draws as its original.
-    from ..validate.anatomy import ANATOMY_CHECKS
+    from synthspec.validate.anatomy import ANATOMY_CHECKS
 
     anatomy_attempt = lesion_attempt = 0
     for attempt in range(retries + 1):
@@ -96,7 +95,7 @@ def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_
 
 def _anatomy_failures(plan: Plan, params: SubjectParams, volume, with_pathology: bool) -> list[str]:
     """Why this draw fails anatomy validation (unplaceable lesions included); empty when it passes."""
-    from ..validate.anatomy import check_subject_anatomy, record_from
+    from synthspec.validate.anatomy import check_subject_anatomy, record_from
 
     record = record_from(params, volume.lesions, len(params.lesions) if with_pathology else 0)
     reasons = check_subject_anatomy(volume.labels, volume.lesion_mask, plan.grid.spacing, record, plan)

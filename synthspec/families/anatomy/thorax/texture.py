@@ -17,7 +17,7 @@ import numpy as np
 import scipy.fft
 from scipy.special import ndtr, ndtri
 
-from .grid import run_slabs
+from synthspec.families.grid import run_slabs
 
 # Texture amplitude (HU, the bound of the tanh-shaped variation) per tissue and
 # which field drives it: 0 = parenchymal field, 1 = trabecular field.  Amplitudes

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from synthspec import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -36,7 +36,7 @@ def _colour(stream) -> bool:
 
 
 def _config_for(paths: list[Path], explicit: str | None):
-    from .compiler import config as cfg
+    from synthspec.compiler import config as cfg
 
     source = Path(explicit) if explicit else cfg.find(paths[0] if paths else Path.cwd())
     if explicit and not source.is_file():
@@ -55,16 +55,16 @@ def _settle_stdlib() -> None:
     """
     import gc
 
-    from .compiler.resolve import stdlib
+    from synthspec.compiler.resolve import stdlib
 
     stdlib()
     gc.freeze()
 
 
 def cmd_check(args) -> int:
-    from .compiler import render
-    from .compiler.check import collect, compile_file
-    from .compiler.diagnostics import Severity
+    from synthspec.compiler import render
+    from synthspec.compiler.check import collect, compile_file
+    from synthspec.compiler.diagnostics import Severity
 
     paths = [Path(p) for p in args.paths]
     config = _config_for(paths, args.config)
@@ -99,8 +99,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    from .compiler import fmt
-    from .compiler.check import collect
+    from synthspec.compiler import fmt
+    from synthspec.compiler.check import collect
 
     paths = [Path(p) for p in args.paths]
     config = _config_for(paths, None)
@@ -119,7 +119,7 @@ def cmd_fmt(args) -> int:
             continue
         formatted, problems = fmt.format_text(original, str(path))
         if formatted is None:
-            from .compiler import render
+            from synthspec.compiler import render
 
             sys.stderr.write(render.text(problems, {str(path): original}, colour=_colour(sys.stderr)))
             failed += 1
@@ -154,8 +154,8 @@ def cmd_fmt(args) -> int:
 def cmd_explain(args) -> int:
     import difflib
 
-    from .compiler.elaborate import suggest
-    from .compiler.rules import all_rules, get_rule
+    from synthspec.compiler.elaborate import suggest
+    from synthspec.compiler.rules import all_rules, get_rule
 
     wanted = args.code.strip()
     rule = get_rule(wanted)
@@ -175,7 +175,7 @@ def cmd_explain(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    from .compiler.rules import all_rules
+    from synthspec.compiler.rules import all_rules
 
     rules = all_rules()
     if args.format == "json":
@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_runtime_commands(sub) -> None:
     """Commands that execute plans live in synthspec.runtime; they are registered only if present."""
     try:
-        from .runtime.commands import register
+        from synthspec.cli.generate import register
     except ImportError:
         return
     register(sub)
