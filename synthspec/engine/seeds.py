@@ -35,3 +35,18 @@ def torch_stream(seed_key: str, cohort_seed: int, index: int, stage: str):
     g = torch.Generator(device="cpu")
     g.manual_seed(stream_seed(seed_key, cohort_seed, index, stage) & (2**63 - 1))
     return g
+
+
+ANALYSES = ("realism", "shortcut", "reader_pack", "verify", "bootstrap", "transfer")
+
+
+def analysis_rng(purpose: str, *coordinates) -> np.random.Generator:
+    """The random stream of an analysis (validation split, bootstrap, reader-pack order, verify sample).
+
+    Analyses never draw from global state: each names its purpose and the coordinates that key it
+    (a cohort's seed key, a user seed, a check name), so a rerun gives the same result."""
+    if purpose not in ANALYSES:
+        raise ValueError(f"unknown analysis stream {purpose!r}; known: {', '.join(ANALYSES)}")
+    text = ":".join([purpose, *(str(c) for c in coordinates)])
+    key = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "little")
+    return np.random.Generator(np.random.Philox(key=[key & (2**64 - 1), key >> 64]))

@@ -101,6 +101,8 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     family = registry.get("anatomy", cohort.anatomy)
     organ_tissue = {o.get("label"): o.get("tissue") for o in family.all("organ")}
     organ_names = {o.get("label"): o.name for o in family.all("organ")}
+    labels = [Label(id=o.get("label"), name=o.name, tissue=o.get("tissue"), group=o.get("group"),
+                    written=o.name != "pleura") for o in family.all("organ")]
     tissue_hu = {}
     for name, d in registry.items["tissue"].items():
         if d.get("hu") is not None:
@@ -153,7 +155,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
         synthspec_version=__version__, spec_file=result.path, spec_hash=spec_hash(texts), seed_key=seed_key(data),
         cohort_name=cohort.name, cohort_seed=cohort.seed or 0, subjects=n, modality=modality, anatomy=cohort.anatomy,
         device=device, grid=grid, batch_size=int(batch), workers=max(1, workers), shards=shards, stages=stages,
-        scanners=scanners, tissue_hu=tissue_hu, organ_tissue=organ_tissue, organ_names=organ_names, cohort=data,
+        scanners=scanners, tissue_hu=tissue_hu, labels=labels, organ_tissue=organ_tissue, organ_names=organ_names, cohort=data,
         memory={"per_subject_bytes": per_subject, "budget_bytes": budget, "available_bytes": int(available)},
         estimates={"seconds_per_subject": seconds, "total_seconds": seconds * n / max(1, workers), **{f"{k}_s": v for k, v in times.items()}},
         notes=notes,

@@ -61,6 +61,18 @@ class ScannerParams(BaseModel):
     kernels: list[str] = []
 
 
+class Label(BaseModel):
+    """One entry of the cohort's label table, read once from the stdlib family definition."""
+
+    id: int
+    name: str
+    tissue: str
+    kind: Literal["anatomy", "finding"] = "anatomy"
+    group: str | None = None
+    written: bool = True
+    """False for a structure the family declares but does not draw as a label (the thorax's pleura)."""
+
+
 class Plan(BaseModel):
     plan_version: int = PLAN_VERSION
     synthspec_version: str
@@ -84,6 +96,8 @@ class Plan(BaseModel):
     scanners: dict[str, ScannerParams]
     tissue_hu: dict[str, tuple[float, ...]]
     """(low, high) HU per tissue, plus the typical value where the stdlib gives one."""
+    labels: list[Label] = []
+    """The label table of labels.nii.gz (and, as kind `finding`, of lesion classes)."""
     organ_tissue: dict[int, str]
     organ_names: dict[int, str]
     cohort: dict[str, Any]

@@ -1,0 +1,79 @@
+"""Ordered tables of the anatomy families, modalities and pathologies the runtime can generate.
+
+This is the one place that knows which families exist.  Each line names a family and the
+module that implements it; nothing is imported until a family is asked for, so the lint
+path (`synth check`) and `synth plan --help` never load numpy, torch or a phantom builder.
+Adding a modality or a body part is one line here plus new files under `families/`.
+
+A miss (`anatomy("thorax")`) raises `UnknownFamily` naming the choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+from synthspec.errors import Failure
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    target: str
+    """`module:attribute` of the family object."""
+    doc: str
+    modalities: tuple[str, ...] = ()
+    """For anatomy families: the modalities that can image it."""
+
+
+ANATOMIES: tuple[Line, ...] = (
+    Line("thorax_adult", "synthspec.families.anatomy.thorax:FAMILY",
+         "procedural adult chest: lobes, airways, pulmonary vessels, mediastinum, spine, ribs", modalities=("ct",)),
+)
+MODALITIES: tuple[Line, ...] = (
+    Line("ct", "synthspec.families.modality.ct:MODALITY",
+         "parallel-beam CT: projection, Poisson + electronic noise, filtered back-projection"),
+)
+PATHOLOGIES: tuple[Line, ...] = (
+    Line("lung_nodule", "synthspec.families.pathology.lung_nodule:PATHOLOGY",
+         "solid, part-solid and ground-glass lung nodules placed under the spec's constraints"),
+)
+TABLES = {"anatomy": ANATOMIES, "modality": MODALITIES, "pathology": PATHOLOGIES}
+
+
+class UnknownFamily(Failure):
+    """A name no registered family provides; the message lists the ones that exist."""
+
+
+def names(kind: str) -> list[str]:
+    return [line.name for line in TABLES[kind]]
+
+
+def line(kind: str, name: str) -> Line:
+    for entry in TABLES[kind]:
+        if entry.name == name:
+            return entry
+    raise UnknownFamily(f"no {kind} family `{name}` can be generated (available: {', '.join(names(kind)) or 'none'})")
+
+
+def supported_pairs() -> list[tuple[str, str]]:
+    """(modality, anatomy) pairs some family provides, in table order."""
+    return [(m, a.name) for a in ANATOMIES for m in a.modalities]
+
+
+def _load(kind: str, name: str) -> Any:
+    module, _, attribute = line(kind, name).target.partition(":")
+    return getattr(import_module(module), attribute)
+
+
+def anatomy(name: str):
+    return _load("anatomy", name)
+
+
+def modality(name: str):
+    return _load("modality", name)
+
+
+def pathology(name: str):
+    return _load("pathology", name)
