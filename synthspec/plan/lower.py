@@ -16,7 +16,7 @@ from synthspec import __version__
 from synthspec.compiler.check import FileResult
 from synthspec.compiler.model import Cohort
 from synthspec.plan import estimate
-from synthspec.plan.model import GridSpec, Plan, ScannerParams, Shard, Stage, TensorSpec
+from synthspec.plan.model import GridSpec, Label, Plan, ScannerParams, Shard, Stage, TensorSpec
 
 SUPPORTED = {("ct", "thorax_adult")}
 """(modality, anatomy) pairs the runtime can generate today; others compile but do not plan."""
