@@ -30,58 +30,31 @@ def plan_for(n: int, device: str):
     result = compile_file(ROOT / "examples" / "lung_nodules_ldct.synth")
     plan = lower(result, device=device)
     grid = GridSpec(shape=(n, n, n), spacing=(300.0 / n, 450.0 / n, 450.0 / n))
-    stages = [s.model_copy(update={"params": {**s.params, "views": n}}) if s.kind == "simulate_physics" else s
-              for s in plan.stages]
-    return plan.model_copy(update={"grid": grid, "stages": stages})
+    plan = plan.model_copy(update={"grid": grid}, deep=True)
+    acquire = plan.stage("acquire").params.settings
+    acquire.update(views=n, slice_thickness_mm=grid.spacing[0], pixel_mm=grid.spacing[2])
+    plan.validation.anatomy = False   # time one draw, not the re-draw loop
+    return plan
 
 
 def measure(n: int, repeats: int, device: str) -> dict[str, float]:
-    import numpy as np
-    import torch
-
-    from synthspec.engine.executor import write_subject
-    from synthspec.engine.subject import GeneratedSubject
-    from synthspec.families.grid import Grid
-    from synthspec.families.modality.ct.acquisition import CTAcquisition, simulate_ct
+    from synthspec.cohort.writer import write_subject
+    from synthspec.engine import generate_subject
     from synthspec.engine.sample import sample_subject
-    from synthspec.engine.seeds import numpy_stream, torch_stream
-    from synthspec.engine.volume import Anatomy, LesionRequest, build_subject
 
     plan = plan_for(n, device)
-    times: dict[str, list[float]] = {"sample": [], "phantom+pathology": [], "physics": [], "write": []}
+    times: dict[str, list[float]] = {"sample": [], "anatomy+pathology": [], "acquire": [], "write": []}
     k = next(k for k in range(50) if sample_subject(plan, k).lesions)
     for _ in range(repeats):
-        t = time.perf_counter()
-        params = sample_subject(plan, k)
-        times["sample"].append(time.perf_counter() - t)
-
-        grid = Grid(shape=tuple(plan.grid.shape), spacing=tuple(plan.grid.spacing))
-        anatomy = Anatomy(sex=params.sex, age_y=params.age_y, height_mm=params.height_mm, bmi=params.bmi)
-        requests = [LesionRequest(kind=l.kind, subtype=l.subtype, diameter_mm=l.diameter_mm, locations=l.locations,
-                                  lobulation=l.lobulation, spiculation=l.spiculation, min_pleura_mm=l.min_pleura_mm)
-                    for l in params.lesions]
-        t = time.perf_counter()
-        volume = build_subject(anatomy, grid, {a: tuple(b) for a, b in plan.tissue_hu.items()},
-                               {int(a): b for a, b in plan.organ_tissue.items()}, requests,
-                               numpy_stream(plan.seed_key, 0, k, "anatomy"), numpy_stream(plan.seed_key, 0, k, "lesions"))
-        times["phantom+pathology"].append(time.perf_counter() - t)
-
-        scanner = plan.scanners[params.scanner]
-        acq = CTAcquisition(kv=params.kv, mas=params.mas, slice_thickness_mm=plan.grid.spacing[0],
-                            pixel_mm=plan.grid.spacing[2], kernel=params.kernel, views=n,
-                            noise_factor=scanner.noise_factor, electronic_noise=scanner.electronic_noise,
-                            mtf50_lp_mm=scanner.mtf50)
-        hu = torch.from_numpy(volume.hu).to(device)
-        t = time.perf_counter()
-        with torch.no_grad():
-            image = simulate_ct(hu, acq, torch_stream(plan.seed_key, 0, k, "noise")).cpu().numpy()
+        stage_s: dict[str, float] = {}
+        subject = generate_subject(plan, k, device=device, timings=stage_s)
         if device == "cuda":
-            torch.cuda.synchronize()
-        times["physics"].append(time.perf_counter() - t)
+            import torch
 
-        subject = GeneratedSubject(
-            params=params, image=np.clip(np.rint(image), -1024, 3071).astype(np.int16), truth_hu=volume.hu,
-            labels=volume.labels, lesion_mask=volume.lesion_mask, lesions=volume.lesions, rejected=[])
+            torch.cuda.synchronize()
+        times["sample"].append(stage_s["sample_population"])
+        times["anatomy+pathology"].append(stage_s["build_anatomy"])
+        times["acquire"].append(stage_s["acquire"])
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
             write_subject(Path(tmp), plan, subject)

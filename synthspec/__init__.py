@@ -8,5 +8,5 @@ The package layout is the pipeline:
     runtime/   plan execution: phantoms, physics, writers (never imported by `synth check`)
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 LANGUAGE_VERSION = 1

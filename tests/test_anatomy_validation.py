@@ -13,10 +13,13 @@ import pytest
 from synthspec.compiler.check import compile_file
 from synthspec.plan.lower import lower
 from synthspec.engine.executor import run
-from synthspec.engine.subject import generate
+from synthspec.cohort.record import checked_record
+from synthspec.engine import generate_subject
 from synthspec.engine.sample import sample_subject
-from synthspec.validate.anatomy import (CHECKS, anatomy_checks, assess_subject, bsa_m2, check_subject_anatomy,
-                                        lung_volume_limits_ml, predicted_tlc_ml, record_of)
+from synthspec.families.anatomy.thorax import FAMILY
+from synthspec.families.anatomy.thorax.checks import assess_subject, check_subject_anatomy
+from synthspec.families.anatomy.thorax.references import CHECKS, bsa_m2, lung_volume_limits_ml, predicted_tlc_ml
+from synthspec.validate.anatomy import anatomy_checks
 from synthspec.cohort.read import load
 
 SPEC = """synth 1
@@ -97,9 +100,9 @@ def positive(cohort):
     """One positive subject, generated in memory (labels, lesion mask, record)."""
     plan, _ = cohort
     k = next(k for k in range(50) if sample_subject(plan, k).positive)
-    subject = generate(plan, sample_subject(plan, k), noiseless=True)
+    subject = generate_subject(plan, k, noiseless=True)
     assert subject.lesions
-    return plan, subject, record_of(subject)
+    return plan, subject, checked_record(subject.params, subject.lesions)
 
 
 def test_reference_values_follow_the_published_equations():
@@ -170,9 +173,8 @@ def test_a_lesion_too_close_to_the_pleura_fails_the_specs_constraint(positive):
     plan, subject, record = positive
     measured = assess_subject(subject.labels, subject.lesion_mask, plan.grid.spacing, record, plan).measures
     distance = measured["lesions"][1]["distance_to(pleura)"]
-    cohort = json.loads(json.dumps(plan.cohort))
-    cohort["pathologies"][0]["constraints"][0]["right_value"] = distance + 20.0   # now out of reach
-    strict = plan.model_copy(update={"cohort": cohort})
+    strict = plan.model_copy(deep=True)
+    strict.sampling.pathologies[0].constraints[0].right_value = distance + 20.0   # now out of reach
     reasons = check_subject_anatomy(subject.labels, subject.lesion_mask, plan.grid.spacing, record, strict)
     assert any(r.startswith("lesion_constraints:") and "pleura_gap" in r for r in reasons), reasons
 
@@ -190,7 +192,6 @@ def test_a_one_voxel_speck_is_tolerated_but_listed(positive):
 
 def test_the_cohort_report_names_the_failing_subject_and_check(cohort, tmp_path):
     from synthspec.cohort.nifti import write_nifti
-    from synthspec.engine.subject import origin_xyz
 
     plan, out = cohort
     broken = tmp_path / "broken"
@@ -198,7 +199,7 @@ def test_the_cohort_report_names_the_failing_subject_and_check(cohort, tmp_path)
     subject = load(broken).subjects[2]
     labels = subject.labels()
     labels[np.isin(labels, (13, 14))] = 3          # no left lung at all: muscle in its place
-    write_nifti(subject.folder / "labels.nii.gz", labels, tuple(plan.grid.spacing), origin_xyz(plan))
+    write_nifti(subject.folder / "labels.nii.gz", labels, tuple(plan.grid.spacing), plan.grid.origin_xyz())
     # as if the generator itself had written this anatomy: the record carries the file's hash
     record_file = subject.folder / "subject.json"
     record = json.loads(record_file.read_text())
@@ -215,5 +216,7 @@ def test_the_cohort_report_names_the_failing_subject_and_check(cohort, tmp_path)
 
 def test_other_families_are_not_checked_silently(positive):
     plan, subject, record = positive
-    head = plan.model_copy(update={"anatomy": "head_adult", "organ_names": {1: "skull"}})
+    from synthspec.plan.model import Label
+
+    head = plan.model_copy(update={"anatomy": "head_adult", "labels": [Label(id=1, name="skull", tissue="cortical_bone")]})
     assert check_subject_anatomy(subject.labels, subject.lesion_mask, plan.grid.spacing, record, head) == []

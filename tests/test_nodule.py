@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from synthspec.families.pathology.lung_nodule import resolve_locations
+from synthspec.engine.scene import stdlib_tables
+from synthspec.families.pathology.lung_nodule import LungLabels
 from synthspec.families.grid import Grid
-from synthspec.families.anatomy.thorax.build import LOBES, ORGANS
-from synthspec.engine.volume import Anatomy, LesionRequest, build_subject, pleura_distance_mm
+from synthspec.families.anatomy.thorax.codes import LOBES, ORGANS
+from synthspec.engine.scene import build_body, pleura_distance_mm
+from synthspec.families.base import Demographics as Anatomy
+from synthspec.families.base import LesionParams
 
 STDLIB = Path(__file__).parent.parent / "synthspec" / "stdlib"
 ORGAN_TISSUE = {int(m[1]): m[2] for m in re.finditer(r"organ \w+ \{ label: (\d+); tissue: (\w+)",
@@ -25,12 +28,12 @@ GRID = Grid((24, 192, 192), (2.0, 2.0, 2.0))   # a 48 mm slab through the hila a
 ANATOMY = Anatomy("male", 60.0, 1720.0, 25.0)
 
 
-def nodule(subtype="solid", diameter=10.0, locations=("lung",), **kw) -> LesionRequest:
-    return LesionRequest(kind="lung_nodule", subtype=subtype, diameter_mm=diameter, locations=list(locations), **kw)
+def nodule(subtype="solid", diameter=10.0, locations=("lung",), **kw) -> LesionParams:
+    return LesionParams(pathology="nodule", kind="lung_nodule", subtype=subtype, diameter_mm=diameter, locations=list(locations), **kw)
 
 
 def build(requests, seed=0, lesion_seed=100, with_pathology=True, max_attempts=200, grid=GRID):
-    return build_subject(ANATOMY, grid, TISSUE_HU, ORGAN_TISSUE, requests, np.random.default_rng(seed),
+    return build_body(ANATOMY, grid, requests, np.random.default_rng(seed),
                          np.random.default_rng(lesion_seed), with_pathology=with_pathology, max_attempts=max_attempts)
 
 
@@ -147,6 +150,6 @@ def test_impossible_constraints_are_rejected_by_name():
 
 
 def test_locations_resolve_lobes_and_groups():
-    assert resolve_locations(["lung"]) == (sorted(LOBES), [])
-    assert resolve_locations(["right_lung", "left_upper_lobe"]) == ([10, 11, 12, 13], [])
-    assert resolve_locations(["heart"]) == ([], ["heart"])
+    assert LungLabels(stdlib_tables()[0]).resolve(["lung"]) == (sorted(LOBES), [])
+    assert LungLabels(stdlib_tables()[0]).resolve(["right_lung", "left_upper_lobe"]) == ([10, 11, 12, 13], [])
+    assert LungLabels(stdlib_tables()[0]).resolve(["heart"]) == ([], ["heart"])

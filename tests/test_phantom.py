@@ -13,12 +13,14 @@ import pytest
 from scipy import ndimage
 
 from synthspec.families.anatomy.thorax import build as thorax
+from synthspec.families.anatomy.thorax.codes import (BRONCHI, HEART, LOBES, ORGANS, PULM_ARTERY, PULM_VEIN, SUBCUT_FAT,
+                                                     TRACHEA)
+from synthspec.families.anatomy.thorax.shape import body_size_mm, fat_thickness_mm
+from synthspec.families.anatomy.thorax.vessels import _grow_tree
 from synthspec.families.grid import Grid, draw_tubes
-from synthspec.families.anatomy.thorax.build import (
-    BRONCHI, HEART, LOBES, ORGANS, PULM_ARTERY, PULM_VEIN, SUBCUT_FAT, TRACHEA, _grow_tree, body_size_mm, build_thorax,
-    fat_thickness_mm,
-)
-from synthspec.engine.volume import Anatomy, build_subject
+from synthspec.families.modality.ct import render as ct_render
+from synthspec.engine.scene import build_body
+from synthspec.families.base import Demographics as Anatomy
 
 STDLIB = Path(__file__).parent.parent / "synthspec" / "stdlib"
 
@@ -43,7 +45,7 @@ MALE = Anatomy("male", 45.0, 1750.0, 24.0)
 
 
 def subject(anatomy=FEMALE, grid=SMALL, seed=0):
-    return build_subject(anatomy, grid, TISSUE_HU, ORGAN_TISSUE, [], np.random.default_rng(seed),
+    return build_body(anatomy, grid, [], np.random.default_rng(seed),
                          np.random.default_rng(1000 + seed))
 
 
@@ -57,7 +59,6 @@ def ml(mask, grid) -> float:
 def test_label_codes_and_tissues_are_the_stdlib_ones():
     organs = stdlib_organs()
     assert {name: code for name, (code, _) in organs.items()} == ORGANS
-    assert {code: tissue for code, tissue in organs.values()} == thorax.ORGAN_TISSUE
 
 
 def test_grid_centres_are_centred_and_spaced():
@@ -122,8 +123,8 @@ def test_result_does_not_depend_on_the_thread_count(monkeypatch):
 
 
 def test_anatomy_ignores_the_lesion_stream():
-    a = build_subject(FEMALE, SMALL, TISSUE_HU, ORGAN_TISSUE, [], np.random.default_rng(5), np.random.default_rng(1))
-    b = build_subject(FEMALE, SMALL, TISSUE_HU, ORGAN_TISSUE, [], np.random.default_rng(5), np.random.default_rng(2))
+    a = build_body(FEMALE, SMALL, [], np.random.default_rng(5), np.random.default_rng(1))
+    b = build_body(FEMALE, SMALL, [], np.random.default_rng(5), np.random.default_rng(2))
     assert np.array_equal(a.hu, b.hu) and np.array_equal(a.labels, b.labels)
 
 
@@ -224,7 +225,8 @@ def test_vessels_stay_in_lungs_and_mediastinum(tall_subject):
 @pytest.fixture(scope="module")
 def vessel_phantom():
     grid = Grid((36, 128, 128), (7.0, 3.0, 3.0))
-    return grid, build_thorax(MALE, grid, TISSUE_HU, ORGAN_TISSUE, np.random.default_rng(21))
+    body = build_body(MALE, grid, [], np.random.default_rng(21), np.random.default_rng(22))
+    return grid, body
 
 
 def test_vessel_tree_is_connected_to_the_hila_and_tapers(vessel_phantom):
@@ -232,7 +234,7 @@ def test_vessel_tree_is_connected_to_the_hila_and_tapers(vessel_phantom):
     vessels = np.isin(ph.labels, (PULM_ARTERY, PULM_VEIN))
     comp, n = ndimage.label(vessels, structure=np.ones((3, 3, 3)))
     z, y, x = grid.centres_mm()
-    lm = ph.landmarks
+    lm = ph.scene.geometry["landmarks"]
     hila = [lm.right_hilum_pa, lm.left_hilum_pa, *lm.veins.values()]
     zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
     near_hilum = np.zeros(grid.shape, bool)
@@ -242,10 +244,10 @@ def test_vessel_tree_is_connected_to_the_hila_and_tapers(vessel_phantom):
     rooted = rooted[rooted > 0]
     assert np.count_nonzero(np.isin(comp, rooted)) > 0.6 * np.count_nonzero(vessels)
     # vessel share of the lung falls from the hila to the periphery
-    lung = ph.region == thorax.R_LUNG
+    lung = ph.lung
     dist = np.min([np.sqrt((xx - hx) ** 2 + (yy - hy) ** 2 + (zz - hz) ** 2) for hx, hy, hz in hila], axis=0)
     d = dist[lung]
-    share = ph.vessel_occ[lung]
+    share = ph.scene.geometry["vessel_fraction"][lung]
     near, far = share[d < np.percentile(d, 33)].mean(), share[d > np.percentile(d, 67)].mean()
     assert near > 2.0 * far > 0.0
 
@@ -318,23 +320,18 @@ def test_trabecular_bone_loses_density_with_age_and_bones_have_a_cortical_rim():
     labels = np.zeros((12, 24, 24), np.uint8)
     labels[2:10, 4:20, 4:20] = 50
     bone = labels == 50
-    level = {}
-    for age in (30.0, 80.0):
-        hu = np.where(bone, 300.0, 0.0).astype(np.float32)
-        drawn = thorax.bone_hu(hu, labels, (2.5, 1.0, 1.0), age, TISSUE_HU,
-                               {"cancellous_bone": 300.0, "cortical_bone": 1300.0}, thorax.ORGAN_TISSUE,
-                               np.random.default_rng(0))
-        level[age] = drawn["cancellous_bone"]
-        side = bone & ~ndimage.binary_erosion(bone, structure=np.array(
-            [[[0] * 3] * 3, [[0, 1, 0], [1, 1, 1], [0, 1, 0]], [[0] * 3] * 3], bool))
-        ends = np.zeros_like(bone)
-        ends[[2, 9]] = bone[[2, 9]]
-        ends &= ~side
-        core = bone & ~side & ~ends
-        assert np.allclose(hu[core], level[age]) and np.all(hu[~bone] == 0.0)
-        assert np.allclose(hu[side], level[age] + 0.4 * (1300.0 - level[age]))   # 0.4 mm shell in a 1 mm voxel
-        assert np.allclose(hu[ends], level[age] + 0.16 * (1300.0 - level[age]))  # endplates in a 2.5 mm slice
+    share = thorax.cortex_fraction(labels, (2.5, 1.0, 1.0))
+    side = bone & ~ndimage.binary_erosion(bone, structure=np.array(
+        [[[0] * 3] * 3, [[0, 1, 0], [1, 1, 1], [0, 1, 0]], [[0] * 3] * 3], bool))
+    ends = np.zeros_like(bone)
+    ends[[2, 9]] = bone[[2, 9]]
+    ends &= ~side
+    core = bone & ~side & ~ends
+    assert np.all(share[core] == 0.0) and np.all(share[~bone] == 0.0)
+    assert np.allclose(share[side], 0.4)    # 0.4 mm shell in a 1 mm voxel
+    assert np.allclose(share[ends], 0.16)   # endplates in a 2.5 mm slice
+    level = {age: ct_render.trabecular_hu(age, 0.3, TISSUE_HU) for age in (30.0, 80.0)}
     assert level[30.0] - level[80.0] == pytest.approx(112.5)  # 2.5 HU a year from 35 y, same draw otherwise
     assert 100.0 < level[30.0] < 330.0 and 50.0 <= level[80.0] < 210.0
-    assert thorax.trabecular_mean_hu(25) == 226.0 and thorax.trabecular_mean_hu(62) == pytest.approx(158.5)
-    assert thorax.trabecular_mean_hu(90) == pytest.approx(89.0, abs=1) and thorax.trabecular_mean_hu(100) == 89.0
+    assert ct_render.trabecular_mean_hu(25) == 226.0 and ct_render.trabecular_mean_hu(62) == pytest.approx(158.5)
+    assert ct_render.trabecular_mean_hu(90) == pytest.approx(89.0, abs=1) and ct_render.trabecular_mean_hu(100) == 89.0

@@ -35,10 +35,10 @@ def test_plan_round_trips_through_json_with_the_same_hash(result):
 def test_plan_has_the_stage_dag_with_shapes(result):
     plan = lower(result, device="cpu")
     kinds = [s.kind for s in plan.stages]
-    assert kinds == ["sample_population", "build_phantom", "insert_pathology", "simulate_physics", "scanner_effects", "write"]
+    assert kinds == ["sample_population", "build_anatomy", "insert_pathology", "acquire", "write"]
     ids = {s.id for s in plan.stages}
     assert all(set(s.after) <= ids for s in plan.stages)
-    phantom = next(s for s in plan.stages if s.kind == "build_phantom")
+    phantom = plan.stage("build_anatomy")
     assert phantom.outputs[0].shape == list(plan.grid.shape)
     assert plan.batch_size >= 1 and plan.memory["per_subject_bytes"] > 0
 
@@ -107,8 +107,8 @@ def test_prevalence_holds_in_every_prefix_and_stratum(result):
 
 def test_prevalence_holds_in_each_of_six_strata(result):
     plan = lower(result, device="cpu", subjects=240)
-    population = dict(plan.cohort["population"], stratify=["sex", "scanner"])
-    six = plan.model_copy(update={"cohort": dict(plan.cohort, population=population)})
+    six = plan.model_copy(deep=True)
+    six.sampling.population.stratify = ["sex", "scanner"]
     assert len(strata(six)) == 6
     subjects = [sample_subject(six, k) for k in range(240)]
     for cell in strata(six):
@@ -120,9 +120,10 @@ def test_prevalence_holds_in_each_of_six_strata(result):
 
 def test_two_pathologies_are_balanced_jointly(result):
     plan = lower(result, device="cpu", subjects=400)
-    first = dict(plan.cohort["pathologies"][0], prevalence=0.5)
-    second = dict(first, name="second", prevalence=0.3)
-    two = plan.model_copy(update={"cohort": dict(plan.cohort, pathologies=[first, second])})
+    two = plan.model_copy(deep=True)
+    first = two.sampling.pathologies[0].model_copy(update={"prevalence": 0.5})
+    second = first.model_copy(update={"name": "second", "prevalence": 0.3})
+    two.sampling.pathologies = [first, second]
     flags = np.array([carries(two, k) for k in range(400)])
     assert abs(flags[:, 0].mean() - 0.5) < 0.01 and abs(flags[:, 1].mean() - 0.3) < 0.01
     assert abs((flags[:, 0] & flags[:, 1]).mean() - 0.15) < 0.02  # independent-looking, not nested
@@ -132,7 +133,7 @@ def test_plan_command_prints_a_summary_and_saves(tmp_path, capsys):
     saved = tmp_path / "plan.json"
     assert main(["plan", str(EXAMPLE), "--device", "cpu", "--subjects", "3", "--save", str(saved)]) == 0
     out = capsys.readouterr().out
-    assert "Plan: 3 subjects to generate" in out and "simulate_physics" in out
+    assert "Plan: 3 subjects to generate" in out and "acquire" in out
     assert Plan.model_validate_json(saved.read_text()).subjects == 3
 
 

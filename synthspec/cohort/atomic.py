@@ -162,3 +162,6 @@ def sha256_file(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+rename_noreplace = _rename_noreplace

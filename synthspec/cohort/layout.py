@@ -7,7 +7,7 @@
         lesions.nii.gz         lesion instance ids (1..n, as in subject.json's lesions)
         dicom/ ...             the DICOM series of the first channel
         subject.json           the subject record, with the SHA-256 of every file above
-    manifest.csv  manifest.json  provenance.json  cohort.json   (written when all subjects exist)
+    manifest.csv  manifest.json  provenance.json  labels.json  cohort.json   (written when all subjects exist)
     validation.json  cohort_card.md  cohort_card.json  report.html   (validate / report)
 
 Pure names and paths: no file is read or written here.
@@ -23,6 +23,7 @@ MANIFEST_CSV = "manifest.csv"
 MANIFEST_JSON = "manifest.json"
 PROVENANCE = "provenance.json"
 VALIDATION = "validation.json"
+LABEL_TABLE = "labels.json"
 SUBJECTS = "subjects"
 SUBJECT_RECORD = "subject.json"
 LABELS = "labels.nii.gz"

@@ -1,4 +1,9 @@
-"""Read a cohort folder written by `synth run`, refusing anything that is not one."""
+"""Read a cohort folder written by `synth run`, refusing anything that is not one.
+
+Every volume is checked against the SHA-256 recorded when it was written before it is read;
+a subject holds the image channels its plan declares (`SubjectFiles.channel(name)`; `image()`
+is the first).  Validation, reports and the reader pack read cohorts only through here.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from synthspec import __version__
+from synthspec.errors import InputError
 from synthspec.plan.model import Plan
+from synthspec.cohort import layout
 from synthspec.cohort.atomic import sha256_file
 
 
-class CohortError(Exception):
+class CohortError(InputError):
     """A folder that cannot be validated; the message names the folder and the fix."""
 
 
@@ -25,15 +32,22 @@ class SubjectFiles:
     record: dict
     shape: tuple | None = None       # the plan's grid (z, y, x): every volume must have it
     verified: set = field(default_factory=set)
+    channels: tuple[str, ...] = ("image",)
+
+    def channel(self, name: str) -> np.ndarray:
+        if name not in self.channels:
+            raise CohortError(f"{self.folder} has no image channel {name!r} (its channels: {', '.join(self.channels)})")
+        return self._read(layout.channel_file(name))
 
     def image(self) -> np.ndarray:
-        return self._read("image.nii.gz")
+        """The first image channel (the CT volume)."""
+        return self.channel(self.channels[0])
 
     def labels(self) -> np.ndarray:
-        return self._read("labels.nii.gz")
+        return self._read(layout.LABELS)
 
     def lesions(self) -> np.ndarray:
-        return self._read("lesions.nii.gz")
+        return self._read(layout.LESIONS)
 
     def _read(self, name: str) -> np.ndarray:
         """Check the file against the SHA-256 that `synth run` recorded, then read it.
@@ -88,7 +102,7 @@ def load(folder: Path) -> Cohort:
     folder = Path(folder)
     if not folder.is_dir():
         raise CohortError(f"{folder} is not a folder; give the --out folder of `synth run`")
-    info_file, plan_file = folder / "cohort.json", folder / "plan.json"
+    info_file, plan_file = folder / layout.COHORT_INFO, folder / layout.PLAN
     if not plan_file.is_file():
         raise CohortError(f"{folder} has no plan.json; it is not a synthspec cohort")
     if not info_file.is_file():
@@ -107,8 +121,8 @@ def load(folder: Path) -> Cohort:
                           f"plan_hash in cohort.json); restore it from provenance.json or a copy")
     subjects = []
     for k in range(plan.subjects):
-        sub = folder / "subjects" / f"S{k:06d}"
-        record_file = sub / "subject.json"
+        sub = layout.subject_dir(folder, k)
+        record_file = sub / layout.SUBJECT_RECORD
         if not record_file.is_file():
             raise CohortError(f"{sub} is missing; complete the cohort with `synth run --resume`")
         record = _json_object(record_file, f"move {sub} aside and run `synth run --plan {plan_file} --out {folder} "
@@ -116,7 +130,8 @@ def load(folder: Path) -> Cohort:
         if not isinstance(record.get("hashes"), dict):
             raise CohortError(f"{record_file} records no file hashes, so its files cannot be trusted; move {sub} aside "
                               f"and run `synth run --plan {plan_file} --out {folder} --resume` to regenerate it")
-        subjects.append(SubjectFiles(k, f"S{k:06d}", sub, record, shape=tuple(plan.grid.shape)))
+        subjects.append(SubjectFiles(k, layout.subject_id(k), sub, record, shape=tuple(plan.grid.shape),
+                                     channels=tuple(plan.channels)))
     if not subjects:
         raise CohortError(f"{folder} holds no subjects (its plan asks for 0); generate a cohort with subjects >= 1")
     return Cohort(folder=folder, plan=plan, info=info, subjects=subjects)

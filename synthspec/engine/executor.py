@@ -1,20 +1,13 @@
-"""Execute a plan: subjects in batches, each written atomically, resumable at any moment.
+"""The local executor: subjects in batches, each written atomically, resumable at any moment.
 
-Layout of a cohort folder:
-
-    plan.json                 the plan that was run (its hash guards --resume)
-    subjects/S000000/         one folder per subject, renamed into place only when complete
-        image.nii.gz  labels.nii.gz  lesions.nii.gz  dicom/IM000001.dcm ...  subject.json
-    manifest.csv  manifest.json  provenance.json  cohort.json   (written when all subjects exist)
-
-A subject exists iff its folder exists; an interrupted run leaves only `.tmp-*`
-folders, which the next run removes.  Subject k depends only on the plan and k,
-so a resumed cohort is byte-identical to an uninterrupted one.
+The cohort folder's layout is cohort/layout.py's; subjects are written by cohort/writer.py.
+A subject exists iff its folder exists; an interrupted run leaves only `.tmp-*` folders,
+which the next run removes.  Subject k depends only on the plan and k
+(`engine.generate_subject`), so a resumed cohort is byte-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,15 +16,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthspec import __version__
+from synthspec.cohort import layout
+from synthspec.cohort.writer import finish, write_subject
+from synthspec.engine.subject import generate_subject
+from synthspec.errors import Failure
 from synthspec.plan.model import Plan
-from synthspec.engine.subject import GeneratedSubject, generate, origin_xyz
-from synthspec.engine.sample import sample_subject
 
-COHORT_FORMAT = 1
-
-
-class RunError(Exception):
+class RunError(Failure):
     """A run that cannot start or continue; the message says what to do."""
 
 
@@ -45,88 +36,44 @@ class RunSummary:
 
 
 def subject_dir(out: Path, index: int) -> Path:
-    return out / "subjects" / f"S{index:06d}"
-
-
-def write_subject(out: Path, plan: Plan, subject: GeneratedSubject) -> dict:
-    """Write one subject into a staged folder and rename it into place; returns its record."""
-    from synthspec.cohort.atomic import sha256_file, staged_dir, write_text_atomic
-    from synthspec.families.modality.ct.dicom import CTSeriesInfo, body_part_for, write_ct_series
-    from synthspec.cohort.identity import identity_for
-    from synthspec.cohort.nifti import write_nifti
-
-    p = subject.params
-    final = subject_dir(out, p.index)
-    spacing = tuple(plan.grid.spacing)
-    origin = origin_xyz(plan)
-    formats = set(next(s for s in plan.stages if s.kind == "write").params.get("formats") or [])
-    identity = identity_for(plan.spec_hash, plan.cohort_seed, p.index)
-    with staged_dir(final) as tmp:
-        files: dict[str, str] = {}
-        if "nifti" in formats or not formats:
-            write_nifti(tmp / "image.nii.gz", subject.image, spacing, origin)
-            files["image"] = "image.nii.gz"
-        if "masks" in formats or not formats:
-            write_nifti(tmp / "labels.nii.gz", subject.labels, spacing, origin)
-            write_nifti(tmp / "lesions.nii.gz", subject.lesion_mask, spacing, origin)
-            files["labels"] = "labels.nii.gz"
-            files["lesions"] = "lesions.nii.gz"
-        if "dicom" in formats:
-            info = CTSeriesInfo(identity=identity, age_y=p.age_y, sex=p.sex, scanner=p.scanner, kv=p.kv, mas=p.mas,
-                                kernel=p.kernel, slice_thickness_mm=p.slice_thickness_mm, spec_hash=plan.spec_hash,
-                                synthspec_version=__version__,
-                                series_description=f"SYNTHETIC {plan.cohort_name} {p.subject_id}",
-                                body_part=body_part_for(plan.anatomy))
-            (tmp / "dicom").mkdir()
-            write_ct_series(tmp / "dicom", subject.image, spacing, origin, info)
-            files["dicom"] = "dicom/"
-        hashes = {}
-        for path in sorted(tmp.rglob("*")):
-            if path.is_file():
-                hashes[path.relative_to(tmp).as_posix()] = sha256_file(path)
-        lesions = [{"id": l.id, "kind": l.kind, "subtype": l.subtype, "location": l.location,
-                    "diameter_mm": round(l.diameter_mm, 3), "centre_mm": [round(c, 2) for c in l.centre_mm],
-                    "bbox_voxels": list(l.bbox), "volume_ml": round(l.volume_ml, 5), "attempts": l.attempts}
-                   for l in subject.lesions]
-        record = {
-            "index": p.index, "subject_id": p.subject_id, "patient_id": identity.patient_id,
-            "sex": p.sex, "age_y": p.age_y, "height_mm": p.height_mm, "bmi": p.bmi, "stratum": p.stratum,
-            "scanner": p.scanner, "kv": p.kv, "mas": p.mas, "kernel": p.kernel,
-            "slice_thickness_mm": p.slice_thickness_mm, "positive": bool(subject.lesions),
-            "lesions_requested": len(p.lesions), "lesions": lesions, "rejected": subject.rejected,
-            "anatomy_attempts": subject.attempts, "anatomy_failures": subject.anatomy_failures or [],
-            "files": {k: f"subjects/{p.subject_id}/{v}" for k, v in files.items()}, "hashes": hashes,
-            "series_uid": identity.series_uid, "study_uid": identity.study_uid,
-        }
-        write_text_atomic(tmp / "subject.json", json.dumps(record, indent=2, sort_keys=True))
-    return record
+    return layout.subject_dir(out, index)
 
 
 def _clean_partial(out: Path) -> int:
     removed = 0
-    subjects = out / "subjects"
+    subjects = out / layout.SUBJECTS
     if subjects.is_dir():
-        for tmp in subjects.glob(".tmp-*"):
+        for tmp in subjects.glob(layout.STAGING_PREFIX + "*"):
             shutil.rmtree(tmp, ignore_errors=True)
             removed += 1
     return removed
 
 
+def _previous_plan(plan_file: Path, plan: Plan) -> Plan:
+    """The plan a cohort folder was started with; another version's folder is refused by name first."""
+    try:
+        data = json.loads(plan_file.read_text(encoding="utf-8"))
+        version = data.get("synthspec_version") if isinstance(data, dict) else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        version = None
+    if version is not None and version != plan.synthspec_version:
+        raise RunError(f"{plan_file.parent} was written by synthspec {version}, this is {plan.synthspec_version}; "
+                       "resume it with that version or generate into a new --out")
+    try:
+        return Plan.model_validate(data)
+    except Exception as error:  # noqa: BLE001 - a foreign or damaged folder
+        raise RunError(f"{plan_file} is not a synthspec plan ({type(error).__name__}); choose another --out") from None
+
+
 def _prepare(out: Path, plan: Plan, resume: bool) -> None:
     from synthspec.cohort.atomic import write_text_atomic
 
-    plan_file = out / "plan.json"
+    plan_file = out / layout.PLAN
     if plan_file.exists():
-        try:
-            previous = Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
-        except Exception as error:  # noqa: BLE001 - a foreign or damaged folder
-            raise RunError(f"{plan_file} is not a synthspec plan ({type(error).__name__}); choose another --out") from None
+        previous = _previous_plan(plan_file, plan)
         if not resume:
             raise RunError(f"{out} already holds a cohort; use --resume to complete it or choose another --out "
                            "(nothing was changed)")
-        if previous.synthspec_version != plan.synthspec_version:
-            raise RunError(f"{out} was written by synthspec {previous.synthspec_version}, this is {plan.synthspec_version}; "
-                           "resume it with that version or generate into a new --out")
         if previous.hash() != plan.hash():
             raise RunError(f"{out} was started from a different plan (spec, seed, size or device changed); "
                            "resume with the same spec and options, or choose another --out")
@@ -137,52 +84,6 @@ def _prepare(out: Path, plan: Plan, resume: bool) -> None:
         raise RunError(f"{out} holds no plan.json, so there is nothing to resume; choose an empty or new --out")
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(plan_file, json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True))
-
-
-def content_hash(records: list[dict]) -> str:
-    h = hashlib.sha256()
-    for r in sorted(records, key=lambda r: r["index"]):
-        h.update(r["subject_id"].encode())
-        for name, digest in sorted(r["hashes"].items()):
-            h.update(f"{name}:{digest}".encode())
-    return h.hexdigest()
-
-
-def _finish(out: Path, plan: Plan) -> str:
-    from synthspec.cohort.atomic import write_text_atomic
-    from synthspec.cohort.manifest import package_versions, write_manifest, write_provenance
-
-    records = [json.loads((subject_dir(out, k) / "subject.json").read_text(encoding="utf-8")) for k in range(plan.subjects)]
-    rows = []
-    for r in records:
-        row = {k: r[k] for k in ("index", "subject_id", "patient_id", "sex", "age_y", "height_mm", "bmi", "scanner", "kv",
-                                 "mas", "kernel", "slice_thickness_mm", "positive")}
-        row["stratum"] = r["stratum"]
-        row["n_lesions"] = len(r["lesions"])
-        row["lesions"] = r["lesions"]
-        row["files"] = r["files"]
-        row["hashes"] = r["hashes"]
-        rows.append(row)
-    write_manifest(out, rows)
-    digest = content_hash(records)
-    spec_text = Path(plan.spec_file).read_text(encoding="utf-8") if Path(plan.spec_file).is_file() else None
-    write_provenance(out, {
-        "synthetic": True,
-        "cohort": plan.cohort_name, "spec_file": Path(plan.spec_file).name, "spec_hash": plan.spec_hash,
-        "spec_text": spec_text, "seed_key": plan.seed_key, "cohort_seed": plan.cohort_seed,
-        "seeding": "blake2b(seed_key:cohort_seed:index:stream) -> Philox (numpy) / torch.Generator per stream",
-        "streams": ["population", "anatomy", "lesions", "noise"],
-        "plan_hash": plan.hash(), "plan": plan.model_dump(mode="json"), "versions": package_versions(),
-        "content_hash": digest,
-    })
-    write_text_atomic(out / "cohort.json", json.dumps({
-        "format": COHORT_FORMAT, "synthspec_version": __version__, "synthetic": True, "cohort": plan.cohort_name,
-        "subjects": plan.subjects, "spec_hash": plan.spec_hash, "plan_hash": plan.hash(), "content_hash": digest,
-        "positives": sum(1 for r in records if r["positive"]),
-        "anatomy_resamples": sum(r.get("anatomy_attempts", 1) - 1 for r in records),
-        "anatomy_failing_subjects": sum(1 for r in records if r.get("anatomy_failures")),
-    }, indent=2, sort_keys=True))
-    return digest
 
 
 def _progress(total: int, initial: int):
@@ -212,7 +113,7 @@ def run(plan: Plan, out: Path, resume: bool = False, device: str | None = None, 
             for k in batch:
                 if stop_after is not None and generated >= stop_after:
                     raise KeyboardInterrupt
-                subject = generate(plan, sample_subject(plan, k), device=device)
+                subject = generate_subject(plan, k, device=device)
                 write_subject(out, plan, subject)
                 generated += 1
                 if bar is not None:
@@ -220,6 +121,6 @@ def run(plan: Plan, out: Path, resume: bool = False, device: str | None = None, 
     finally:
         if bar is not None:
             bar.close()
-    digest = _finish(out, plan)
+    digest = finish(out, plan)
     return RunSummary(out=out, generated=generated, skipped=done_before, seconds=time.perf_counter() - started,
                       content_hash=digest)

@@ -20,29 +20,17 @@ import numpy as np
 from pydantic import BaseModel
 
 from synthspec.compiler.values import Dist, Mix
-from synthspec.plan.model import Plan
 from synthspec.engine.seeds import numpy_stream, stream_seed
+from synthspec.errors import Failure
+from synthspec.families.base import LesionParams
+from synthspec.plan.model import Plan
 
 DEFAULT_HEIGHT = {"female": (1620.0, 70.0), "male": (1760.0, 75.0)}  # mm; adult means, WHO/NCD-RisC order of magnitude
 DEFAULT_BMI = (26.0, 4.0, 18.0, 40.0)
-DEFAULT_LOBULATION = {"solid": 0.3, "part_solid": 0.25, "ground_glass": 0.15}
-DEFAULT_SPICULATION = {"solid": 0.15, "part_solid": 0.1, "ground_glass": 0.0}
 
 
-class SamplingError(Exception):
+class SamplingError(Failure):
     """A distribution whose clip range rejects nearly every draw."""
-
-
-class LesionParams(BaseModel):
-    pathology: str
-    kind: str
-    subtype: str
-    diameter_mm: float
-    locations: list[str]
-    lobulation: float
-    spiculation: float
-    min_pleura_mm: float | None = None
-    max_vessel_overlap: float | None = None
 
 
 class SubjectParams(BaseModel):
@@ -54,12 +42,17 @@ class SubjectParams(BaseModel):
     height_mm: float
     bmi: float
     scanner: str
-    kv: float
-    mas: float
-    kernel: str
-    slice_thickness_mm: float
+    acquisition: dict[str, float | str]
+    """The modality's per-subject acquisition (CT: kv, mas, kernel, slice_thickness_mm)."""
     positive: bool
     lesions: list[LesionParams] = []
+
+    def __getattr__(self, name: str):
+        # acquisition values read like fields (params.mas); pydantic's own attributes come first
+        acquisition = self.__dict__.get("acquisition") or {}
+        if name in acquisition:
+            return acquisition[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def draw(dist: Dist, rng: np.random.Generator, budget: int = 10_000, what: str = "value") -> float:
@@ -89,29 +82,20 @@ def choose(mix: Mix, rng: np.random.Generator) -> str:
     return mix.names[int(rng.choice(len(mix.names), p=w / w.sum()))]
 
 
-def _dist(value) -> Dist | None:
-    return Dist.model_validate(value) if value else None
-
-
-def _mix(value) -> Mix | None:
-    return Mix.model_validate(value) if value else None
-
-
 def strata(plan: Plan) -> list[dict[str, str]]:
     """All strata as dicts (cartesian product of the stratification variables), in a fixed order."""
-    c = plan.cohort
-    pop = c.get("population") or {}
+    sampling = plan.sampling
+    pop = sampling.population
     axes = []
-    for by in pop.get("stratify") or []:
+    for by in pop.stratify:
         if by == "sex":
-            sex = _mix(pop.get("sex"))
-            axes.append([("sex", s) for s in (sex.names if sex else ["female", "male"])])
+            axes.append([("sex", s) for s in (pop.sex.names if pop.sex else ["female", "male"])])
         elif by == "age_band":
-            cuts = pop.get("age_bands") or []
+            cuts = pop.age_bands
             edges = [-math.inf, *cuts, math.inf]
             axes.append([("age_band", f"{edges[i]:g}..{edges[i + 1]:g}") for i in range(len(edges) - 1)])
         elif by == "scanner":
-            axes.append([("scanner", s) for s in _mix(c["scanners"]).names])
+            axes.append([("scanner", s) for s in sampling.scanners.names])
         elif by == "bmi_band":
             axes.append([("bmi_band", b) for b in ("18.5..25", "25..30", "30..inf")])
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
@@ -136,16 +120,16 @@ def carries(plan: Plan, index: int) -> list[bool]:
     stratum runs its own R_d sequence, so any first n members of a stratum hold n * prevalence
     positives up to a discrepancy of O(log n), and so does the whole cohort.  With many
     pathologies the marginal balance loosens (the R_d steps of high d lie near 0 or 1)."""
-    pathologies = plan.cohort.get("pathologies") or []
+    pathologies = plan.sampling.pathologies
     if not pathologies:
         return []
     n_strata = len(strata(plan))
     stratum, member = index % n_strata, index // n_strata
     out = []
     for p, step in zip(pathologies, _r_sequence_steps(len(pathologies))):
-        salt = f"prevalence:{p['name']}:stratum{stratum}"
+        salt = f"prevalence:{p.name}:stratum{stratum}"
         offset = stream_seed(plan.seed_key, plan.cohort_seed, 0, "population", 0, salt=salt) / 2.0 ** 128
-        out.append(((offset + member * step) % 1.0) < (p.get("prevalence") or 0.0))
+        out.append(((offset + member * step) % 1.0) < (p.prevalence or 0.0))
     return out
 
 
@@ -155,31 +139,33 @@ def _band(text: str) -> tuple[float, float]:
 
 
 def sample_subject(plan: Plan, index: int) -> SubjectParams:
-    c = plan.cohort
+    """Subject `index`'s demographics, scanner, acquisition and lesions, from the plan alone."""
+    from synthspec.families import registry
+
+    sampling = plan.sampling
     rng = numpy_stream(plan.seed_key, plan.cohort_seed, index, "population")
-    budget = c.get("sampling_budget") or 10_000
-    pop = c.get("population") or {}
+    budget = sampling.sampling_budget
+    pop = sampling.population
     all_strata = strata(plan)
     stratum = all_strata[index % len(all_strata)]
 
-    sex = stratum.get("sex") or (choose(_mix(pop["sex"]), rng) if pop.get("sex") else str(rng.choice(["female", "male"])))
-    age_dist = _dist(pop.get("age"))
+    sex = stratum.get("sex") or (choose(pop.sex, rng) if pop.sex else str(rng.choice(["female", "male"])))
     age_low, age_high = _band(stratum["age_band"]) if "age_band" in stratum else (-math.inf, math.inf)
     for _ in range(budget):
-        age = draw(age_dist, rng, budget, "population.age")
+        age = draw(pop.age, rng, budget, "population.age")
         if age_low <= age < age_high:
             break
     else:
         raise SamplingError(f"population.age never fell in the age band {stratum['age_band']} within the sampling budget")
-    if pop.get("height"):
-        height = draw(_dist(pop["height"]), rng, budget, "population.height")
+    if pop.height:
+        height = draw(pop.height, rng, budget, "population.height")
     else:
         mean, sd = DEFAULT_HEIGHT[sex]
         height = float(np.clip(rng.normal(mean, sd), mean - 2.5 * sd, mean + 2.5 * sd))
     bmi_low, bmi_high = _band(stratum["bmi_band"]) if "bmi_band" in stratum else (-math.inf, math.inf)
     for _ in range(budget):
-        if pop.get("bmi"):
-            bmi = draw(_dist(pop["bmi"]), rng, budget, "population.bmi")
+        if pop.bmi:
+            bmi = draw(pop.bmi, rng, budget, "population.bmi")
         else:
             m, s, lo, hi = DEFAULT_BMI
             bmi = float(np.clip(rng.normal(m, s), lo, hi))
@@ -187,34 +173,30 @@ def sample_subject(plan: Plan, index: int) -> SubjectParams:
             break
     else:
         raise SamplingError(f"population.bmi never fell in the band {stratum['bmi_band']} within the sampling budget")
-    scanner = stratum.get("scanner") or choose(_mix(c["scanners"]), rng)
-    proto = c["protocol"]
-    mas = draw(_dist(proto["mas"]), rng, budget, "ct.mas")
+    scanner = stratum.get("scanner") or choose(sampling.scanners, rng)
+    acquire = plan.stage("acquire").params
+    acquisition = registry.modality(acquire.family).sample(acquire.settings, rng, draw, budget)
 
     lesions: list[LesionParams] = []
     positive = False
-    for p, carried in zip(c.get("pathologies") or [], carries(plan, index)):
+    for p, carried in zip(sampling.pathologies, carries(plan, index)):
         if not carried:
             continue
         positive = True
-        low, high = p.get("count") or (1, 1)
+        family = registry.pathology(p.kind)
+        limits = family.placement_limits(p.constraints)
+        low, high = p.count
         count = int(rng.integers(low, high + 1))
         for _ in range(count):
-            subtype = choose(_mix(p["subtype"]), rng) if p.get("subtype") else "solid"
-            diameter = draw(_dist(p["diameter"]), rng, budget, f"pathology {p['name']}.diameter") if p.get("diameter") else 6.0
-            location = [choose(_mix(p["location"]), rng)] if p.get("location") else ["lung"]
-            lob = draw(_dist(p["lobulation"]), rng, budget) if p.get("lobulation") else DEFAULT_LOBULATION.get(subtype, 0.2)
-            spic = draw(_dist(p["spiculation"]), rng, budget) if p.get("spiculation") else DEFAULT_SPICULATION.get(subtype, 0.1)
-            min_pleura = max_overlap = None
-            for con in p.get("constraints") or []:
-                if con.get("function") == "distance_to" and con.get("op") in (">=", ">") and con.get("right_dimension") == "length":
-                    min_pleura = con["right_value"]
-                if con.get("function") == "overlap_with" and con.get("op") in ("<=", "<") and con.get("right_dimension") in ("fraction", "count"):
-                    max_overlap = con["right_value"]
-            lesions.append(LesionParams(pathology=p["name"], kind=p["kind"], subtype=subtype, diameter_mm=diameter,
-                                        locations=location, lobulation=lob, spiculation=spic,
-                                        min_pleura_mm=min_pleura, max_vessel_overlap=max_overlap))
+            subtype = choose(p.subtype, rng) if p.subtype else "solid"
+            diameter = (draw(p.diameter, rng, budget, f"pathology {p.name}.diameter") if p.diameter
+                        else family.default_diameter_mm)
+            location = [choose(p.location, rng)] if p.location else [family.default_location]
+            default_lob, default_spic = family.shape_defaults(subtype)
+            lob = draw(p.lobulation, rng, budget) if p.lobulation else default_lob
+            spic = draw(p.spiculation, rng, budget) if p.spiculation else default_spic
+            lesions.append(LesionParams(pathology=p.name, kind=p.kind, subtype=subtype, diameter_mm=diameter,
+                                        locations=location, lobulation=lob, spiculation=spic, **limits))
     return SubjectParams(
         index=index, subject_id=f"S{index:06d}", stratum=stratum, sex=sex, age_y=round(age, 2), height_mm=round(height, 1),
-        bmi=round(bmi, 2), scanner=scanner, kv=proto["kv"], mas=round(mas, 2), kernel=proto.get("kernel") or "standard",
-        slice_thickness_mm=plan.grid.spacing[0], positive=positive, lesions=lesions)
+        bmi=round(bmi, 2), scanner=scanner, acquisition=acquisition, positive=positive, lesions=lesions)

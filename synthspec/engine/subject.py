@@ -1,132 +1,190 @@
-"""One subject from its parameters: phantom -> pathology -> physics.  Pure given the plan and index.
+"""One subject from the plan and its index: the plan's stages, run in order.  Pure given (plan, k).
 
-Counterfactual twins come from the same call with `with_pathology=False`: the
-anatomy and noise streams are the same, only the lesion stream is skipped.
+`STAGES` maps each stage kind of the plan to the function that runs it; `generate_subject`
+walks the plan's own stage list (the plan is what runs, not decoration) and hands each
+stage the parameters the plan gives it.  The local executor, `synth verify`, the shortcut
+tests' twins and the benchmarks all call `generate_subject`.
+
+Counterfactual twins come from the same call with `with_pathology=False`: the anatomy and
+noise streams are the same, only the lesion stream is skipped.  After the pathology stage the
+anatomy family's acceptance checks judge the tissues; a failure sends the subject back to the
+anatomy stage (a new anatomy draw) or only to the pathology stage (a new lesion draw in the
+same anatomy), so a twin walks through exactly the same anatomy draws as its original.
+
+It writes nothing (cohort/writer.py does) and judges nothing beyond the family's own
+acceptance checks that drive the re-draws.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from synthspec.plan.model import Plan
-from synthspec.engine.sample import SubjectParams
+from synthspec.engine.sample import SubjectParams, sample_subject
 from synthspec.engine.seeds import numpy_stream, torch_stream
-
-HU_MIN, HU_MAX = -1024, 3071
+from synthspec.families import registry
+from synthspec.families.base import Demographics, TissueScene
+from synthspec.families.grid import Grid
+from synthspec.plan.model import Plan
 
 
 @dataclass
 class GeneratedSubject:
     params: SubjectParams
-    image: np.ndarray          # int16 HU [Z, Y, X] after imaging physics
-    truth_hu: np.ndarray       # float32 HU before physics
-    labels: np.ndarray         # uint8 organ labels
+    channels: dict[str, np.ndarray]
+    """Delivered images by channel name (CT: `image`, int16 HU [Z, Y, X])."""
+    truth: np.ndarray | None
+    """The modality's noiseless rendering before acquisition (CT: float32 HU)."""
+    labels: np.ndarray         # uint8 anatomy labels (plan.labels)
     lesion_mask: np.ndarray    # uint16 lesion ids
-    lesions: list              # InsertedLesion
+    lesions: list              # families.base.InsertedLesion
     rejected: list[str]
     attempts: int = 1          # 1 + anatomy re-draws
     anatomy_failures: list[str] | None = None   # reasons still failing after the last re-draw (None: passed)
 
+    @property
+    def image(self) -> np.ndarray:
+        """The first channel (a CT volume)."""
+        return next(iter(self.channels.values()))
 
-def origin_xyz(plan: Plan) -> tuple[float, float, float]:
-    """LPS position of voxel [0, 0, 0]: the grid is centred on the isocentre."""
-    (z, y, x), (dz, dy, dx) = plan.grid.shape, plan.grid.spacing
-    return (-(x - 1) / 2 * dx, -(y - 1) / 2 * dy, -(z - 1) / 2 * dz)
 
+@dataclass
+class _Work:
+    """What flows between the stages of one subject."""
 
-def generate(plan: Plan, params: SubjectParams, device: str | None = None, with_pathology: bool = True,
-             noiseless: bool = False) -> GeneratedSubject:
-    import torch
-
-    from synthspec.families.grid import Grid
-    from synthspec.families.modality.ct.acquisition import CTAcquisition, simulate_ct
-    from synthspec.engine.volume import Anatomy, LesionRequest, build_subject
-
-    grid = Grid(shape=tuple(plan.grid.shape), spacing=tuple(plan.grid.spacing))
-    anatomy = Anatomy(sex=params.sex, age_y=params.age_y, height_mm=params.height_mm, bmi=params.bmi)
-    requests = [LesionRequest(kind=l.kind, subtype=l.subtype, diameter_mm=l.diameter_mm, locations=l.locations,
-                              lobulation=l.lobulation, spiculation=l.spiculation, min_pleura_mm=l.min_pleura_mm,
-                              max_vessel_overlap=l.max_vessel_overlap) for l in params.lesions]
-    key, seed, k = plan.seed_key, plan.cohort_seed, params.index
-    validate = plan.cohort.get("validate_") or {}
-    check_anatomy = validate.get("anatomy", True)
-    retries = int(validate.get("max_resamples", 20)) if check_anatomy else 0
+    plan: Plan
+    index: int
+    with_pathology: bool
+    noiseless: bool
+    device: str
+    grid: Grid
+    params: SubjectParams | None = None
+    scene: TissueScene | None = None
+    attempts: int = 1
+    anatomy_attempt: int = 0
+    lesion_attempt: int = 0
+    clean_scene: TissueScene | None = None
     failures: list[str] | None = None
-    # Anatomy failures re-draw the anatomy stream; lesion failures re-draw only the lesion stream.
-    # A twin (no lesions) therefore walks through exactly the same anatomy draws as its original.
-    from synthspec.validate.anatomy import ANATOMY_CHECKS
-
-    anatomy_attempt = lesion_attempt = 0
-    for attempt in range(retries + 1):
-        volume = build_subject(anatomy, grid, {n: tuple(v) for n, v in plan.tissue_hu.items()},
-                               {int(label): t for label, t in plan.organ_tissue.items()}, requests,
-                               numpy_stream(key, seed, k, "anatomy", anatomy_attempt),
-                               numpy_stream(key, seed, k, "lesions", lesion_attempt),
-                               with_pathology=with_pathology,
-                               max_attempts=int(plan.cohort.get("sampling_budget") or 200))
-        if not check_anatomy:
-            break
-        failures = _anatomy_failures(plan, params, volume, with_pathology)
-        if not failures:
-            break
-        if any(f.split(":", 1)[0] in ANATOMY_CHECKS for f in failures):
-            anatomy_attempt += 1
-        else:
-            lesion_attempt += 1
-    scanner = plan.scanners[params.scanner]
-    physics = next(s for s in plan.stages if s.kind == "simulate_physics").params
-    acq = CTAcquisition(kv=params.kv, mas=params.mas, slice_thickness_mm=params.slice_thickness_mm,
-                        pixel_mm=plan.grid.spacing[2], kernel=params.kernel, views=physics.get("views"),
-                        noise_factor=scanner.noise_factor, electronic_noise=scanner.electronic_noise,
-                        mtf50_lp_mm=scanner.mtf50)
-    dev = torch.device(device or plan.device)
-    hu = torch.from_numpy(np.ascontiguousarray(volume.hu, dtype=np.float32)).to(dev)
-    generator = None if noiseless else torch_stream(key, seed, k, "noise")
-    with torch.no_grad():
-        image = simulate_ct(hu, acq, generator).to("cpu").numpy()
-    image = plant_shortcut(plan, params, image, bool(volume.lesions))
-    image16 = np.clip(np.rint(image), HU_MIN, HU_MAX).astype(np.int16)
-    return GeneratedSubject(params=params, image=image16, truth_hu=volume.hu, labels=volume.labels,
-                            lesion_mask=volume.lesion_mask, lesions=volume.lesions, rejected=list(volume.rejected),
-                            attempts=attempt + 1, anatomy_failures=failures or None)
+    truth: Any = None
+    channels: dict = field(default_factory=dict)
 
 
-def _anatomy_failures(plan: Plan, params: SubjectParams, volume, with_pathology: bool) -> list[str]:
-    """Why this draw fails anatomy validation (unplaceable lesions included); empty when it passes."""
-    from synthspec.validate.anatomy import check_subject_anatomy, record_from
-
-    record = record_from(params, volume.lesions, len(params.lesions) if with_pathology else 0)
-    reasons = check_subject_anatomy(volume.labels, volume.lesion_mask, plan.grid.spacing, record, plan)
-    if with_pathology:
-        reasons += [f"lesion placement: {r}" for r in volume.rejected]
-    return reasons
+def _sample(work: _Work, stage) -> None:
+    work.params = sample_subject(work.plan, work.index)
 
 
-MARKER_HU = 100.0
-"""Peak CT-number offset of the planted marker at marker_strength 100 %."""
-DEFAULT_MARKER_STRENGTH = 0.5
-"""50 HU in the air corner: invisible at the lung window, and the strength of the in-memory control that
-a clean cohort's shortcut pass is measured against (validate.shortcut.ShortcutSettings.control_strength),
-so the default planted cohort is the marker a pass claims it would have caught.  At 30 % the twin probe
-only just flags it at the default size (held-out AUC 0.76 against the 0.75 limit)."""
+def _build_anatomy(work: _Work, stage) -> None:
+    plan, p = work.plan, work.params
+    family = registry.anatomy(stage.params.family)
+    demographics = Demographics(sex=p.sex, age_y=p.age_y, height_mm=p.height_mm, bmi=p.bmi)
+    rng = numpy_stream(plan.seed_key, plan.cohort_seed, p.index, "anatomy", work.anatomy_attempt)
+    work.scene = family.build(stage.params.settings, demographics, work.grid, rng)
 
 
-def plant_shortcut(plan: Plan, params: SubjectParams, image: np.ndarray, positive: bool) -> np.ndarray:
-    """`debug { planted_shortcut: true }`: a faint square in the image corner on positive subjects only.
+def _insert_pathology(work: _Work, stage) -> None:
+    """Each lesion by its pathology family, in the order sampled, from the one lesion stream."""
+    plan, p = work.plan, work.params
+    if not (work.with_pathology and p.lesions):
+        return
+    if work.clean_scene is None:
+        work.clean_scene = work.scene   # a lesion re-draw starts again from the lesion-free anatomy
+    work.scene = copy.copy(work.clean_scene)
+    work.scene.layers = list(work.clean_scene.layers)
+    work.scene.lesion_mask = work.clean_scene.lesion_mask.copy()
+    work.scene.lesions, work.scene.rejected = [], []
+    rng = numpy_stream(plan.seed_key, plan.cohort_seed, p.index, "lesions", work.lesion_attempt)
+    by_kind: dict[str, list] = {}
+    for lesion in p.lesions:
+        by_kind.setdefault(lesion.kind, []).append(lesion)
+    for kind, lesions in by_kind.items():
+        registry.pathology(kind).insert(work.scene, work.grid, lesions, rng, plan.labels,
+                                        max_attempts=int(stage.params.settings.get("max_attempts", 200)))
 
-    A deliberate flaw that correlates perfectly with the label and has nothing to do
-    with the lesion: the shortcut tests must flag a model trained on such a cohort.
-    Never used outside method development (rule GOV008 refuses it elsewhere).
-    """
-    debug = plan.cohort.get("debug") or {}
-    if not debug.get("planted_shortcut") or not positive:
-        return image
-    strength = debug.get("marker_strength")
-    strength = DEFAULT_MARKER_STRENGTH if strength is None else float(strength)
-    z, y, x = image.shape
-    size = max(2, y // 16)
-    out = image.copy()
-    out[:, 1:1 + size, 1:1 + size] += MARKER_HU * strength
-    return out
+
+def _accept(work: _Work) -> str | None:
+    """Judge the tissues with the anatomy family's checks; the stage kind to run again, or None to go on.
+
+    Anatomy failures re-draw the anatomy stream; lesion failures re-draw only the lesion stream, so a
+    twin (no lesions) walks through exactly the same anatomy draws as its original."""
+    from synthspec.cohort.record import checked_record
+
+    plan, p, scene = work.plan, work.params, work.scene
+    if not plan.validation.anatomy:
+        return None
+    family = registry.anatomy(plan.anatomy)
+    requested = len(p.lesions) if work.with_pathology else 0
+    failures = family.check(scene.labels, scene.lesion_mask, plan.grid.spacing,
+                            checked_record(p, scene.lesions, requested), plan)
+    if work.with_pathology:
+        failures += [f"lesion placement: {r}" for r in scene.rejected]
+    work.failures = failures or None
+    if not failures or work.attempts > int(plan.validation.max_resamples):
+        return None
+    work.attempts += 1
+    if any(f.split(":", 1)[0] in family.anatomy_checks for f in failures):
+        work.anatomy_attempt += 1
+        work.clean_scene = None
+        return "build_anatomy"
+    work.lesion_attempt += 1
+    return "insert_pathology"
+
+
+def _acquire(work: _Work, stage) -> None:
+    from synthspec.cohort.labels import tissues
+    from synthspec.engine.debug import plant_shortcut
+
+    plan, p = work.plan, work.params
+    modality = registry.modality(stage.params.family)
+    work.truth = modality.truth(work.scene, stage.params.settings, tissues(plan))
+    noise = None if work.noiseless else torch_stream(plan.seed_key, plan.cohort_seed, p.index, "noise")
+    images = modality.acquire(work.truth, stage.params.settings, p.acquisition, plan.scanners[p.scanner], noise,
+                              work.device)
+    positive = bool(work.scene.lesions)
+    work.channels = {name: modality.store(plant_shortcut(plan, image, positive, modality.marker_units))
+                     for name, image in images.items()}
+
+
+STAGES = {
+    "sample_population": _sample,
+    "build_anatomy": _build_anatomy,
+    "insert_pathology": _insert_pathology,
+    "acquire": _acquire,
+    "write": None,   # the executor writes (cohort/writer.py); a generated subject stays in memory
+}
+"""Stage kind -> the function that runs it, in the order a subject passes through them."""
+ACCEPT_AFTER = "insert_pathology"
+"""After this stage the anatomy family's acceptance checks may send the subject back to an earlier stage."""
+
+
+def generate_subject(plan: Plan, k: int, *, with_pathology: bool = True, noiseless: bool = False,
+                     device: str | None = None, timings: dict[str, float] | None = None) -> GeneratedSubject:
+    """Subject `k` of `plan`, in memory: the same whatever the batch, worker or resume history.
+
+    `timings`, when given, receives the seconds each stage kind took (for benchmarks)."""
+    if k < 0:
+        raise ValueError(f"subject index must be >= 0, got {k}")
+    unknown = [s.kind for s in plan.stages if s.kind not in STAGES]
+    if unknown:
+        raise ValueError(f"the plan has stages this synthspec cannot run: {', '.join(unknown)}")
+    work = _Work(plan=plan, index=k, with_pathology=with_pathology, noiseless=noiseless, device=device or plan.device,
+                 grid=Grid(shape=tuple(plan.grid.shape), spacing=tuple(plan.grid.spacing)))
+    order = [stage.kind for stage in plan.stages]
+    i = 0
+    while i < len(plan.stages):
+        stage = plan.stages[i]
+        run = STAGES[stage.kind]
+        if run is not None:
+            started = time.perf_counter()
+            run(work, stage)
+            if timings is not None:
+                timings[stage.kind] = timings.get(stage.kind, 0.0) + time.perf_counter() - started
+        again = _accept(work) if stage.kind == ACCEPT_AFTER else None
+        i = order.index(again) if again else i + 1
+    scene = work.scene
+    return GeneratedSubject(params=work.params, channels=work.channels, truth=work.truth, labels=scene.labels,
+                            lesion_mask=scene.lesion_mask, lesions=list(scene.lesions), rejected=list(scene.rejected),
+                            attempts=work.attempts, anatomy_failures=work.failures)

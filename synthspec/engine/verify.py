@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from synthspec.cohort.atomic import sha256_file
+from synthspec.errors import InputError
 
 # the files of a subject folder that `synth run` hashes; anything else there (subject.json, notes) is not checked
-CHECKED_FILES = ("image.nii.gz", "labels.nii.gz", "lesions.nii.gz")
 CHECKED_FOLDER = "dicom"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class VerifyError(Exception):
+class VerifyError(InputError):
     """A cohort that cannot be verified at all; the message names the file and the fix (exit 2)."""
 
 
@@ -86,9 +86,9 @@ class Report:
 
 
 def choose_indices(plan, count: int) -> list[int]:
-    import numpy as np
+    from synthspec.engine.seeds import analysis_rng
 
-    rng = np.random.default_rng(int(plan.seed_key[:8], 16))
+    rng = analysis_rng("verify", plan.seed_key)
     count = min(count, plan.subjects)
     return sorted(int(k) for k in rng.choice(plan.subjects, size=count, replace=False))
 
@@ -103,14 +103,19 @@ def _load_plan(cohort: Path):
     if not plan_file.is_file():
         raise VerifyError(f"{cohort} has no plan.json; is it a synthspec cohort folder?")
     try:
-        plan = Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
+        data = json.loads(plan_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise VerifyError(f"{plan_file} cannot be read as a plan ({type(error).__name__}); "
+                          "it is damaged, or the folder is not a synthspec cohort") from None
+    version = data.get("synthspec_version") if isinstance(data, dict) else None
+    if version is not None and version != __version__:
+        raise VerifyError(f"{cohort} was written by synthspec {version}, this is {__version__}; "
+                          "verify it with that version")
+    try:
+        return Plan.model_validate(data)
     except Exception as error:  # noqa: BLE001 - a damaged or foreign file
         raise VerifyError(f"{plan_file} cannot be read as a plan ({type(error).__name__}); "
                           "it is damaged, or the folder is not a synthspec cohort") from None
-    if plan.synthspec_version != __version__:
-        raise VerifyError(f"{cohort} was written by synthspec {plan.synthspec_version}, this is {__version__}; "
-                          "verify it with that version")
-    return plan
 
 
 def _hashes_problem(record) -> str | None:
@@ -164,7 +169,7 @@ def _check_files(subject: SubjectCheck, hashes: dict[str, str]) -> None:
         subject.files += 1
         if actual != expected:
             subject.findings.append(Finding(path, "damaged (its SHA-256 differs from the one recorded when it was written)"))
-    present = [folder / name for name in CHECKED_FILES if (folder / name).exists()]
+    present = [p for p in sorted(folder.glob("*.nii.gz")) if p.exists()]
     dicom = folder / CHECKED_FOLDER
     if dicom.is_dir():
         present += sorted(p for p in dicom.rglob("*") if not p.is_dir())
@@ -177,7 +182,7 @@ def _check_files(subject: SubjectCheck, hashes: dict[str, str]) -> None:
 
 def _check_content_hash(report: Report, records: dict[int, dict]) -> None:
     """cohort.json's content hash covers every subject's hashes: an edited subject.json shows here."""
-    from synthspec.engine.executor import content_hash
+    from synthspec.cohort.record import content_hash
 
     info_file = report.cohort / "cohort.json"
     if not info_file.is_file():
@@ -203,11 +208,14 @@ def _check_content_hash(report: Report, records: dict[int, dict]) -> None:
             f"`synth run --plan {report.plan_file} --out NEW_FOLDER`")
 
 
-def check(cohort: Path, count: int = 3, device: str | None = None) -> Report:
-    """Hash the files of every subject on disk and regenerate `count` subjects chosen from the plan's seed."""
+def check(cohort: Path, count: int = 3, device: str | None = None, *, progress=None) -> Report:
+    """Hash the files of every subject on disk and regenerate `count` subjects chosen from the plan's seed.
+
+    `progress(items, desc)`, when given, wraps each loop (a progress bar) and yields the same items."""
+    progress = progress or (lambda items, desc: items)
     if count < 1:
         raise VerifyError(f"--sample must be at least 1, not {count}")
-    from synthspec.engine.executor import subject_dir
+    from synthspec.cohort.layout import subject_dir
 
     cohort = Path(cohort)
     plan = _load_plan(cohort)
@@ -217,7 +225,7 @@ def check(cohort: Path, count: int = 3, device: str | None = None) -> Report:
         raise VerifyError(f"{cohort} holds no subjects; generate them with "
                           f"`synth run --plan {report.plan_file} --out {cohort} --resume`")
     records: dict[int, dict] = {}
-    for subject in report.subjects:
+    for subject in progress(report.subjects, "hashing"):
         record = _read_record(report, subject.folder)
         if record is None:
             subject.findings.append(Finding(subject.folder if not subject.folder.exists() else subject.folder / "subject.json",
@@ -227,19 +235,18 @@ def check(cohort: Path, count: int = 3, device: str | None = None) -> Report:
         _check_files(subject, record["hashes"])
     _check_content_hash(report, records)
 
-    from synthspec.engine.executor import write_subject
-    from synthspec.engine.subject import generate
-    from synthspec.engine.sample import sample_subject
+    from synthspec.cohort.writer import write_subject
+    from synthspec.engine.subject import generate_subject
 
     with tempfile.TemporaryDirectory(prefix="synth-verify-") as tmp:
-        for k in choose_indices(plan, count):
+        for k in progress(choose_indices(plan, count), "regenerating"):
             subject = report.subjects[k]
             subject.sampled = True
             if k not in records:
                 subject.differs = ["subject missing from the cohort"]
                 continue
             expected = records[k]["hashes"]
-            got = write_subject(Path(tmp), plan, generate(plan, sample_subject(plan, k), device=device))["hashes"]
+            got = write_subject(Path(tmp), plan, generate_subject(plan, k, device=device))["hashes"]
             subject.differs = sorted(name for name in set(expected) | set(got) if expected.get(name) != got.get(name))
             subject.regenerated = not subject.differs
     return report

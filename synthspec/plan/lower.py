@@ -1,8 +1,10 @@
-"""Lower a checked cohort model to an execution plan.
+"""Lower a checked cohort model to an execution plan, asking the families for their parts.
 
-Decides the voxel grid, the stage DAG with tensor shapes and dtypes, the batch
-size from a memory estimate, shards for workers and the seeding key.  A request
-too large for the device is refused here, before any compute is spent.
+Decides the voxel grid (the modality's, over the anatomy's coverage), the stages with their
+typed parameters, the batch size from the modality's memory estimate, shards for workers
+and the seeding key.  A pair no family provides is refused with the list of pairs that
+exist; a request too large for the device is refused here, before any compute is spent.
+Every default is decided here or in the family that owns it, once.
 """
 
 from __future__ import annotations
@@ -15,19 +17,19 @@ from pathlib import Path
 from synthspec import __version__
 from synthspec.compiler.check import FileResult
 from synthspec.compiler.model import Cohort
+from synthspec.errors import Failure
+from synthspec.families import registry
 from synthspec.plan import estimate
-from synthspec.plan.model import GridSpec, Label, Plan, ScannerParams, Shard, Stage, TensorSpec
+from synthspec.plan.model import (ConstraintParams, DebugParams, FamilyParams, GridSpec, Label, PathologyParams, Plan,
+                                  PopulationParams, SampleParams, ScannerParams, Shard, Stage, Summary, TensorSpec,
+                                  ValidationParams, WriteParams)
 
-SUPPORTED = {("ct", "thorax_adult")}
-"""(modality, anatomy) pairs the runtime can generate today; others compile but do not plan."""
-
-SCAN_LENGTH_MM = {"thorax_adult": 300.0}
-DEFAULT_FOV_MM = 400.0
-DEFAULT_MATRIX = 256
 MAX_BATCH = 8
+DEFAULT_SAMPLING_BUDGET = 10_000
+DEFAULT_PLACEMENT_ATTEMPTS = 200
 
 
-class PlanError(Exception):
+class PlanError(Failure):
     """A cohort that cannot be planned; the message names the estimate and the knob to turn."""
 
 
@@ -55,16 +57,54 @@ def seed_key(data: dict) -> str:
     return hashlib.sha256(json.dumps(keyed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _families(cohort: Cohort):
+    modality = cohort.task.modality if cohort.task else None
+    pairs = registry.supported_pairs()
+    if (modality, cohort.anatomy) not in pairs:
+        raise PlanError(f"generating {modality} of {cohort.anatomy} is not implemented yet "
+                        f"(available: {', '.join(f'{m} of {a}' for m, a in pairs)}); `synth check` still lints this spec")
+    kinds = [p.kind for p in cohort.pathologies]
+    missing = [k for k in kinds if k not in registry.names("pathology")]
+    if missing:
+        raise PlanError(f"inserting {', '.join(sorted(set(missing)))} is not implemented yet (available: "
+                        f"{', '.join(registry.names('pathology'))}); `synth check` still lints this spec")
+    return modality, registry.anatomy(cohort.anatomy), registry.modality(modality)
+
+
+def _labels(definition, not_drawn) -> list[Label]:
+    out = []
+    for o in definition.all("organ"):
+        volume = o.get("volume")
+        out.append(Label(id=o.get("label"), name=o.name, tissue=o.get("tissue"), group=o.get("group"),
+                         written=o.name not in not_drawn, size_mm=o.get("size"),
+                         volume_ml=tuple(volume) if volume is not None else None))
+    return out
+
+
+def _pathologies(cohort: Cohort) -> list[PathologyParams]:
+    out = []
+    for p in cohort.pathologies:
+        constraints = [ConstraintParams(**c.model_dump(mode="json", exclude={"span"})) for c in p.constraints]
+        out.append(PathologyParams(name=p.name, kind=p.kind, prevalence=p.prevalence or 0.0, count=p.count,
+                                   subtype=p.subtype, diameter=p.diameter, location=p.location,
+                                   lobulation=p.lobulation, spiculation=p.spiculation, constraints=constraints))
+    return out
+
+
+def _summary(data: dict) -> Summary:
+    return Summary(title=data.get("title"), description=data.get("description"), task=data.get("task") or {},
+                   protocol=data.get("protocol") or {}, population=data.get("population") or {},
+                   pathologies=data.get("pathologies") or [], governance=data.get("governance") or {},
+                   transfer=data.get("transfer") or {})
+
+
 def lower(result: FileResult, device: str = "auto", subjects: int | None = None, workers: int = 1,
           memory_budget: int | None = None) -> Plan:
     cohort = result.cohort
     if cohort is None or result.program is None:
         raise PlanError("the spec has no cohort to plan")
-    registry = result.program.registry
-    modality = cohort.task.modality if cohort.task else None
-    if (modality, cohort.anatomy) not in SUPPORTED:
-        raise PlanError(f"generating {modality} of {cohort.anatomy} is not implemented yet "
-                        f"(available: {', '.join(f'{m} of {a}' for m, a in sorted(SUPPORTED))}); `synth check` still lints this spec")
+    stdlib = result.program.registry
+    modality_name, anatomy, modality = _families(cohort)
     try:
         device = estimate.resolve_device(device)
     except RuntimeError as error:
@@ -73,70 +113,65 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     if n is None or n < 1:
         raise PlanError("the cohort needs at least one subject (`subjects:` or --subjects)")
 
-    proto = cohort.protocol
-    matrix = proto.matrix or DEFAULT_MATRIX
-    fov = proto.field_of_view or DEFAULT_FOV_MM
-    pixel = fov / matrix
-    if cohort.voxel_size:
-        pixel = cohort.voxel_size
-        matrix = int(math.ceil(fov / pixel))
-    dz = proto.slice_thickness or 2.5
-    z = int(math.ceil(SCAN_LENGTH_MM[cohort.anatomy] / dz))
-    grid = GridSpec(shape=(z, matrix, matrix), spacing=(dz, pixel, pixel))
-    views = proto.views or math.ceil(math.pi / 2 * matrix)  # full angular sampling unless the spec says otherwise
-
-    per_subject = estimate.bytes_per_subject(grid.shape, views)
-    available = memory_budget if memory_budget is not None else estimate.available_memory(device)
-    budget = int(available * 0.6)
-    if per_subject > budget:
-        raise PlanError(
-            f"one subject needs about {per_subject / 2**30:.1f} GiB ({grid.voxels:,} voxels on a {z}x{matrix}x{matrix} grid), "
-            f"but {device} can give about {budget / 2**30:.1f} GiB; lower `matrix`, raise `slice_thickness` or "
-            f"`voxel_size`, or use a larger device")
-    batch = max(1, min(MAX_BATCH, budget // per_subject, n))
-    times = estimate.seconds_per_subject(grid.shape, views, device)
-    seconds = sum(times.values())
-
-    # stdlib tables the runtime needs, resolved now so the plan is self-contained
-    family = registry.get("anatomy", cohort.anatomy)
-    organ_tissue = {o.get("label"): o.get("tissue") for o in family.all("organ")}
-    organ_names = {o.get("label"): o.name for o in family.all("organ")}
-    labels = [Label(id=o.get("label"), name=o.name, tissue=o.get("tissue"), group=o.get("group"),
-                    written=o.name != "pleura") for o in family.all("organ")]
-    tissue_hu = {}
-    for name, d in registry.items["tissue"].items():
-        if d.get("hu") is not None:
-            tissue_hu[name] = tuple(d.get("hu")) + ((d.get("hu_typical"),) if d.get("hu_typical") is not None else ())
+    # stdlib tables the families need, resolved now so the plan is self-contained
+    labels = _labels(stdlib.get("anatomy", cohort.anatomy), anatomy.not_drawn)
+    tissues = stdlib.items["tissue"]
+    tissue_hu = {name: tuple(d.get("hu")) + ((d.get("hu_typical"),) if d.get("hu_typical") is not None else ())
+                 for name, d in tissues.items() if d.get("hu") is not None}
+    bone_labels = [e.id for e in labels if e.tissue in ("cancellous_bone", "cortical_bone")]
     scanners = {}
     for name in cohort.scanners.names:
-        s = registry.get("scanner", name)
+        s = stdlib.get("scanner", name)
         scanners[name] = ScannerParams(name=name, modality=s.get("modality"), noise_factor=s.get("noise_factor") or 1.0,
                                        electronic_noise=s.get("electronic_noise") or 20.0, mtf50=s.get("mtf50"),
                                        kernels=s.get("kernels") or [])
 
-    vol = list(grid.shape)
+    shape, spacing = modality.grid(cohort.protocol, cohort.voxel_size, anatomy.scan_length_mm)
+    grid = GridSpec(shape=shape, spacing=spacing)
+    acquisition, notes = modality.lower(cohort.protocol, shape, spacing, tissue_hu, bone_labels)
+    per_subject, times = modality.estimate(shape, acquisition, device)
+    available = memory_budget if memory_budget is not None else estimate.available_memory(device)
+    budget = int(available * 0.6)
+    z, y, x = shape
+    if per_subject > budget:
+        raise PlanError(
+            f"one subject needs about {per_subject / 2**30:.1f} GiB ({grid.voxels:,} voxels on a {z}x{y}x{x} grid), "
+            f"but {device} can give about {budget / 2**30:.1f} GiB; lower `matrix`, raise `slice_thickness` or "
+            f"`voxel_size`, or use a larger device")
+    batch = max(1, min(MAX_BATCH, budget // per_subject, n))
+    seconds = sum(times.values())
+
+    vol = list(shape)
+    channels = [c.name for c in modality.channels]
+    sampling = SampleParams(
+        population=PopulationParams(**(cohort.population.model_dump(include=set(PopulationParams.model_fields))
+                                       if cohort.population else {})),
+        scanners=cohort.scanners, pathologies=_pathologies(cohort),
+        sampling_budget=cohort.sampling_budget or DEFAULT_SAMPLING_BUDGET)
+    pathology_kinds = sorted({p.kind for p in cohort.pathologies})
     stages = [
-        Stage(id="sample", kind="sample_population", doc="demographics, scanner, protocol and lesion parameters per subject",
-              params={"stratify": cohort.population.stratify if cohort.population else []}),
-        Stage(id="phantom", kind="build_phantom", after=["sample"],
-              outputs=[TensorSpec(name="hu", shape=vol, dtype="float32"), TensorSpec(name="labels", shape=vol, dtype="uint8")],
-              params={"anatomy": cohort.anatomy}, seconds_per_subject=times["build_phantom"],
-              bytes_per_subject=grid.voxels * 13, doc="procedural anatomy scaled by sex, age, height and BMI"),
-        Stage(id="pathology", kind="insert_pathology", after=["phantom"],
+        Stage(id="sample", kind="sample_population", params=sampling,
+              doc="demographics, scanner, acquisition and lesion parameters per subject"),
+        Stage(id="anatomy", kind="build_anatomy", after=["sample"],
+              params=FamilyParams(stage="build_anatomy", family=cohort.anatomy,
+                                  settings=anatomy.lower(list(tissues), labels)),
+              outputs=[TensorSpec(name="labels", shape=vol, dtype="uint8"),
+                       TensorSpec(name="tissue_layers", shape=vol, dtype="float32")],
+              seconds_per_subject=times["build_anatomy"],
+              doc="tissues: label map, partial-volume layers, texture; re-drawn until the family's checks pass"),
+        Stage(id="pathology", kind="insert_pathology", after=["anatomy"],
+              params=FamilyParams(stage="insert_pathology", family=",".join(pathology_kinds),
+                                  settings={"max_attempts": cohort.sampling_budget or DEFAULT_PLACEMENT_ATTEMPTS}),
               outputs=[TensorSpec(name="lesion_mask", shape=vol, dtype="uint16")],
-              params={"pathologies": [p.name for p in cohort.pathologies]},
-              doc="lesions placed by rejection sampling under the spec's constraints"),
-        Stage(id="physics", kind="simulate_physics", after=["pathology"], device=device,
-              outputs=[TensorSpec(name="image", shape=vol, dtype="float32")],
-              params={"modality": modality, "views": views, "geometry": "parallel-beam", "kernel": proto.kernel or "standard",
-                      "kv": proto.kv, "slice_thickness_mm": dz, "pixel_mm": pixel},
-              seconds_per_subject=times["simulate_physics"], bytes_per_subject=per_subject - grid.voxels * 13,
-              doc="HU -> attenuation, projection, Poisson + electronic noise, filtered back-projection"),
-        Stage(id="scanner", kind="scanner_effects", after=["physics"], device=device,
-              params={"scanners": list(scanners)}, doc="scanner class noise factor and MTF (applied inside the physics stage)"),
-        Stage(id="write", kind="write", after=["scanner"],
-              outputs=[TensorSpec(name="image_int16", shape=vol, dtype="int16")],
-              params={"formats": cohort.output.formats if cohort.output else ["nifti", "dicom", "masks"]},
+              doc="lesions placed by rejection sampling under the spec's constraints, added as tissue layers"),
+        Stage(id="acquire", kind="acquire", after=["pathology"], device=device,
+              params=FamilyParams(stage="acquire", family=modality_name, settings=acquisition),
+              outputs=[TensorSpec(name=c, shape=vol, dtype=ch.dtype) for c, ch in zip(channels, modality.channels)],
+              seconds_per_subject=times["acquire"], bytes_per_subject=per_subject,
+              doc=f"{modality_name}: render tissue contrast, simulate the acquisition and the scanner class"),
+        Stage(id="write", kind="write", after=["acquire"],
+              params=WriteParams(formats=cohort.output.formats if cohort.output else ["nifti", "dicom", "masks"],
+                                 channels=channels),
               seconds_per_subject=times["write"], doc="NIfTI, DICOM series, masks, per-subject record (atomic)"),
     ]
     shards = []
@@ -146,17 +181,16 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
         if start < stop:
             shards.append(Shard(index=w, start=start, stop=stop))
     data = cohort_data(cohort)
-    texts = result.program.texts
-    notes = []
-    if views < math.ceil(math.pi / 2 * matrix):
-        notes.append(f"{views} views is below the {math.ceil(math.pi / 2 * matrix)} that full angular sampling needs; "
-                     "expect faint streaks far from the centre (set `views` in the ct block)")
+    validate = cohort.validate_.model_dump(include=set(ValidationParams.model_fields)) if cohort.validate_ else {}
+    debug = cohort.debug.model_dump(include=set(DebugParams.model_fields)) if cohort.debug else {}
     return Plan(
-        synthspec_version=__version__, spec_file=result.path, spec_hash=spec_hash(texts), seed_key=seed_key(data),
-        cohort_name=cohort.name, cohort_seed=cohort.seed or 0, subjects=n, modality=modality, anatomy=cohort.anatomy,
-        device=device, grid=grid, batch_size=int(batch), workers=max(1, workers), shards=shards, stages=stages,
-        scanners=scanners, tissue_hu=tissue_hu, labels=labels, organ_tissue=organ_tissue, organ_names=organ_names, cohort=data,
+        synthspec_version=__version__, spec_file=result.path, spec_hash=spec_hash(result.program.texts),
+        seed_key=seed_key(data), cohort_name=cohort.name, cohort_seed=cohort.seed or 0, subjects=n,
+        modality=modality_name, anatomy=cohort.anatomy, device=device, grid=grid, batch_size=int(batch),
+        workers=max(1, workers), shards=shards, stages=stages, scanners=scanners, labels=labels,
+        validation=ValidationParams(**validate), debug=DebugParams(**debug), summary=_summary(data),
         memory={"per_subject_bytes": per_subject, "budget_bytes": budget, "available_bytes": int(available)},
-        estimates={"seconds_per_subject": seconds, "total_seconds": seconds * n / max(1, workers), **{f"{k}_s": v for k, v in times.items()}},
+        estimates={"seconds_per_subject": seconds, "total_seconds": seconds * n / max(1, workers),
+                   **{f"{k}_s": v for k, v in times.items()}},
         notes=notes,
     )

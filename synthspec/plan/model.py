@@ -1,7 +1,13 @@
-"""The execution plan: a typed, serialisable DAG of stages plus everything needed to replay it.
+"""The execution plan: typed, serialisable stages plus everything needed to replay them.
 
-A plan is pure data (no callables), so it pickles to workers, saves to JSON,
-and `synth run --plan FILE` executes exactly what was reviewed.
+A plan is pure data (no callables), so it pickles to workers, saves to JSON, and
+`synth run --plan FILE` executes exactly what was reviewed.  It is the only thing the
+compiler hands the runtime: the engine reads these types, never the checked model.
+
+Each stage carries its own parameters.  The generic stages (sampling, writing) have typed
+fields here; the family stages (anatomy, pathology, acquisition) carry the family's name
+and a `settings` mapping that the family lowered and validates again with its own pydantic
+model when it runs, so a new modality needs no change to this file.
 """
 
 from __future__ import annotations
@@ -12,7 +18,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
-PLAN_VERSION = 1
+from synthspec.compiler.values import Dist, Mix
+
+PLAN_VERSION = 2
+"""2: typed stage parameters and the label table replaced the model dump (`cohort`) of version 1."""
+
+STAGE_KINDS = ("sample_population", "build_anatomy", "insert_pathology", "acquire", "write")
+"""The order a subject passes through; `engine.STAGES` implements the first four, the cohort writer the last."""
 
 
 class TensorSpec(BaseModel):
@@ -21,14 +33,78 @@ class TensorSpec(BaseModel):
     dtype: str
 
 
+class PopulationParams(BaseModel):
+    """Demographics as the sampler draws them (canonical units: y, mm, kg/m2)."""
+
+    sex: Mix | None = None
+    age: Dist | None = None
+    height: Dist | None = None
+    bmi: Dist | None = None
+    stratify: list[str] = []
+    age_bands: list[float] = []
+
+
+class ConstraintParams(BaseModel):
+    """A `require` line in canonical units; the pathology's placement and the anatomy checks enforce it."""
+
+    label: str | None = None
+    weight: float | None = None
+    """Below 1 a soft constraint (`require[0.75]`): a preference, not a rule."""
+    function: str | None = None
+    argument: str | None = None
+    left: str
+    op: str
+    right: str
+    right_value: float | None = None
+    right_dimension: str | None = None
+
+
+class PathologyParams(BaseModel):
+    """One pathology block: what the sampler draws per lesion, and the constraints on its placement."""
+
+    name: str
+    kind: str
+    prevalence: float = 0.0
+    count: tuple[int, int] = (1, 1)
+    subtype: Mix | None = None
+    diameter: Dist | None = None
+    location: Mix | None = None
+    lobulation: Dist | None = None
+    spiculation: Dist | None = None
+    constraints: list[ConstraintParams] = []
+
+
+class SampleParams(BaseModel):
+    stage: Literal["sample_population"] = "sample_population"
+    population: PopulationParams
+    scanners: Mix
+    pathologies: list[PathologyParams] = []
+    sampling_budget: int = 10_000
+    """Draws allowed per clipped distribution before sampling gives up and names it."""
+
+
+class FamilyParams(BaseModel):
+    """A family stage: which registered family runs it, with the settings it lowered for itself."""
+
+    stage: Literal["build_anatomy", "insert_pathology", "acquire"]
+    family: str
+    settings: dict[str, Any] = {}
+
+
+class WriteParams(BaseModel):
+    stage: Literal["write"] = "write"
+    formats: list[str] = ["nifti", "dicom", "masks"]
+    channels: list[str] = ["image"]
+    """Image channels of every subject, as the modality declares them (CT: one, `image`)."""
+
+
 class Stage(BaseModel):
     id: str
-    kind: Literal["sample_population", "build_phantom", "insert_pathology", "simulate_physics",
-                  "scanner_effects", "write", "validate"]
+    kind: Literal["sample_population", "build_anatomy", "insert_pathology", "acquire", "write"]
     after: list[str] = []
     device: str = "cpu"
     outputs: list[TensorSpec] = []
-    params: dict[str, Any] = {}
+    params: SampleParams | FamilyParams | WriteParams
     seconds_per_subject: float = 0.0
     bytes_per_subject: int = 0
     doc: str = ""
@@ -51,6 +127,11 @@ class GridSpec(BaseModel):
         z, y, x = self.shape
         return z * y * x
 
+    def origin_xyz(self) -> tuple[float, float, float]:
+        """LPS position of voxel [0, 0, 0]: the grid is centred on the isocentre."""
+        (z, y, x), (dz, dy, dx) = self.shape, self.spacing
+        return (-(x - 1) / 2 * dx, -(y - 1) / 2 * dy, -(z - 1) / 2 * dz)
+
 
 class ScannerParams(BaseModel):
     name: str
@@ -71,6 +152,42 @@ class Label(BaseModel):
     group: str | None = None
     written: bool = True
     """False for a structure the family declares but does not draw as a label (the thorax's pleura)."""
+    size_mm: float | None = None
+    """The stdlib's smallest typical extent (the largest lesion it can hold)."""
+    volume_ml: tuple[float, float] | None = None
+    """The stdlib's adult reference volume range."""
+
+
+class ValidationParams(BaseModel):
+    """The spec's `validate` block: what `synth validate` runs and the generator's re-draw budget."""
+
+    anatomy: bool = True
+    max_resamples: int = 20
+    reference: str | None = None
+    max_wasserstein: float | None = None
+    max_discriminator_auc: float | None = None
+    shortcut_tests: list[str] = []
+    reader_study: bool = False
+
+
+class DebugParams(BaseModel):
+    """Method-development switches (rule GOV008 refuses them outside `purpose: method_development`)."""
+
+    planted_shortcut: bool = False
+    marker_strength: float | None = None
+
+
+class Summary(BaseModel):
+    """What the cohort card and report show of the spec: words, not parameters the engine reads."""
+
+    title: str | None = None
+    description: str | None = None
+    task: dict[str, Any] = {}
+    protocol: dict[str, Any] = {}
+    population: dict[str, Any] = {}
+    pathologies: list[dict[str, Any]] = []
+    governance: dict[str, Any] = {}
+    transfer: dict[str, Any] = {}
 
 
 class Plan(BaseModel):
@@ -94,20 +211,36 @@ class Plan(BaseModel):
     shards: list[Shard]
     stages: list[Stage]
     scanners: dict[str, ScannerParams]
-    tissue_hu: dict[str, tuple[float, ...]]
-    """(low, high) HU per tissue, plus the typical value where the stdlib gives one."""
-    labels: list[Label] = []
+    labels: list[Label]
     """The label table of labels.nii.gz (and, as kind `finding`, of lesion classes)."""
-    organ_tissue: dict[int, str]
-    organ_names: dict[int, str]
-    cohort: dict[str, Any]
-    """The checked cohort model (canonical units) the sampler reads."""
+    validation: ValidationParams = ValidationParams()
+    debug: DebugParams = DebugParams()
+    summary: Summary = Summary()
     memory: dict[str, int]
     estimates: dict[str, float]
     notes: list[str] = []
 
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("memory", "estimates", "batch_size", "workers", "shards", "notes")
     """Fields that change how a plan runs but never what it produces; left out of the hash."""
+
+    def stage(self, kind: str) -> Stage:
+        """The plan's stage of this kind (each kind occurs once)."""
+        for s in self.stages:
+            if s.kind == kind:
+                return s
+        raise KeyError(f"the plan has no {kind} stage (stages: {', '.join(s.kind for s in self.stages)})")
+
+    @property
+    def sampling(self) -> SampleParams:
+        return self.stage("sample_population").params
+
+    @property
+    def writing(self) -> WriteParams:
+        return self.stage("write").params
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.writing.channels)
 
     def canonical_json(self) -> str:
         data = self.model_dump(mode="json", exclude=set(self.EXECUTION_ONLY))

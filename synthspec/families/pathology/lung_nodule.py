@@ -1,10 +1,12 @@
 """Lung nodules: shape, appearance and placement under the spec's constraints.
 
-Stage role: given a finished phantom and `lesion_rng`, place each requested
-nodule by rejection sampling and paint it into the HU volume and lesion mask.
-It draws only from `lesion_rng`, and changes HU only inside each lesion's
-reported bounding box, so twins without pathology match outside the boxes.
-It never changes the organ labels.
+Stage role: given a subject's tissue scene and `lesion_rng`, place each requested
+nodule by rejection sampling and add it to the scene as a tissue layer (solid
+nodule or ground glass, with its own texture field and level) and to the lesion
+mask.  It draws only from `lesion_rng`; its layer covers only the lesion's crop
+and is zero outside the reported bounding box, so twins without pathology match
+outside the boxes.  It never changes the organ labels and never sets an intensity:
+the modality renders the layer (CT: tissues.synth HU, ct/render.py texture amplitudes).
 
 Shape: a sphere of the requested diameter whose radius is modulated by a few
 random low-order Legendre terms (lobulation; volume-corrected so the
@@ -14,11 +16,11 @@ partial-volume ramp one voxel wide along the normal, so small nodules are not
 binary blocks; `lesion_mask` marks voxels the lesion occupies >= 50 % (and,
 for a lesion smaller than one voxel, its most occupied voxel).
 
-Appearance (Fleischner glossary, Hansell 2008; tissues.synth): solid 20..60 HU,
-ground glass -750..-300 HU, part-solid = ground-glass halo with a solid core of
-30-60 % of the diameter.  Nodules replace lung parenchyma, not vessels, so vessels run
-through and beside nodules as in real scans: a voxel of lesion occupancy o and
-vessel occupancy v becomes  hu + o * (lesion * (1 - v) + blood * v - hu).
+Tissues (Fleischner glossary, Hansell 2008; tissues.synth): solid nodule, ground
+glass, part-solid = ground-glass halo with a solid core of 30-60 % of the diameter.
+Nodules replace lung parenchyma, not vessels, so vessels run through and beside
+nodules as in real scans: a voxel of lesion occupancy o and vessel occupancy v
+becomes  x + o * (lesion * (1 - v) + blood * v - x)  in any modality's property x.
 
 Constraints, checked per attempt (the names appear in `rejected`):
     lung            every lesion voxel lies in lung parenchyma (not wall, mediastinum, airway)
@@ -26,7 +28,7 @@ Constraints, checked per attempt (the names appear in `rejected`):
     lobe            >= 75 % of its lung voxels lie in the chosen lobe
     overlap         it does not overlap an earlier lesion
     min_pleura_mm   min over lesion voxels of the distance to the lung surface >= X
-    max_vessel_overlap  fraction of lesion voxels labelled vessel (30/31) or airway (20/21) <= X
+    max_vessel_overlap  fraction of lesion voxels labelled pulmonary vessel or airway <= X
 """
 
 from __future__ import annotations
@@ -36,33 +38,45 @@ import math
 import numpy as np
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
+from synthspec.families.base import InsertedLesion, Layer, LesionParams, TissueScene
 from synthspec.families.grid import Grid, raster_capsules
-from synthspec.families.anatomy.thorax.texture import DEFAULT_HU
-from synthspec.families.anatomy.thorax.build import BRONCHI, LLL, LOBES, LUL, ORGANS, PULM_ARTERY, PULM_VEIN, R_LUNG, RLL, RML, RUL, TRACHEA
 
-GROUPS = {"lung": LOBES, "lungs": LOBES, "right_lung": (RUL, RML, RLL), "left_lung": (LUL, LLL)}
-VESSEL_LIKE = np.zeros(256, dtype=bool)
-VESSEL_LIKE[[PULM_ARTERY, PULM_VEIN, TRACHEA, BRONCHI]] = True
-IS_LOBE = np.zeros(256, dtype=bool)
-IS_LOBE[list(LOBES)] = True
-LOBE_NAME = {v: k for k, v in ORGANS.items() if v in LOBES}
 SUBTYPES = ("solid", "part_solid", "ground_glass")
 CONSTRAINTS = ("lung", "field_of_view", "lobe", "overlap", "min_pleura_mm", "max_vessel_overlap")
+DEFAULT_LOBULATION = {"solid": 0.3, "part_solid": 0.25, "ground_glass": 0.15}
+DEFAULT_SPICULATION = {"solid": 0.15, "part_solid": 0.1, "ground_glass": 0.0}
+VESSEL_GROUPS = ("pulmonary_vessels", "airways")
 
 
-def resolve_locations(names: list[str]) -> tuple[list[int], list[str]]:
-    """Lobe labels a lesion may sit in, and the names that mean no lobe."""
-    lobes: list[int] = []
-    unknown = []
-    for name in names or ["lung"]:
-        key = str(name).strip().lower()
-        if key in GROUPS:
-            lobes.extend(GROUPS[key])
-        elif ORGANS.get(key) in LOBES:
-            lobes.append(ORGANS[key])
-        else:
-            unknown.append(str(name))
-    return sorted(set(lobes)), unknown
+class LungLabels:
+    """The lung's structures as the plan's label table names them (lobes, and what counts as vessel)."""
+
+    def __init__(self, labels):
+        lobes = [e for e in labels if e.kind == "anatomy" and e.tissue == "lung"]
+        self.lobe_name = {e.id: e.name for e in lobes}
+        self.by_name = {e.name: e.id for e in lobes}
+        self.lobes = tuple(sorted(self.lobe_name))
+        right = tuple(i for i in self.lobes if self.lobe_name[i].startswith("right_"))
+        left = tuple(i for i in self.lobes if self.lobe_name[i].startswith("left_"))
+        self.groups = {"lung": self.lobes, "lungs": self.lobes, "right_lung": right, "left_lung": left}
+        self.vessel_like = np.zeros(256, dtype=bool)
+        self.vessel_like[[e.id for e in labels if e.kind == "anatomy" and e.group in VESSEL_GROUPS]] = True
+        self.is_lobe = np.zeros(256, dtype=bool)
+        self.is_lobe[list(self.lobes)] = True
+
+    def resolve(self, names: list[str]) -> tuple[list[int], list[str]]:
+        """Lobe labels a lesion may sit in, and the names that mean no lobe."""
+        lobes: list[int] = []
+        unknown = []
+        for name in names or ["lung"]:
+            key = str(name).strip().lower().split(".")[-1]
+            if key in self.groups:
+                lobes.extend(self.groups[key])
+            elif key in self.by_name:
+                lobes.append(self.by_name[key])
+            else:
+                unknown.append(str(name))
+        return sorted(set(lobes)), unknown
 
 
 def _legendre(l: int, t: np.ndarray) -> np.ndarray:
@@ -81,7 +95,7 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
 class NoduleShape:
     """Everything random about one nodule except where it sits (mm, z/y/x directions)."""
 
-    def __init__(self, request, rng: np.random.Generator, tissue_hu: dict):
+    def __init__(self, request: LesionParams, rng: np.random.Generator):
         if request.subtype not in SUBTYPES:
             raise ValueError(f"lung_nodule subtype must be one of {', '.join(SUBTYPES)}, got {request.subtype!r}")
         self.subtype = request.subtype
@@ -108,12 +122,10 @@ class NoduleShape:
         self.sp_len = rng.uniform(2.5, 6.0, n_sp) * (0.6 + 0.8 * spic)
         self.sp_r = rng.uniform(0.45, 0.85, n_sp) * min(1.0, max(r0, 1.5) / 4.0)
         self.core = float(rng.uniform(0.3, 0.6))
-        solid = tissue_hu.get("nodule_solid", DEFAULT_HU["nodule_solid"])
-        gg = tissue_hu.get("ground_glass", DEFAULT_HU["ground_glass"])
-        self.solid_range = (float(solid[0]), float(solid[1]))
-        self.gg_range = (float(gg[0]), float(gg[1]))
-        self.solid_hu = float(rng.uniform(self.solid_range[0] + 8, self.solid_range[1] - 8))
-        self.gg_hu = float(rng.uniform(self.gg_range[0] + 60, self.gg_range[1] - 60))
+        # where this nodule's solid and ground-glass parts sit in their tissues' ranges (the modality's
+        # table turns them into intensities)
+        self.solid_quantile = float(rng.random())
+        self.gg_quantile = float(rng.random())
         self.extent = self.r_max + (float(self.sp_len.max()) if n_sp else 0.0) + 1.0
 
     def modulation(self, dirs: np.ndarray) -> np.ndarray:
@@ -172,12 +184,12 @@ def _lobe_boxes(labels: np.ndarray, lobes) -> dict:
     return out
 
 
-def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesion_mask: np.ndarray,
-                   tissue_hu: dict, max_attempts: int = 200):
-    """Place every request; returns (inserted, rejected).  Paints phantom.hu and lesion_mask in place."""
-    from synthspec.engine.volume import InsertedLesion
-
-    inserted, rejected = [], []
+def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams], rng: np.random.Generator,
+                   table: LungLabels, max_attempts: int = 200) -> None:
+    """Place every request into `scene`: a tissue layer, the lesion mask and the lesion record each,
+    or a reason in `scene.rejected`."""
+    lesion_mask = scene.lesion_mask
+    inserted, rejected = scene.lesions, scene.rejected
     boxes = None
     sp = np.asarray(grid.spacing, dtype=np.float64)
     origin = grid.origin_mm()
@@ -188,10 +200,10 @@ def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesi
         if req.kind != "lung_nodule":
             rejected.append(f"kind: {what}: only lung_nodule can be inserted into the thorax phantom")
             continue
-        nodule = NoduleShape(req, rng, tissue_hu)
-        lobes, unknown = resolve_locations(req.locations)
+        nodule = NoduleShape(req, rng)
+        lobes, unknown = table.resolve(req.locations)
         if boxes is None:
-            boxes = getattr(phantom, "lobe_boxes", None) or _lobe_boxes(phantom.labels, LOBES)
+            boxes = scene.geometry.get("lobe_boxes") or _lobe_boxes(scene.labels, table.lobes)
         present = [lb for lb in lobes if lb in boxes]
         if not present:
             where = ", ".join(req.locations) if req.locations else "lung"
@@ -208,14 +220,14 @@ def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesi
             vox = None
             for _ in range(64):
                 cand = rng.integers(blo, bhi)
-                if phantom.labels[tuple(cand)] == lobe:
+                if scene.labels[tuple(cand)] == lobe:
                     vox = cand
                     break
             if vox is None:
                 fails["lobe"] += 1
                 continue
             centre = origin + (vox + rng.random(3) - 0.5) * sp
-            verdict = _try(nodule, centre, lobe, req, phantom, grid, lesion_mask, sp, origin, shape)
+            verdict = _try(nodule, centre, lobe, req, scene, table, grid, sp, origin, shape)
             if isinstance(verdict, str):
                 fails[verdict] += 1
                 continue
@@ -229,12 +241,12 @@ def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesi
                 limits.append(f"distance_to(pleura) >= {req.min_pleura_mm:g} mm")
             if req.max_vessel_overlap is not None:
                 limits.append(f"vessel overlap <= {req.max_vessel_overlap:g}")
-            rejected.append(f"{worst}: {what} in {', '.join(LOBE_NAME[lb] for lb in present)} not placed after "
+            rejected.append(f"{worst}: {what} in {', '.join(table.lobe_name[lb] for lb in present)} not placed after "
                             f"{max_attempts} attempts" + (f" under {' and '.join(limits)}" if limits else "")
                             + f" (failed: {detail})")
             continue
         attempt, lobe, centre, (lo, hi, body, core, mask) = placed
-        _paint(nodule, phantom, lo, hi, body, core, rng)
+        scene.layers.append(_layer(nodule, scene, lo, hi, body, core, rng))
         crop = tuple(slice(lo[a], hi[a]) for a in range(3))
         lesion_mask[crop][mask] = lesion_id
         changed = np.argwhere(body > 0)
@@ -242,49 +254,49 @@ def insert_lesions(phantom, grid: Grid, requests, rng: np.random.Generator, lesi
         b1 = lo + changed.max(axis=0) + 1
         volume = float(np.count_nonzero(mask)) * grid.voxel_mm3 / 1000.0   # as in lesion_mask
         inserted.append(InsertedLesion(
-            id=lesion_id, kind=req.kind, subtype=req.subtype, location=LOBE_NAME[lobe],
+            id=lesion_id, kind=req.kind, subtype=req.subtype, location=table.lobe_name[lobe],
             diameter_mm=float(req.diameter_mm), centre_mm=(float(centre[2]), float(centre[1]), float(centre[0])),
             bbox=(int(b0[0]), int(b0[1]), int(b0[2]), int(b1[0]), int(b1[1]), int(b1[2])),
             volume_ml=volume, attempts=attempt))
-    return inserted, rejected
 
 
-def _try(nodule: NoduleShape, centre, lobe, req, phantom, grid, lesion_mask, sp, origin, shape):
+def _try(nodule: NoduleShape, centre, lobe, req, scene: TissueScene, table: LungLabels, grid, sp, origin, shape):
     """One placement attempt: the occupancy on its crop, or the name of the constraint it breaks."""
     lo_f = np.floor((centre - nodule.extent - 2 * sp - origin) / sp).astype(int)
     hi_f = np.ceil((centre + nodule.extent + 2 * sp - origin) / sp).astype(int) + 1
     lo, hi = np.maximum(lo_f, 0), np.minimum(hi_f, shape)
     crop = tuple(slice(lo[a], hi[a]) for a in range(3))
-    region = phantom.region[crop]
+    whole_lung = scene.geometry["lung"]
+    lung = whole_lung[crop]
     # the nodule's core must sit in lung before anything costly
     c_idx = np.clip(np.round((centre - origin) / sp).astype(int), 0, shape - 1)
-    if phantom.region[tuple(c_idx)] != R_LUNG:
+    if not whole_lung[tuple(c_idx)]:
         return "lung"
     body, core = nodule.occupancy(centre, lo, hi, grid)
     mask = body >= 0.5
     if not mask.any():
         mask = body >= body.max()
-    if np.any(region[mask] != R_LUNG) or np.any(body[region != R_LUNG] >= 0.5):
+    if not np.all(lung[mask]) or np.any(body[~lung] >= 0.5):
         return "lung"
     for ax in range(3):   # the grid would cut the lesion
         if (lo_f[ax] < 0 and np.take(mask, 0, axis=ax).any()) or (
                 hi_f[ax] > shape[ax] and np.take(mask, -1, axis=ax).any()):
             return "field_of_view"
-    labs = phantom.labels[crop][mask]
-    in_lobe = IS_LOBE[labs]
+    labs = scene.labels[crop][mask]
+    in_lobe = table.is_lobe[labs]
     if in_lobe.any() and np.mean(labs[in_lobe] == lobe) < 0.75:
         return "lobe"
-    if np.any(lesion_mask[crop][body > 0.0] != 0):
+    if np.any(scene.lesion_mask[crop][body > 0.0] != 0):
         return "overlap"
-    if req.max_vessel_overlap is not None and np.mean(VESSEL_LIKE[labs]) > float(req.max_vessel_overlap):
+    if req.max_vessel_overlap is not None and np.mean(table.vessel_like[labs]) > float(req.max_vessel_overlap):
         return "max_vessel_overlap"
     if req.min_pleura_mm is not None and float(req.min_pleura_mm) > 0:
-        if not pleura_clear(phantom.region, mask, lo, centre, float(req.min_pleura_mm), grid, nodule.r_min):
+        if not pleura_clear(whole_lung, mask, lo, centre, float(req.min_pleura_mm), grid, nodule.r_min):
             return "min_pleura_mm"
     return (lo, hi, body, core, mask)
 
 
-def pleura_clear(region: np.ndarray, mask: np.ndarray, lo: np.ndarray, centre: np.ndarray, limit_mm: float,
+def pleura_clear(lung_region: np.ndarray, mask: np.ndarray, lo: np.ndarray, centre: np.ndarray, limit_mm: float,
                  grid: Grid, r_min: float) -> bool:
     """Whether every lesion voxel centre lies >= limit_mm from every voxel centre outside the lung.
 
@@ -293,8 +305,8 @@ def pleura_clear(region: np.ndarray, mask: np.ndarray, lo: np.ndarray, centre: n
     sp = np.asarray(grid.spacing, dtype=np.float64)
     grow = np.ceil((limit_mm + 1.0) / sp).astype(int)
     g0 = np.maximum(lo - grow, 0)
-    g1 = np.minimum(lo + np.asarray(mask.shape) + grow, region.shape)
-    lung = region[tuple(slice(g0[a], g1[a]) for a in range(3))] == R_LUNG
+    g1 = np.minimum(lo + np.asarray(mask.shape) + grow, lung_region.shape)
+    lung = lung_region[tuple(slice(g0[a], g1[a]) for a in range(3))]
     if lung.all():
         return True
     origin = grid.origin_mm() + g0 * sp
@@ -315,24 +327,49 @@ def pleura_clear(region: np.ndarray, mask: np.ndarray, lo: np.ndarray, centre: n
     return float(sub[mask].min()) >= limit_mm
 
 
-def _paint(nodule: NoduleShape, phantom, lo, hi, body, core, rng: np.random.Generator) -> None:
-    """Blend the nodule's HU into the phantom on its crop; vessels and non-lung voxels are kept."""
+def _layer(nodule: NoduleShape, scene: TissueScene, lo, hi, body, core, rng: np.random.Generator) -> Layer:
+    """The nodule as a tissue layer on its crop: it takes the parenchymal share of each lung voxel
+    (non-lung voxels keep their tissue) and leaves the vessel share (occupancy v) to blood."""
     crop = tuple(slice(lo[a], hi[a]) for a in range(3))
-    hu = phantom.hu[crop]
     tex = gaussian_filter(rng.standard_normal(body.shape), sigma=1.0)
     tex /= max(float(tex.std()), 1e-6)
     tex = np.tanh(0.8 * tex)
-    solid = nodule.solid_hu + 8.0 * tex
-    gg = nodule.gg_hu + 40.0 * tex
-    if nodule.subtype == "solid":
-        value = solid
-    elif nodule.subtype == "ground_glass":
-        value = gg
-    else:
+    quantiles = {"nodule_solid": nodule.solid_quantile, "ground_glass": nodule.gg_quantile}
+    weight = body * scene.geometry["lung"][crop]
+    keep = scene.geometry["vessel_fraction"][crop]
+    if nodule.subtype == "part_solid":
         w = np.clip(core / np.maximum(body, 1e-6), 0.0, 1.0)
-        value = gg + w * (solid - gg)
-    # the lesion takes the parenchymal share of each voxel; the vessel share (occupancy v) stays blood
-    v = phantom.vessel_occ[crop]
-    target = value + v * (phantom.tissue_hu.get("blood", 40.0) - value)
-    weight = body * (phantom.region[crop] == R_LUNG)
-    phantom.hu[crop] = (hu + weight * (target - hu)).astype(np.float32)
+        return Layer("ground_glass", weight, box=crop, texture=tex, core_tissue="nodule_solid", core=w,
+                     keep_tissue="blood", keep=keep, level_quantiles=quantiles)
+    tissue = "nodule_solid" if nodule.subtype == "solid" else "ground_glass"
+    return Layer(tissue, weight, box=crop, texture=tex, keep_tissue="blood", keep=keep, level_quantiles=quantiles)
+
+
+class LungNodule:
+    """The `lung_nodule` pathology family: what the sampler needs to know, and the insertion stage."""
+
+    name = "lung_nodule"
+    default_diameter_mm = 6.0
+    default_location = "lung"
+    tissues = ("nodule_solid", "ground_glass")
+
+    def shape_defaults(self, subtype: str) -> tuple[float, float]:
+        """(lobulation, spiculation) of a subtype when the spec gives neither."""
+        return DEFAULT_LOBULATION.get(subtype, 0.2), DEFAULT_SPICULATION.get(subtype, 0.1)
+
+    def placement_limits(self, constraints) -> dict[str, float | None]:
+        """The `require` lines this family enforces while placing: distance_to(...) >= X, overlap_with(...) <= X."""
+        min_pleura = max_overlap = None
+        for con in constraints:
+            if con.function == "distance_to" and con.op in (">=", ">") and con.right_dimension == "length":
+                min_pleura = con.right_value
+            if con.function == "overlap_with" and con.op in ("<=", "<") and con.right_dimension in ("fraction", "count"):
+                max_overlap = con.right_value
+        return {"min_pleura_mm": min_pleura, "max_vessel_overlap": max_overlap}
+
+    def insert(self, scene: TissueScene, grid: Grid, lesions: list[LesionParams], rng: np.random.Generator,
+               labels, max_attempts: int) -> None:
+        insert_lesions(scene, grid, lesions, rng, LungLabels(labels), max_attempts=max_attempts)
+
+
+PATHOLOGY = LungNodule()

@@ -1,1 +1,145 @@
-"""placeholder"""
+"""The `ct` modality: tissues rendered in Hounsfield units, then scanned and reconstructed.
+
+    render.py       tissue scene -> HU (stdlib tissue table, texture amplitudes, partial volume, bone by age)
+    acquisition.py  HU -> line integrals -> Poisson + electronic noise -> filtered back-projection
+    geometry.py     the parallel-beam projector pair;  filters.py  reconstruction kernels and scanner MTF
+    estimate.py     memory and time per subject for the planner
+    dicom.py        the CT Image Storage series writer
+
+Importing this package loads neither numpy nor torch: the registry, the planner and the
+report (display windows) import it cheaply; the stages import their modules when they run.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel
+
+from synthspec.compiler.values import Dist
+from synthspec.families.base import Channel, Window
+
+HU_MIN, HU_MAX = -1024, 3071
+"""The stored range (12-bit CT numbers with the usual -1024 offset)."""
+DEFAULT_FOV_MM = 400.0
+DEFAULT_MATRIX = 256
+DEFAULT_SLICE_MM = 2.5
+DEFAULT_KERNEL = "standard"
+MARKER_UNITS = 100.0
+"""Peak offset (HU) of the planted shortcut marker at marker_strength 100 %."""
+
+WINDOWS = (Window("lung", 1500.0, -600.0), Window("mediastinal", 400.0, 40.0), Window("bone", 2000.0, 400.0))
+CHANNELS = (Channel("image", "HU", "int16", WINDOWS),)
+
+
+class CTSettings(BaseModel):
+    """The acquisition the plan fixes for every subject; mAs is drawn per subject from `mas`."""
+
+    kv: float
+    mas: Dist
+    kernel: str = DEFAULT_KERNEL
+    slice_thickness_mm: float
+    pixel_mm: float
+    views: int
+    geometry: str = "parallel-beam"
+    tissue_hu: dict[str, tuple[float, ...]]
+    """(low, high[, typical]) HU per tissue from tissues.synth."""
+    bone_labels: list[int] = []
+    """Labels whose marrow takes the age-dependent trabecular density."""
+
+
+class CT:
+    name = "ct"
+    channels = CHANNELS
+    windows = WINDOWS
+    units_range = (HU_MIN, HU_MAX)
+    marker_units = MARKER_UNITS
+    acquisition_fields = ("kv", "mas", "kernel", "slice_thickness_mm")
+    """Per-subject acquisition values in the subject record and the manifest."""
+
+    def grid(self, protocol, voxel_size: float | None, scan_length_mm: float) -> tuple[tuple[int, int, int],
+                                                                                     tuple[float, float, float]]:
+        """(shape, spacing) of the reconstructed volume: matrix and field of view in plane, slices along z."""
+        matrix = protocol.matrix or DEFAULT_MATRIX
+        fov = protocol.field_of_view or DEFAULT_FOV_MM
+        pixel = fov / matrix
+        if voxel_size:
+            pixel = voxel_size
+            matrix = int(math.ceil(fov / pixel))
+        dz = protocol.slice_thickness or DEFAULT_SLICE_MM
+        z = int(math.ceil(scan_length_mm / dz))
+        return (z, matrix, matrix), (dz, pixel, pixel)
+
+    def lower(self, protocol, shape, spacing, tissue_hu: dict, bone_labels: list[int]) -> tuple[dict, list[str]]:
+        """The acquisition settings, and notes for `synth plan`.  Full angular sampling unless the spec sets `views`."""
+        full = math.ceil(math.pi / 2 * shape[2])
+        views = protocol.views or full
+        notes = []
+        if views < full:
+            notes.append(f"{views} views is below the {full} that full angular sampling needs; "
+                         "expect faint streaks far from the centre (set `views` in the ct block)")
+        return CTSettings(kv=protocol.kv, mas=protocol.mas, kernel=protocol.kernel or DEFAULT_KERNEL,
+                          slice_thickness_mm=spacing[0], pixel_mm=spacing[2], views=views,
+                          tissue_hu=tissue_hu, bone_labels=bone_labels).model_dump(mode="json"), notes
+
+    def settings(self, data: dict) -> CTSettings:
+        return CTSettings.model_validate(data)
+
+    def estimate(self, shape, settings: dict, device: str) -> tuple[int, dict[str, float]]:
+        from synthspec.families.modality.ct import estimate
+
+        views = int(settings["views"])
+        return estimate.bytes_per_subject(shape, views), estimate.seconds_per_subject(shape, views, device)
+
+    def sample(self, settings: dict, rng, draw, budget: int) -> dict:
+        """This subject's acquisition: the fixed kV, kernel and slice, and mAs drawn from the spec's distribution."""
+        s = self.settings(settings)
+        mas = draw(s.mas, rng, budget, "ct.mas")
+        return {"kv": s.kv, "mas": round(mas, 2), "kernel": s.kernel, "slice_thickness_mm": s.slice_thickness_mm}
+
+    def truth(self, scene, settings: dict, label_tissue: dict[int, str]):
+        """The noiseless HU volume (float32) the scanner sees."""
+        from synthspec.families.modality.ct.render import render_hu
+
+        s = self.settings(settings)
+        return render_hu(scene, label_tissue, {k: tuple(v) for k, v in s.tissue_hu.items()}, tuple(s.bone_labels))
+
+    def acquire(self, truth, settings: dict, acquisition: dict, scanner, noise, device: str) -> dict:
+        """Scan and reconstruct `truth`; returns {channel: float32 volume in HU}."""
+        import numpy as np
+        import torch
+
+        from synthspec.families.modality.ct.acquisition import CTAcquisition, simulate_ct
+
+        s = self.settings(settings)
+        acq = CTAcquisition(kv=acquisition["kv"], mas=acquisition["mas"],
+                            slice_thickness_mm=acquisition["slice_thickness_mm"], pixel_mm=s.pixel_mm,
+                            kernel=acquisition["kernel"], views=s.views, noise_factor=scanner.noise_factor,
+                            electronic_noise=scanner.electronic_noise, mtf50_lp_mm=scanner.mtf50)
+        hu = torch.from_numpy(np.ascontiguousarray(truth, dtype=np.float32)).to(torch.device(device))
+        with torch.no_grad():
+            image = simulate_ct(hu, acq, noise).to("cpu").numpy()
+        return {"image": image}
+
+    def store(self, image):
+        """Delivered values: CT numbers rounded and clipped to the stored range, int16."""
+        import numpy as np
+
+        return np.clip(np.rint(image), HU_MIN, HU_MAX).astype(np.int16)
+
+    def write_series(self, folder, subject, plan, identity, version: str) -> str:
+        """The DICOM series of the subject's image into `folder/dicom`; returns the folder name."""
+        from synthspec.families.modality.ct.dicom import CTSeriesInfo, body_part_for, write_ct_series
+
+        p, a = subject.params, subject.params.acquisition
+        info = CTSeriesInfo(identity=identity, age_y=p.age_y, sex=p.sex, scanner=p.scanner, kv=a["kv"], mas=a["mas"],
+                            kernel=a["kernel"], slice_thickness_mm=a["slice_thickness_mm"], spec_hash=plan.spec_hash,
+                            synthspec_version=version, series_description=f"SYNTHETIC {plan.cohort_name} {p.subject_id}",
+                            body_part=body_part_for(plan.anatomy))
+        (folder / "dicom").mkdir()
+        write_ct_series(folder / "dicom", subject.channels["image"], tuple(plan.grid.spacing), plan.grid.origin_xyz(),
+                        info)
+        return "dicom/"
+
+
+MODALITY = CT()

@@ -1,0 +1,103 @@
+"""Write a cohort folder: one subject at a time, atomically, then the cohort's closing files.
+
+`write_subject` stages a subject's files in a `.tmp-*` folder and renames it into place only
+when complete (a subject exists iff its folder exists); `finish` writes the manifest, the
+provenance and cohort.json once every subject is there.  Image channels are NIfTI (one file
+per channel the modality declares), masks are NIfTI, and the modality writes its own series
+(CT: DICOM).  Nothing here writes a timestamp or a random value: the same subject gives the
+same bytes, which `synth verify` and `--resume` rely on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from synthspec import __version__
+from synthspec.cohort import layout
+from synthspec.cohort.atomic import sha256_file, staged_dir, write_text_atomic
+from synthspec.cohort.record import content_hash, subject_record
+
+COHORT_FORMAT = 2
+"""2: subjects may hold several named image channels; the label table is written with the cohort."""
+MANIFEST_FIELDS = ("index", "subject_id", "patient_id", "sex", "age_y", "height_mm", "bmi", "scanner")
+
+
+def write_subject(out: Path, plan, subject) -> dict:
+    """Write one generated subject into a staged folder and rename it into place; returns its record."""
+    from synthspec.cohort.identity import identity_for
+    from synthspec.cohort.nifti import write_nifti
+    from synthspec.families import registry
+
+    p = subject.params
+    final = layout.subject_dir(out, p.index)
+    spacing = tuple(plan.grid.spacing)
+    origin = plan.grid.origin_xyz()
+    formats = set(plan.writing.formats)
+    identity = identity_for(plan.spec_hash, plan.cohort_seed, p.index)
+    with staged_dir(final) as tmp:
+        files: dict[str, str] = {}
+        if "nifti" in formats or not formats:
+            for name, image in subject.channels.items():
+                write_nifti(tmp / layout.channel_file(name), image, spacing, origin)
+                files[name] = layout.channel_file(name)
+        if "masks" in formats or not formats:
+            write_nifti(tmp / layout.LABELS, subject.labels, spacing, origin)
+            write_nifti(tmp / layout.LESIONS, subject.lesion_mask, spacing, origin)
+            files["labels"] = layout.LABELS
+            files["lesions"] = layout.LESIONS
+        if "dicom" in formats:
+            files["dicom"] = registry.modality(plan.modality).write_series(tmp, subject, plan, identity, __version__)
+        hashes = {path.relative_to(tmp).as_posix(): sha256_file(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
+        record = subject_record(subject, identity, {k: f"{layout.SUBJECTS}/{p.subject_id}/{v}" for k, v in files.items()},
+                                hashes)
+        write_text_atomic(tmp / layout.SUBJECT_RECORD, json.dumps(record, indent=2, sort_keys=True))
+    return record
+
+
+def label_table(plan) -> dict:
+    """labels.json: every id that can occur in labels.nii.gz, with its name and tissue."""
+    return {"format": 1, "file": layout.LABELS, "background": 0,
+            "labels": [{"id": e.id, "name": e.name, "tissue": e.tissue, "group": e.group, "kind": e.kind}
+                       for e in plan.labels if e.written]}
+
+
+def finish(out: Path, plan) -> str:
+    """The manifest, provenance, label table and cohort.json of a complete cohort; returns its content hash."""
+    from synthspec.cohort.manifest import package_versions, write_manifest, write_provenance
+    from synthspec.families import registry
+
+    records = [json.loads((layout.subject_dir(out, k) / layout.SUBJECT_RECORD).read_text(encoding="utf-8"))
+               for k in range(plan.subjects)]
+    acquisition = registry.modality(plan.modality).acquisition_fields
+    rows = []
+    for r in records:
+        row = {k: r[k] for k in (*MANIFEST_FIELDS, *acquisition, "positive") if k in r}
+        row["stratum"] = r["stratum"]
+        row["n_lesions"] = len(r["lesions"])
+        row["lesions"] = r["lesions"]
+        row["files"] = r["files"]
+        row["hashes"] = r["hashes"]
+        rows.append(row)
+    write_manifest(out, rows)
+    digest = content_hash(records)
+    spec_text = Path(plan.spec_file).read_text(encoding="utf-8") if Path(plan.spec_file).is_file() else None
+    write_text_atomic(out / layout.LABEL_TABLE, json.dumps(label_table(plan), indent=2, sort_keys=True))
+    write_provenance(out, {
+        "synthetic": True,
+        "cohort": plan.cohort_name, "spec_file": Path(plan.spec_file).name, "spec_hash": plan.spec_hash,
+        "spec_text": spec_text, "seed_key": plan.seed_key, "cohort_seed": plan.cohort_seed,
+        "seeding": "blake2b(seed_key:cohort_seed:index:stream) -> Philox (numpy) / torch.Generator per stream",
+        "streams": ["population", "anatomy", "lesions", "noise"],
+        "plan_hash": plan.hash(), "plan": plan.model_dump(mode="json"), "versions": package_versions(),
+        "content_hash": digest,
+    })
+    write_text_atomic(out / layout.COHORT_INFO, json.dumps({
+        "format": COHORT_FORMAT, "synthspec_version": __version__, "synthetic": True, "cohort": plan.cohort_name,
+        "subjects": plan.subjects, "spec_hash": plan.spec_hash, "plan_hash": plan.hash(), "content_hash": digest,
+        "channels": plan.channels, "modality": plan.modality, "anatomy": plan.anatomy,
+        "positives": sum(1 for r in records if r["positive"]),
+        "anatomy_resamples": sum(r.get("anatomy_attempts", 1) - 1 for r in records),
+        "anatomy_failing_subjects": sum(1 for r in records if r.get("anatomy_failures")),
+    }, indent=2, sort_keys=True))
+    return digest

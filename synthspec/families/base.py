@@ -1,0 +1,125 @@
+"""What the families hand each other: demographics in, tissues out, lesions as tissue layers.
+
+An anatomy family builds a `TissueScene` (labels, the tissue under every voxel, partial-volume
+layers, texture fields and where this subject sits in each tissue's population range); a
+pathology adds layers and a lesion mask to the scene; a modality renders the scene into its
+image channels from its own property tables (HU for CT).  Nothing here holds an intensity.
+
+Only numpy-free types live here, so the registry, the plan and the lint path may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class Demographics:
+    """What shapes a body: sex, age, height and BMI."""
+
+    sex: str              # "female" | "male"
+    age_y: float
+    height_mm: float
+    bmi: float
+
+
+class LesionParams(BaseModel):
+    """One lesion as the sampler drew it; the pathology family places it (the only lesion request type)."""
+
+    pathology: str
+    kind: str
+    subtype: str
+    diameter_mm: float
+    locations: list[str]
+    lobulation: float = 0.0
+    spiculation: float = 0.0
+    min_pleura_mm: float | None = None
+    """`require distance_to(pleura) >= X`."""
+    max_vessel_overlap: float | None = None
+    """`require overlap_with(vessels) <= X` (fraction of the lesion)."""
+
+
+@dataclass
+class InsertedLesion:
+    id: int
+    kind: str
+    subtype: str
+    location: str
+    diameter_mm: float
+    centre_mm: tuple[float, float, float]   # (x, y, z) in the grid's centred LPS mm frame
+    bbox: tuple[int, int, int, int, int, int]  # (z0, y0, x0, z1, y1, x1) voxel indices, half-open
+    volume_ml: float
+    attempts: int
+
+
+@dataclass
+class Layer:
+    """A partial-volume layer: `fraction` of each voxel becomes `tissue`, painted in scene order.
+
+    `box` (a tuple of slices) places a cropped `fraction` in the volume.  `texture` (same shape)
+    is a unit-scale field the modality turns into the tissue's own texture amplitude; `core`
+    gives, per voxel, the share of the layer that is `core_tissue` instead (a solid core in a
+    ground-glass halo); `keep` gives the share of the layer that stays `keep_tissue` (vessels
+    that run through a nodule).  `level_quantiles` place this layer's tissues in their
+    population ranges (a lesion's own density), falling back to the scene's."""
+
+    tissue: str
+    fraction: Any
+    box: tuple | None = None
+    texture: Any = None
+    core_tissue: str | None = None
+    core: Any = None
+    keep_tissue: str | None = None
+    keep: Any = None
+    level_quantiles: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TissueScene:
+    """One subject's body as tissues on the plan's grid (numpy arrays, [Z, Y, X])."""
+
+    labels: Any
+    """uint8 anatomy label map, ids from the plan's label table (0 = outside the body)."""
+    base_labels: Any
+    """uint8 label whose tissue fills each voxel before the partial-volume layers (`labels` is the
+    label map after them: an airway wall voxel is `body_wall` in `labels`, lung underneath)."""
+    layers: list[Layer]
+    textures: dict[str, Any]
+    """Unit-variance correlated fields by name (`parenchyma`, `trabecular`)."""
+    quantiles: dict[str, float]
+    """Where this subject lies in each tissue's population range (0..1, one uniform per tissue)."""
+    factors: dict[str, float] = field(default_factory=dict)
+    """Other per-subject draws a modality needs: `gravity` (0..1, dependent-lung density),
+    `bone_density_z` (standard normal, trabecular density for the age), ..."""
+    gradient: tuple[Any, tuple[float, float], tuple[int, ...]] | None = None
+    """(y_mm per row, (y0, y1) span, labels it applies to): the dependent-lung density gradient."""
+    age_y: float = 0.0
+    lesion_mask: Any = None
+    """uint16 lesion ids (0 = none), voxels a lesion occupies >= 50 %."""
+    lesions: list[InsertedLesion] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    """Why requested lesions could not be placed (constraint names first), empty normally."""
+    geometry: dict[str, Any] = field(default_factory=dict)
+    """Family geometry pathologies need (`lung`: bool region, `vessel_fraction`, `lobe_boxes`)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A display window of a modality's images (width, level in the channel's unit)."""
+
+    name: str
+    width: float
+    level: float
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One image a subject holds (a CT volume; later an MR sequence or a radiograph view)."""
+
+    name: str
+    unit: str
+    dtype: str
+    windows: tuple[Window, ...] = ()
