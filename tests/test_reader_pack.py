@@ -105,6 +105,27 @@ def test_pack_has_the_right_cases_and_a_separate_key(pack):
     assert len(set(synthetic_sources)) == N  # distinct slices
 
 
+def test_pack_draws_only_from_the_analysis_stream(pack, cohort_dir):
+    """Which real slices, which synthetic slices and the case order all come from analysis_rng("reader_pack", seed, ...)."""
+    from synthspec.engine.seeds import analysis_rng
+    from synthspec.report.inputs import lung_window
+
+    _, _, _, key = pack
+    order = analysis_rng("reader_pack", 7, "order").permutation(2 * N)  # items: N real, then N synthetic
+    assert [c["truth"] for c in key["cases"]] == ["real" if i < N else "synthetic" for i in order]
+    real_pick = sorted(analysis_rng("reader_pack", 7, "real").choice(8, size=N, replace=False).tolist())
+    real_in_order = [c["source"]["reference_index"] for c in key["cases"] if c["truth"] == "real"]
+    assert sorted(real_in_order) == real_pick
+    window = lung_window(json_plan(cohort_dir))
+    assert key["window"] == [window.width, window.level] and key["window_name"] == window.name == "lung"
+
+
+def json_plan(cohort_dir: Path):
+    from synthspec.cohort.read import load
+
+    return load(cohort_dir).plan
+
+
 def test_pack_does_not_leak_the_key(pack, cohort_dir):
     _, _, html, key = pack
     blocks = case_blocks(html)
@@ -140,9 +161,10 @@ def test_every_case_is_rendered_the_same_way():
     hu[20:60, 10:90] = 40.0
     hu[30:50, 20:45] = -850.0
     hu[30:50, 55:80] = -850.0
-    pixels = reading_pixels(hu, 64)
+    lung = (1500.0, -600.0)
+    pixels = reading_pixels(hu, 64, lung)
     assert pixels.shape == (64, 64) and pixels.dtype == np.uint8
-    bigger = reading_pixels(np.kron(hu, np.ones((3, 3), np.float32)), 64)  # same body at 3x the resolution
+    bigger = reading_pixels(np.kron(hu, np.ones((3, 3), np.float32)), 64, lung)  # same body at 3x the resolution
     assert np.abs(pixels.astype(int) - bigger.astype(int)).mean() < 8  # body framed the same, whatever the FOV
     assert 0.3 < lung_fraction(hu) < 0.4
 

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import re
 import shutil
+import struct
 import subprocess
 from html import unescape
 from collections import Counter
@@ -16,13 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from synthspec.cohort.read import load
 from synthspec.compiler.check import compile_file
 from synthspec.plan.lower import lower
 from synthspec.report import ReportError, cohort_card, load_validation, write_card, write_report
 from synthspec.report.card import governance_section, size_class, _vocabulary
-from synthspec.report.html import (LUNG_WINDOW, MEDIASTINAL_WINDOW, apply_window, outline, png_bytes, render_report,
-                                   thumbnail)
-from synthspec.report.screenshot import ScreenshotError, find_chromium, screenshot
+from synthspec.report.html import render_report, thumbnail
+from synthspec.report.inputs import DisplayWindow, FALLBACK_WINDOWS, display_windows, lung_labels
+from synthspec.report.pixels import apply_window, outline, png_bytes
+from synthspec.report.screenshot import ScreenshotError, find_chromium, page_height, screenshot
 from synthspec.engine.executor import run
 from synthspec.validate.results import CheckResult, ValidationReport
 
@@ -189,8 +192,8 @@ def test_bad_inputs_give_clear_errors(cohort_dir, tmp_path):
 
 def test_windows_and_png_encoding():
     hu = np.array([[-2000, -1350, -600], [150, 40, 3000]], dtype=np.float32)
-    assert apply_window(hu, *LUNG_WINDOW).tolist() == [[0, 0, 128], [255, 236, 255]]
-    assert apply_window(np.array([-160.0, 40.0, 240.0]), *MEDIASTINAL_WINDOW).tolist() == [0, 128, 255]
+    assert apply_window(hu, 1500.0, -600.0).tolist() == [[0, 0, 128], [255, 236, 255]]  # lung W1500/L-600
+    assert apply_window(np.array([-160.0, 40.0, 240.0]), 400.0, 40.0).tolist() == [0, 128, 255]  # W400/L40
     mask = np.zeros((7, 7), bool)
     mask[2:5, 2:5] = True
     ring = outline(mask)
@@ -229,14 +232,21 @@ def test_thumbnail_slices():
     lesions[3:6, 10:13, 10:13] = 2
     lesions[4, 13, 13] = 2            # slice 4 holds most of lesion 2
     lesions[15, 20:22, 20:22] = 1
-    negative = thumbnail(FakeSubject(image, labels, lesions, {"subject_id": "S1", "lesions": []}), (1.0, 1.0), 64)
+    windows = (DisplayWindow("lung", 1500.0, -600.0), DisplayWindow("soft", 400.0, 40.0), DisplayWindow("bone", 2000.0, 500.0))
+    lungs = (10, 11, 12, 13, 14)
+    negative = thumbnail(FakeSubject(image, labels, lesions, {"subject_id": "S1", "lesions": []}), (1.0, 1.0), windows,
+                         lungs, 64)
     assert negative["z"] == 11 and negative["lesion"] is None
     record = {"subject_id": "S2", "lesions": [
         {"id": 1, "diameter_mm": 4.0, "bbox_voxels": [15, 20, 20, 16, 22, 22]},
         {"id": 2, "diameter_mm": 9.0, "bbox_voxels": [3, 10, 10, 6, 14, 14], "subtype": "solid"}]}
-    positive = thumbnail(FakeSubject(image, labels, lesions, record), (1.0, 1.0), 64)
+    positive = thumbnail(FakeSubject(image, labels, lesions, record), (1.0, 1.0), windows, lungs, 64)
     assert positive["z"] == 4 and positive["lesion"]["id"] == 2
-    assert positive["lung_uri"].startswith("data:image/png;base64,")
+    assert [im["window"] for im in positive["images"]] == ["lung", "soft", "bone"]  # one image per window, in order
+    assert all(im["uri"].startswith("data:image/png;base64,") for im in positive["images"])
+    other_lungs = thumbnail(FakeSubject(image, labels, lesions, {"subject_id": "S1", "lesions": []}), (1.0, 1.0),
+                            windows, (99,), 64)
+    assert other_lungs["z"] == 10  # no label 99 anywhere: the middle slice, so the lung ids really came from the caller
 
 
 # ---------------------------------------------------------------- HTML
@@ -249,7 +259,8 @@ def test_report_escapes_hostile_text_and_embeds_images(cohort_dir, validation):
     assert html.count("&lt;img src=x onerror=alert(2)&gt; board") == 1
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     plots = 4 if importlib.util.find_spec("matplotlib") else 0
-    assert len(images) == 2 * 4 + plots  # two windows per subject, four plots
+    windows = display_windows(load(cohort_dir).plan)
+    assert len(images) == len(windows) * 4 + plots  # one image per display window per subject, four plots
     assert all(base64.b64decode(b).startswith(b"\x89PNG\r\n\x1a\n") for b in images)
     assert not re.search(r'(src|href)="(?!data:)', html)  # nothing to fetch: self-contained
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
@@ -262,6 +273,114 @@ def test_report_without_validation_says_not_run(cohort_dir, tmp_path):
     path = write_report(cohort_dir, None, tmp_path / "r.html")
     html = path.read_text(encoding="utf-8")
     assert "Validation not run" in html and html.count("not run") >= 4
+    assert family_states(html) == {"anatomy": "not run", "realism": "not run", "shortcut": "not run"}
+    assert overall(html) == "not run"
+
+
+# ---------------------------------------------------------------- validation states
+
+def family_states(html: str) -> dict[str, str]:
+    """The state the headline gives each family."""
+    return dict(re.findall(r'data-family="([a-z_]+)" data-status="([a-z ]+)"', html))
+
+
+def overall(html: str) -> str:
+    """The overall verdict of the headline; checks that it is green only when it is a pass."""
+    chips = re.findall(r'<span class="chip overall ([a-z]+)" data-overall="([a-z ]+)"', html)
+    assert len(chips) == 1, chips
+    css, status = chips[0]
+    assert (css == "pass") == (status == "pass")
+    return status
+
+
+def report_for(cohort_dir, checks: list[CheckResult]) -> tuple[dict, str]:
+    info = json.loads((cohort_dir / "cohort.json").read_text())
+    report = ValidationReport(cohort="x", synthspec_version=info["synthspec_version"], content_hash=info["content_hash"],
+                              checks=checks)
+    return cohort_card(cohort_dir, report)["validation"], render_report(cohort_dir, report, max_thumbnails=1)
+
+
+ANATOMY_OK = [CheckResult(family="anatomy", name="lung_volume_in_range", passed=True, value=4.1, threshold=2.0),
+              CheckResult(family="anatomy", name="heart_inside_mediastinum", passed=True)]
+
+
+def test_only_anatomy_validated_is_no_overall_pass(cohort_dir, tmp_path):
+    card, html = report_for(cohort_dir, ANATOMY_OK)
+    assert {f: x["status"] for f, x in card["families"].items()} == {
+        "anatomy": "pass", "realism": "not run", "shortcut": "not run"}
+    assert card["status"] != "pass" and card["not_run"] == ["realism", "shortcut"]
+    assert "realism: not run" in card["headline"] and "shortcut: not run" in card["headline"]
+    assert family_states(html) == {"anatomy": "pass", "realism": "not run", "shortcut": "not run"}
+    assert overall(html) != "pass"
+    assert 'class="v pass"' not in html  # the summary tile is not green either
+    md = write_card(cohort_dir, ValidationReport(cohort="x", synthspec_version=card["synthspec_version"],
+                                                 content_hash=card["content_hash"], checks=ANATOMY_OK),
+                    out_dir=tmp_path)[0].read_text(encoding="utf-8")
+    assert "| anatomy | pass |" in md and "| realism | not run |" in md and "| shortcut | not run |" in md
+    assert "Overall: **pass**" not in md and "Validation passed" not in md
+
+
+def test_a_family_the_spec_asks_for_but_did_not_run_is_named(cohort_dir, monkeypatch):
+    import synthspec.report.card as card_module
+
+    monkeypatch.setattr(card_module, "requested_families", lambda cohort: ("anatomy", "realism", "shortcut"))
+    card, html = report_for(cohort_dir, ANATOMY_OK)
+    assert card["status"] == "incomplete" and card["requested"] == ["anatomy", "realism", "shortcut"]
+    assert card["headline"].startswith("Validation incomplete: realism, shortcut asked for by the spec but not run")
+    assert overall(html) == "incomplete" and "realism, shortcut asked for by the spec but not run" in html
+
+
+def test_a_failing_check_shows_fail(cohort_dir, validation):
+    card = cohort_card(cohort_dir, validation)["validation"]
+    html = render_report(cohort_dir, validation, max_thumbnails=1)
+    assert card["status"] == "fail" and card["headline"].startswith("Validation FAILED (realism)")
+    assert family_states(html) == {"anatomy": "pass", "realism": "fail", "shortcut": "pass"}
+    assert overall(html) == "fail"
+    row = re.search(r"<tr><td>wasserstein_lung</td><td class=\"([a-z]+)\">([A-Za-z ]+)</td>", html)
+    assert row and row.groups() == ("fail", "FAIL")
+
+
+def test_skipped_checks_are_not_a_pass(cohort_dir):
+    skipped = [CheckResult(family="realism", name="noise_level", passed=True, reason="not measured: no ROI",
+                           details={"skipped": True})]
+    card, html = report_for(cohort_dir, ANATOMY_OK + skipped)
+    assert card["families"]["realism"] == {**card["families"]["realism"], "status": "not run", "passed": 0,
+                                           "skipped": 1}
+    assert family_states(html)["realism"] == "not run"
+    row = re.search(r"<tr><td>noise_level</td><td class=\"([a-z]+)\">([A-Za-z ]+)</td>", html)
+    assert row and row.groups() == ("notrun", "skipped")
+
+
+def test_every_family_passing_is_the_only_green_verdict(cohort_dir, validation):
+    passing = [c.model_copy(update={"passed": True}) for c in validation.checks]
+    card, html = report_for(cohort_dir, passing)
+    assert card["status"] == "pass" and card["headline"].startswith("Validation passed")
+    assert overall(html) == "pass"
+    stale = validation.model_copy(update={"checks": passing, "content_hash": "0" * 64})
+    assert cohort_card(cohort_dir, stale)["validation"]["status"] == "stale"
+
+
+def test_windows_come_from_the_modality_and_labels_from_the_plan(cohort_dir, monkeypatch):
+    from types import SimpleNamespace
+
+    import synthspec.families.registry as registry
+    from synthspec.cohort.labels import lung_ids
+
+    plan = load(cohort_dir).plan
+    assert lung_labels(plan) == lung_ids(plan) and lung_labels(plan)
+
+    def missing(name):
+        raise AttributeError("no descriptor yet")
+
+    monkeypatch.setattr(registry, "modality", missing)  # the one fallback, while a descriptor declares no windows
+    assert [(w.name, w.width, w.level) for w in display_windows(plan)] == [tuple(w) for w in FALLBACK_WINDOWS]
+    monkeypatch.setattr(registry, "modality", lambda name: SimpleNamespace(windows=(
+        SimpleNamespace(name="lung", width=1600.0, level=-550.0), SimpleNamespace(name="bone", width=2000.0, level=500.0),
+        SimpleNamespace(name="soft", width=350.0, level=50.0))))
+    html = render_report(cohort_dir, None, max_thumbnails=1)
+    assert "lung W1600/L-550; bone W2000/L500; soft W350/L50." in html
+    thumbs = re.findall(r'<img src="data:image/png;base64,[^"]+" width="\d+" alt="([^"]+) window', html)
+    assert [t.split()[-1] for t in thumbs] == ["lung", "bone", "soft"]
 
 
 @pytest.fixture(scope="module")
@@ -274,20 +393,56 @@ def chromium() -> str:
     return browser
 
 
-def test_report_renders_in_a_real_browser(cohort_dir, validation, tmp_path, chromium):
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the PNG's IHDR chunk."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_report_renders_whole_in_a_real_browser(cohort_dir, validation, tmp_path, chromium):
     Image = pytest.importorskip("PIL.Image", reason="reading the screenshot needs Pillow (installed with matplotlib)")
 
     html = write_report(cohort_dir, validation, tmp_path / "report.html")
+    height = page_height(html)
+    assert height > 2400  # taller than the old fixed window, so a fixed window would cut it
     png = screenshot(html, tmp_path / "shots" / "report.png")
-    assert png.is_file() and png.stat().st_size > 10_000
+    assert png_size(png) == (1280, height)
     pixels = np.asarray(Image.open(png).convert("RGB")).astype(np.float64)
-    assert pixels.shape == (2400, 1280, 3)
+    assert pixels.shape == (height, 1280, 3)
     assert pixels.std() > 20  # not a blank page
     banner = pixels[5:20, 300:900]  # the red SYNTHETIC banner: CSS applied
     assert banner[..., 0].mean() > 150 and banner[..., 1].mean() < 80
     dark = (pixels.sum(axis=2) < 60).mean()
     assert dark > 0.01  # the black CT backgrounds of the thumbnails were drawn
+    footer = pixels[-90:]  # the footer line is the last thing on the page: its text is in the picture
+    assert (footer.sum(axis=2) < 450).sum() > 200
     assert not [p for p in png.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_page_taller_than_the_cap_is_cut_and_says_so(tmp_path, chromium):
+    page = tmp_path / "tall.html"
+    page.write_text('<!doctype html><meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; '
+                    'style-src &#39;unsafe-inline&#39;"><body style="margin:0"><div style="height:3100px;background:#123">'
+                    '</div></body>', encoding="utf-8")
+    assert page_height(page) == 3100  # measured despite a policy that forbids every script
+    said: list[str] = []
+    png = screenshot(page, tmp_path / "tall.png", max_height=1000, log=said.append)
+    assert png_size(png) == (1280, 1000)
+    assert len(said) == 1 and "3100 px tall" in said[0] and "top 1000 px" in said[0]
+
+
+def test_measuring_copy_only_adds_its_script():
+    from synthspec.report.screenshot import MEASURE_SCRIPT, _measuring_copy
+
+    page = ('<html><head><meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; '
+            'script-src &#39;sha256-abc&#39;"></head><body><p>x</p></body></html>')
+    copy = _measuring_copy(page)
+    policy = unescape(re.search(r'content="([^"]+)"', copy).group(1))
+    assert policy.startswith("default-src 'none'; script-src 'sha256-abc' 'sha256-")
+    assert copy.endswith("<p>x</p><script>" + MEASURE_SCRIPT + "</script></body></html>")
+    assert "script-src 'sha256-" in unescape(_measuring_copy('<meta http-equiv="content-security-policy" '
+                                                             'content="img-src data:"><p>y</p>'))
 
 
 def test_screenshot_errors_are_clear(tmp_path, monkeypatch):

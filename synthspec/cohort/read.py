@@ -33,11 +33,13 @@ class SubjectFiles:
     shape: tuple | None = None       # the plan's grid (z, y, x): every volume must have it
     verified: set = field(default_factory=set)
     channels: tuple[str, ...] = ("image",)
+    channel_shapes: dict = field(default_factory=dict)
+    """Shape of each channel's volume where it is not the grid's (a radiograph is one image, not a volume)."""
 
     def channel(self, name: str) -> np.ndarray:
         if name not in self.channels:
             raise CohortError(f"{self.folder} has no image channel {name!r} (its channels: {', '.join(self.channels)})")
-        return self._read(layout.channel_file(name))
+        return self._read(layout.channel_file(name), self.channel_shapes.get(name))
 
     def image(self) -> np.ndarray:
         """The first image channel (the CT volume)."""
@@ -49,7 +51,7 @@ class SubjectFiles:
     def lesions(self) -> np.ndarray:
         return self._read(layout.LESIONS)
 
-    def _read(self, name: str) -> np.ndarray:
+    def _read(self, name: str, shape: tuple | None = None) -> np.ndarray:
         """Check the file against the SHA-256 that `synth run` recorded, then read it.
 
         ITK reads a truncated .nii.gz without complaint (the missing voxels come back as 0), so
@@ -69,9 +71,11 @@ class SubjectFiles:
                     "--resume` to regenerate that subject exactly")
             self.verified.add(name)
         volume = _read(path)
-        if self.shape is not None and tuple(volume.shape) != self.shape:
-            raise CohortError(f"{path} holds a {'x'.join(map(str, volume.shape))} volume, but the plan's grid is "
-                              f"{'x'.join(map(str, self.shape))} (z x y x x); regenerate the subject")
+        expected_shape = shape or self.shape
+        if expected_shape is not None and tuple(volume.shape) != tuple(expected_shape):
+            what = "the plan's grid is" if shape is None else "the plan's channel is"
+            raise CohortError(f"{path} holds a {'x'.join(map(str, volume.shape))} volume, but {what} "
+                              f"{'x'.join(map(str, expected_shape))} (z x y x x); regenerate the subject")
         return volume
 
 
@@ -119,6 +123,8 @@ def load(folder: Path) -> Cohort:
     if info.get("plan_hash") and plan.hash() != info["plan_hash"]:
         raise CohortError(f"{plan_file} is not the plan this cohort was generated from (its hash differs from "
                           f"plan_hash in cohort.json); restore it from provenance.json or a copy")
+    outputs = {t.name: tuple(t.shape) for s in plan.stages if s.kind == "acquire" for t in s.outputs}
+    channel_shapes = {name: outputs[name] for name in plan.channels if name in outputs}
     subjects = []
     for k in range(plan.subjects):
         sub = layout.subject_dir(folder, k)
@@ -131,7 +137,7 @@ def load(folder: Path) -> Cohort:
             raise CohortError(f"{record_file} records no file hashes, so its files cannot be trusted; move {sub} aside "
                               f"and run `synth run --plan {plan_file} --out {folder} --resume` to regenerate it")
         subjects.append(SubjectFiles(k, layout.subject_id(k), sub, record, shape=tuple(plan.grid.shape),
-                                     channels=tuple(plan.channels)))
+                                     channels=tuple(plan.channels), channel_shapes=channel_shapes))
     if not subjects:
         raise CohortError(f"{folder} holds no subjects (its plan asks for 0); generate a cohort with subjects >= 1")
     return Cohort(folder=folder, plan=plan, info=info, subjects=subjects)

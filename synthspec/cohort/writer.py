@@ -35,11 +35,12 @@ def write_subject(out: Path, plan, subject) -> dict:
     origin = plan.grid.origin_xyz()
     formats = set(plan.writing.formats)
     identity = identity_for(plan.spec_hash, plan.cohort_seed, p.index)
+    modality = registry.modality(plan.modality)
     with staged_dir(final) as tmp:
         files: dict[str, str] = {}
         if "nifti" in formats or not formats:
             for name, image in subject.channels.items():
-                write_nifti(tmp / layout.channel_file(name), image, spacing, origin)
+                write_nifti(tmp / layout.channel_file(name), image, *modality.channel_geometry(plan, name))
                 files[name] = layout.channel_file(name)
         if "masks" in formats or not formats:
             write_nifti(tmp / layout.LABELS, subject.labels, spacing, origin)
@@ -47,7 +48,7 @@ def write_subject(out: Path, plan, subject) -> dict:
             files["labels"] = layout.LABELS
             files["lesions"] = layout.LESIONS
         if "dicom" in formats:
-            files["dicom"] = registry.modality(plan.modality).write_series(tmp, subject, plan, identity, __version__)
+            files["dicom"] = modality.write_series(tmp, subject, plan, identity, __version__)
         hashes = {path.relative_to(tmp).as_posix(): sha256_file(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
         record = subject_record(subject, identity, {k: f"{layout.SUBJECTS}/{p.subject_id}/{v}" for k, v in files.items()},
                                 hashes)

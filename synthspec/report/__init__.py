@@ -1,12 +1,18 @@
 """What a cohort tells the people who use it: the cohort card, the HTML report, a blinded reader pack.
 
-    card.py         cohort_card(cohort, validation) -> dict; write_card -> cohort_card.md + cohort_card.json
-    html.py         write_report(cohort, validation, out_path) -> one self-contained HTML file
-    screenshot.py   screenshot(html_path, png_path) renders that file in headless chromium
-    reader_pack.py  make_reader_pack / score_answers: can a radiologist tell synthetic from real?
+    card.py               cohort_card(cohort, validation) -> dict; write_card -> cohort_card.md + cohort_card.json
+    card_markdown.py      the card dict as Markdown
+    validation_summary.py each validation family's state (pass / fail / not run) and the overall verdict
+    inputs.py             what the report reads from the plan and the cohort (windows, lung labels, image, spec)
+    pixels.py             HU slices to windowed, resampled PNGs (shared by the report and the reader pack)
+    plots.py              distribution plots (matplotlib, off-screen)
+    html.py               write_report(cohort, validation, out_path) -> one self-contained HTML file
+    screenshot.py         screenshot(html_path, png_path) renders the whole page in headless chromium
+    reader_pack.py        make_reader_pack / score_answers: can a radiologist tell synthetic from real?
 
 Everything here is imported lazily (numpy, jinja2, matplotlib only when used), so
-`synth check` never pays for it.
+`synth check` never pays for it.  The report reads cohorts (`synthspec.cohort.read`)
+and validation results; it never imports the generator's internals.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ _EXPORTS = {
     "ScreenshotError": ".screenshot",
     "find_chromium": ".screenshot",
     "dump_dom": ".screenshot",
+    "page_height": ".screenshot",
     "make_reader_pack": ".reader_pack",
     "score_answers": ".reader_pack",
     "slices_from_nifti": ".reader_pack",

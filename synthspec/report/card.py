@@ -2,12 +2,15 @@
 
 `cohort_card(cohort, validation)` gathers everything into one JSON-ready dict;
 `write_card` writes it as `cohort_card.json` and a readable `cohort_card.md`
-next to the cohort (both atomically).  The card travels with the cohort: it
+(rendered by `card_markdown.py`) next to the cohort, both atomically.  The card
 states plainly that every image is SYNTHETIC, the governance decision behind it
 (purposes, prohibited uses, claims, approval, expiry), the composition actually
-generated (counted from the manifest, not from the spec's intentions), the
-validation results per family and the hashes that tie it all to one spec,
-one plan and one set of files.
+generated (counted from the manifest, not from the spec's intentions), the state
+of every validation family (pass / fail / not run, see `validation_summary.py`)
+and the hashes that tie it all to one spec, one plan and one set of files.
+
+It reads the cohort through `synthspec.cohort.read` and the plan through
+`inputs.py`; it runs no validation and renders no HTML.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from synthspec.errors import InputError
+from synthspec.report.card_markdown import card_markdown
+from synthspec.report.inputs import requested_families, spec_summary, validation_families
+from synthspec.report.validation_summary import validation_summary
 from synthspec.validate.results import ValidationReport
 
 CARD_FORMAT = 1
@@ -54,11 +61,10 @@ CLAIM_MEANINGS = {
     "regulatory_submission": "evidence in a regulatory submission",
     "clinical_deployment": "use of a model in clinical care",
 }
-FAMILIES = ("anatomy", "realism", "shortcut")
 SIZE_CLASSES = ("<6 mm", "6-8 mm", ">8 mm")  # Fleischner Society 2017 solid-nodule size classes
 
 
-class ReportError(Exception):
+class ReportError(InputError):
     """A card or report that cannot be made; the message names the file and the fix."""
 
 
@@ -230,33 +236,6 @@ def composition(rows: list[dict], planned: dict | None = None) -> dict[str, Any]
     }
 
 
-def validation_summary(validation: ValidationReport | None, content_hash: str | None) -> dict[str, Any]:
-    """Pass/fail per family; `status` is 'not run' when there is no validation report."""
-    if validation is None:
-        return {"status": "not run", "families": {f: {"status": "not run", "passed": 0, "failed": 0, "checks": []}
-                                                  for f in FAMILIES}}
-    families: dict[str, Any] = {}
-    names = list(FAMILIES) + sorted({c.family for c in validation.checks} - set(FAMILIES))
-    for family in names:
-        checks = [c for c in validation.checks if c.family == family]
-        failed = sum(1 for c in checks if not c.passed)
-        families[family] = {
-            "status": "not run" if not checks else ("fail" if failed else "pass"),
-            "passed": len(checks) - failed, "failed": failed,
-            "checks": [{"name": c.name, "passed": c.passed, "value": c.value, "threshold": c.threshold,
-                        "reason": c.reason} for c in checks],
-        }
-    ran = [f for f in families.values() if f["status"] != "not run"]
-    return {
-        "status": "not run" if not ran else ("fail" if any(f["status"] == "fail" for f in ran) else "pass"),
-        "content_hash": validation.content_hash,
-        "matches_cohort": content_hash is None or validation.content_hash == content_hash,
-        "synthspec_version": validation.synthspec_version,
-        "seconds": validation.seconds,
-        "families": families,
-    }
-
-
 def governance_section(model: dict, vocab: dict[str, list[str]], today: datetime.date) -> dict[str, Any]:
     g = model.get("governance") or {}
     transfer = model.get("transfer") or {}
@@ -311,7 +290,7 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
     """Everything the card says, as a JSON-ready dict (see the module doc)."""
     cohort = as_cohort(cohort)
     plan, info = cohort.plan, cohort.info
-    model = plan.cohort or {}
+    model = spec_summary(plan)
     rows = manifest_rows(cohort)
     if len(rows) != plan.subjects:
         raise ReportError(f"{cohort.folder}/manifest.json lists {len(rows)} subjects but the plan has {plan.subjects}; "
@@ -339,7 +318,8 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
         "grid": {"shape_zyx": list(plan.grid.shape), "spacing_mm_zyx": list(plan.grid.spacing)},
         **governance_section(model, _vocabulary(), today or datetime.date.today()),
         "composition": composition(rows, model),
-        "validation": validation_summary(validation, info.get("content_hash")),
+        "validation": validation_summary(validation, info.get("content_hash"), validation_families(),
+                                         requested_families(cohort)),
         "provenance": {
             "spec_file": provenance.get("spec_file") or Path(plan.spec_file).name,
             "spec_hash": plan.spec_hash,
@@ -354,123 +334,6 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
             "device": plan.device,
         },
     }
-
-
-# ---------------------------------------------------------------- markdown
-
-def md(text: Any) -> str:
-    """Text from the spec made inert in Markdown: no HTML, no table breaks, no links or emphasis."""
-    if text is None:
-        return "—"
-    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for ch in "\\`*_[]|#!":
-        out = out.replace(ch, "\\" + ch)
-    return " ".join(out.split())
-
-
-def code(text: Any) -> str:
-    """A Markdown code span for identifiers and hashes (backticks and line breaks removed)."""
-    return "`" + " ".join(str(text).replace("`", "'").replace("|", "/").split()) + "`" if text is not None else "—"
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _summary_md(s: dict) -> str:
-    if not s.get("n"):
-        return "—"
-    return f"mean {_fmt(s['mean'])} (SD {_fmt(s['sd'])}), median {_fmt(s['median'])}, range {_fmt(s['min'])}–{_fmt(s['max'])}"
-
-
-def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
-
-
-def card_markdown(card: dict) -> str:
-    c, comp, prov = card, card["composition"], card["provenance"]
-    les = comp["lesions"]
-    out = [f"# Cohort card: {md(c['title'] or c['cohort'])} (SYNTHETIC)", "",
-           f"> **{md(c['notice'])}**", "",
-           f"- Cohort: {code(c['cohort'])}",
-           f"- Task: {md(c['task']['job'])} {md(c['task']['finding'])} on {md(c['task']['modality'])}",
-           f"- Anatomy: {md(c['anatomy'])}; grid {' × '.join(map(str, c['grid']['shape_zyx']))} voxels (z, y, x) "
-           f"at {' × '.join(_fmt(s) for s in c['grid']['spacing_mm_zyx'])} mm",
-           f"- Subjects: {comp['subjects']} (all synthetic)", ""]
-    if c.get("description"):
-        out += [md(c["description"]), ""]
-    out += ["## Intended uses", ""]
-    out += [f"- **{md(p['purpose'])}**: {md(p['meaning'])}" for p in c["intended_uses"]] or ["- none declared"]
-    out += ["", "## Prohibited uses", ""]
-    out += [f"- **{md(p['use'])}**: {md(p['meaning'])} ({md(p['source'])})" for p in c["prohibited_uses"]]
-    out += ["", "## Claims and real-data confirmation", ""]
-    if c["claims"]:
-        out += _table(("claim", "meaning", "needs real confirmation", "safety-critical", "status"),
-                      [(md(x["claim"]), md(x["meaning"]), "yes" if x["needs_real_confirmation"] else "no",
-                        "yes" if x["safety_critical"] else "no", md(x["status"])) for x in c["claims"]])
-    else:
-        out += ["No claims are made from this cohort.", ""]
-    rc = c["real_confirmation"]
-    out += [f"Real confirmation declared: {md(rc['declared'])}; required: {'yes' if rc['required'] else 'no'}; "
-            f"done: {'yes' if rc['done'] else 'no'}; transfer test on real data: "
-            f"{'yes' if rc['transfer_test']['data'] else 'no'}"
-            + (f" (held out: {md(', '.join(rc['transfer_test']['held_out_sites']))})"
-               if rc["transfer_test"]["held_out_sites"] else ""), ""]
-    a = c["approval"]
-    state = "—" if a["expired"] is None else ("EXPIRED" if a["expired"] else f"valid, {a['days_left']} days left")
-    out += ["## Approval", "",
-            f"- Approved by: {md(a['approved_by'])}", f"- Reference: {md(a['reference'])}",
-            f"- Expires: {md(a['expires'])} ({state} on {a['checked_on']})", ""]
-    out += ["## Composition", "", f"Counted from the manifest: {comp['subjects']} subjects, "
-            f"{comp['positives']} with at least one lesion, {comp['negatives']} without.", ""]
-    out += _table(("quantity", "value"), [
-        ("sex", ", ".join(f"{md(k)} {v}" for k, v in comp["sex"].items())),
-        ("age (y)", _summary_md(comp["age_y"])),
-        ("age bands", ", ".join(f"{k}: {v}" for k, v in comp["age_bands"].items())),
-        ("height (mm)", _summary_md(comp["height_mm"])),
-        ("BMI (kg/m²)", _summary_md(comp["bmi"])),
-        ("BMI classes", ", ".join(f"{k}: {v}" for k, v in comp["bmi_classes"].items())),
-        ("tube current-time (mAs)", _summary_md(comp["mas"])),
-        ("kV", ", ".join(f"{k}: {v}" for k, v in comp["kv"].items())),
-        ("strata", ", ".join(f"{md(k)}: {v}" for k, v in comp["strata"].items())),
-    ])
-    out += ["### Scanners", ""]
-    out += _table(("scanner", "subjects", "fraction", "planned"),
-                  [(md(k), v["count"], f"{v['fraction']:.0%}",
-                    "—" if v["planned_fraction"] is None else f"{v['planned_fraction']:.0%}")
-                   for k, v in comp["scanners"].items()])
-    out += ["### Lesions", "",
-            f"{les['total']} lesions ({les['per_positive_subject']} per positive subject); diameter (mm): "
-            f"{_summary_md(les['diameter_mm'])}; requested but not placed: {les['requested_not_placed']}.", ""]
-    out += _table(("by subtype", "count"), [(md(k), v) for k, v in les["by_subtype"].items()])
-    out += _table(("by size class (Fleischner)", "count"), [(k, v) for k, v in les["by_size_class"].items()])
-    out += _table(("by location", "count"), [(md(k), v) for k, v in les["by_location"].items()])
-    v = c["validation"]
-    out += ["## Validation", "", f"Overall: **{v['status']}**"
-            + ("" if v.get("matches_cohort", True) else " (WARNING: the validation report is for different cohort content)"),
-            ""]
-    out += _table(("family", "status", "passed", "failed"),
-                  [(f, x["status"], x["passed"], x["failed"]) for f, x in v["families"].items()])
-    failed = [(f, ch) for f, x in v["families"].items() for ch in x["checks"] if not ch["passed"]]
-    if failed:
-        out += ["Failed checks:", ""] + [f"- {f} / {md(ch['name'])}: {md(ch['reason'])}" for f, ch in failed] + [""]
-    out += ["## Hashes and provenance", ""]
-    out += _table(("item", "value"), [
-        ("spec file", md(prov["spec_file"])), ("spec hash (sha256)", code(prov['spec_hash'])),
-        ("plan hash (sha256)", code(prov['plan_hash'])), ("content hash (sha256)", code(prov['content_hash'])),
-        ("seed key", code(prov['seed_key'])), ("cohort seed", prov["cohort_seed"]),
-        ("seeding", md(prov["seeding"])), ("streams", md(", ".join(prov["streams"]))),
-        ("synthspec", md(prov["synthspec_version"])),
-        ("packages", md(", ".join(f"{k} {v}" for k, v in sorted(prov["versions"].items())))),
-    ])
-    out += ["---", "", "*Generated by synthspec. SYNTHETIC: not for diagnostic use; confirm every claim on real scans.*", ""]
-    return "\n".join(out)
 
 
 def write_card(cohort, validation: ValidationReport | None = None, out_dir: Path | None = None,

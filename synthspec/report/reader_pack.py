@@ -9,8 +9,8 @@
   answers as CSV (`case,answer`).  Both classes go through exactly the same
   code: the same slice choice rule (a slice well inside the lungs, found from
   HU alone), the same crop (the body, padded to a square), the same resampling
-  to the same pixel size, the same window (lung, W1500/L-600) and the same PNG
-  encoder (no metadata).  The page holds no file names, subject ids, hashes or
+  to the same pixel size, the same window (the modality's `lung` display window,
+  CT W1500/L-600) and the same PNG encoder (no metadata).  The page holds no file names, subject ids, hashes or
   spec text, so nothing but the pixels tells the classes apart.
 - `reader_key.json`: which case is which, kept apart from the page (the page
   never refers to it); give the reader the HTML only.
@@ -18,7 +18,9 @@
 `score_answers(key, answers_csv)` scores a returned sheet: accuracy with a
 Wilson 95 % interval and a verdict (near chance when the interval covers 0.5).
 `slices_from_nifti` pulls real axial HU slices from a CT volume (NIfTI or a
-DICOM folder) for the pack.
+DICOM folder) for the pack.  Every random draw (which slices, the case order)
+comes from `analysis_rng("reader_pack", seed, ...)`, so a seed gives the same
+pack on any machine.  It reads the cohort; it generates and validates nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from synthspec.report.html import LUNG_WINDOW, apply_window, data_uri, png_bytes, resize_bilinear
+from synthspec.errors import InputError
+from synthspec.report.inputs import lung_window, subject_image
+from synthspec.report.pixels import apply_window, data_uri, png_bytes, resize_bilinear
 
 KEY_FORMAT = 1
 KEY_KIND = "synthspec reader-study key"
@@ -48,8 +52,15 @@ BODY_HU = -500.0          # above: body (soft tissue, bone); below: air and lung
 MIN_SIDE = 32
 
 
-class ReaderPackError(Exception):
+class ReaderPackError(InputError):
     """A reader pack that cannot be made or scored; the message names the input and the fix."""
+
+
+def _rng(seed: int, draw: str) -> np.random.Generator:
+    """The stream of one draw of the pack (`real`, `synthetic`, `order`, `reference_slices`) under `seed`."""
+    from synthspec.engine.seeds import analysis_rng
+
+    return analysis_rng("reader_pack", seed, draw)
 
 
 # ---------------------------------------------------------------- slices
@@ -98,8 +109,8 @@ def _check_slice(hu: Any, where: str) -> np.ndarray:
     return a
 
 
-def reading_pixels(hu: np.ndarray, size: int = READING_PX, window: tuple[float, float] = LUNG_WINDOW) -> np.ndarray:
-    """How every case is shown: the body cropped and padded (air) to a square, resized, windowed.
+def reading_pixels(hu: np.ndarray, size: int, window: tuple[float, float]) -> np.ndarray:
+    """How every case is shown: the body cropped and padded (air) to a square, resized, windowed at (width, level).
 
     Square pixels are assumed (see `slices_from_nifti`, which resamples to them)."""
     hu = np.asarray(hu, dtype=np.float32)
@@ -177,7 +188,7 @@ def slices_from_nifti(path: Path, n: int | None = None, seed: int = 0) -> list[n
         if n > len(candidates):
             raise ReaderPackError(f"{path} has {len(candidates)} slices through the lungs, fewer than the {n} asked for; "
                                   "add another reference scan or ask for fewer")
-        candidates = sorted(np.random.default_rng(seed).choice(candidates, size=n, replace=False).tolist())
+        candidates = sorted(_rng(seed, "reference_slices").choice(candidates, size=n, replace=False).tolist())
     return [volume[z].copy() for z in candidates]
 
 
@@ -197,7 +208,7 @@ def _synthetic_slices(cohort, n: int, rng: np.random.Generator) -> list[tuple[np
             want = missing if sweep else -(-missing // (len(order) - position))  # ceil: a fair share
             if want <= 0:
                 break
-            volume = _square_pixels(subject.image().astype(np.float32), (dy, dx))
+            volume = _square_pixels(subject_image(subject).astype(np.float32), (dy, dx))
             taken = used.setdefault(subject.subject_id, set())
             candidates = [z for z in lung_slices(volume) if z not in taken]
             for z in sorted(rng.permutation(candidates)[:want].tolist()):
@@ -261,16 +272,16 @@ def make_reader_pack(cohort, reference_slices: list[np.ndarray], out_dir: Path, 
         for existing in (pack_path, key_path):
             if os.path.lexists(existing):
                 raise ReaderPackError(_exists_message(existing))
-    rng = np.random.default_rng(seed)
-    real_pick = sorted(rng.choice(len(real), size=n_per_class, replace=False).tolist())
+    window = lung_window(cohort.plan)
+    real_pick = sorted(_rng(seed, "real").choice(len(real), size=n_per_class, replace=False).tolist())
     items = [("real", real[i], {"reference_index": int(i)}) for i in real_pick]
-    items += [("synthetic", s, src) for s, src in _synthetic_slices(cohort, n_per_class, rng)]
-    order = rng.permutation(len(items))
+    items += [("synthetic", s, src) for s, src in _synthetic_slices(cohort, n_per_class, _rng(seed, "synthetic"))]
+    order = _rng(seed, "order").permutation(len(items))
     cases, key_cases = [], []
     digest = hashlib.sha256()
     for number, index in enumerate(order, start=1):
         truth, hu, source = items[int(index)]
-        png = png_bytes(reading_pixels(hu, size))
+        png = png_bytes(reading_pixels(hu, size, (window.width, window.level)))
         digest.update(png)
         cases.append({"number": number, "uri": data_uri(png)})
         key_cases.append({"case": number, "truth": truth, "source": source})
@@ -279,7 +290,8 @@ def make_reader_pack(cohort, reference_slices: list[np.ndarray], out_dir: Path, 
     key = {
         "format": KEY_FORMAT, "kind": KEY_KIND, "pack_id": pack_id,
         "pack_sha256": hashlib.sha256(html.encode("utf-8")).hexdigest(),
-        "seed": seed, "n_per_class": n_per_class, "size_px": size, "window": list(LUNG_WINDOW),
+        "seed": seed, "n_per_class": n_per_class, "size_px": size, "window": [window.width, window.level],
+        "window_name": window.name,
         "cohort": cohort.plan.cohort_name, "content_hash": cohort.info.get("content_hash"),
         "cases": key_cases,
     }
@@ -333,7 +345,7 @@ def _write_file(path: Path, data: bytes, durable: bool = True) -> None:
 
 def _write_pack(out_dir: Path, files: list[tuple[Path, bytes]], overwrite: bool) -> None:
     """Write every file in full before any of them appears under its final name (see `make_reader_pack`)."""
-    from synthspec.cohort.atomic import _rename_noreplace, fsync_dir, staged_dir, temp_name
+    from synthspec.cohort.atomic import fsync_dir, rename_noreplace, staged_dir, temp_name
 
     if not os.path.lexists(out_dir) and all(final.parent == out_dir for final, _ in files):
         with staged_dir(out_dir) as stage:  # a sibling `.tmp-*` folder, renamed to out_dir when complete
@@ -348,7 +360,7 @@ def _write_pack(out_dir: Path, files: list[tuple[Path, bytes]], overwrite: bool)
             temps.append((temp_name(final), final))
             _write_file(temps[-1][0], data)
         for tmp, final in temps:
-            (os.replace if overwrite else _rename_noreplace)(tmp, final)
+            (os.replace if overwrite else rename_noreplace)(tmp, final)
             placed.append(final)
     except BaseException:
         for tmp, _ in temps:

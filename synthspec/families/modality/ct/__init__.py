@@ -121,6 +121,10 @@ class CT:
             image = simulate_ct(hu, acq, noise).to("cpu").numpy()
         return {"image": image}
 
+    def channel_geometry(self, plan, channel: str):
+        """(spacing zyx, origin xyz) of a channel's volume: CT images lie on the plan's grid."""
+        return tuple(plan.grid.spacing), plan.grid.origin_xyz()
+
     def store(self, image):
         """Delivered values: CT numbers rounded and clipped to the stored range, int16."""
         import numpy as np

@@ -1,6 +1,6 @@
 """CT acquisition and filtered back-projection of a HU volume: HU in, reconstructed HU out.
 
-Role: the `simulate_physics` stage for CT.  One function, `simulate_ct`, runs the
+Role: the acquisition half of the CT modality.  One function, `simulate_ct`, runs the
 whole path per chunk of slices:
 
     HU -> mu (1/mm) at the beam's effective energy          mu_water_per_mm

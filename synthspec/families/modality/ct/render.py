@@ -185,8 +185,14 @@ def render_hu(scene: TissueScene, label_tissue: dict[int, str], tissue_hu: dict[
     """The subject's noiseless HU volume (float32) from its tissue scene."""
     hu_of = subject_tissue_hu(tissue_hu, scene.quantiles)
     gravity = GRAVITY_HU[0] + (GRAVITY_HU[1] - GRAVITY_HU[0]) * float(scene.factors.get("gravity", 0.5))
-    fields = (scene.textures["parenchyma"], scene.textures["trabecular"])
-    y_mm, span, gradient_labels = scene.gradient
+    flat = None
+    if "parenchyma" not in scene.textures or "trabecular" not in scene.textures:
+        flat = np.zeros(scene.base_labels.shape, np.float32)   # a family without microstructure renders flat
+    fields = (scene.textures.get("parenchyma", flat), scene.textures.get("trabecular", flat))
+    if scene.gradient is not None:
+        y_mm, span, gradient_labels = scene.gradient
+    else:
+        y_mm, span, gradient_labels = np.zeros(scene.base_labels.shape[1]), (0.0, 1.0), ()
     hu = compose_hu(scene.base_labels, label_tissue, hu_of, fields, y_mm, span, gravity, gradient_labels)
     trabecular = trabecular_hu(scene.age_y, float(scene.factors.get("bone_density_z", 0.0)), tissue_hu)
     marrow_labels = [b for b in bone_labels if label_tissue.get(b) == "cancellous_bone"]
