@@ -136,15 +136,15 @@ def load_plan(file: PathLike) -> Plan:
 
 # ---- generate and verify ---------------------------------------------------------------------------
 
-def run(plan: Plan, out: PathLike, resume: bool = False) -> RunSummary:
+def run(plan: Plan, out: PathLike, resume: bool = False, executor: str = "local") -> RunSummary:
     """Generate every subject of `plan` into `out`; `resume=True` completes an interrupted cohort byte-identically.
 
-    Raises `RunError` (a `Failure`) when `out` cannot take the cohort and `SamplingError` when a
-    distribution cannot be sampled.
+    `executor` names one of `synthspec.engine.executors.NAMES`.  Raises `RunError` (a `Failure`) when
+    `out` cannot take the cohort and `SamplingError` when a distribution cannot be sampled.
     """
-    from synthspec.engine.executor import run as execute
+    from synthspec.engine.executors import executor as find
 
-    return execute(plan, Path(out), resume=resume)
+    return find(executor)(plan, Path(out), resume=resume)
 
 
 def verify(cohort_dir: PathLike, sample: int = 3, device: str | None = None,

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 from synthspec.cli.common import DEVICE_HELP, DEVICES, count, progress
+from synthspec.engine.executors import EXECUTORS
+from synthspec.engine.executors import NAMES as EXECUTOR_NAMES
 from synthspec.errors import EXIT_FAIL, EXIT_OK, Failure, Interrupted, SynthError, UsageError
 
 SUBJECTS = count("subjects", "leave --subjects out to use the spec's `subjects:`")
@@ -64,14 +66,19 @@ def args_run(p) -> None:
     _subjects_option(p)
     _device_option(p)
     p.add_argument("--resume", action="store_true", help="complete an interrupted cohort in --out")
+    p.add_argument("--executor", choices=EXECUTOR_NAMES, default="local",
+                   help="where subjects are generated: " + "; ".join(f"{n}: {d}" for n, _, d in EXECUTORS))
     p.add_argument("--no-validate", action="store_true",
                    help="skip the validation that follows generation (anatomy always, realism/shortcuts when the spec asks)")
 
 
 def _where(out: Path, content_hash: str) -> None:
+    from synthspec.cohort import layout
+
+    first = layout.subject_dir(out, 0)
     print(f"cohort: {out}  (content hash {content_hash[:16]})")
-    print(f"  manifest   {out / 'manifest.csv'}")
-    print(f"  images     {out / 'subjects' / 'S000000' / 'image.nii.gz'} (NIfTI), {out / 'subjects' / 'S000000' / 'dicom'} (DICOM)")
+    print(f"  manifest   {out / layout.MANIFEST_CSV}   labels {out / layout.LABEL_TABLE}")
+    print(f"  images     {first / layout.channel_file('image')} (NIfTI), {first / layout.DICOM} (DICOM)")
     print("  look at it with any NIfTI/DICOM viewer (e.g. 3D Slicer, ITK-SNAP with labels.nii.gz / lesions.nii.gz as overlays),")
     print(f"  or write the card and HTML report: synth report {out}")
 
@@ -105,7 +112,7 @@ def cmd_run(args) -> int:
     print(f"synth run: {plan.subjects} subjects of {plan.cohort_name} on {plan.device} "
           f"(~{plan.estimates['total_seconds'] / 60:.1f} min estimated) -> {out}", file=sys.stderr)
     try:
-        summary = api.run(plan, out, resume=args.resume)
+        summary = api.run(plan, out, resume=args.resume, executor=args.executor)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; finished subjects are kept. Continue with: {_resume_command(args, out)}") from None
     print(f"done: {summary.generated} generated, {summary.skipped} already there, {summary.seconds:.1f} s")
