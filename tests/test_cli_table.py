@@ -110,8 +110,10 @@ def test_building_every_parser_imports_nothing_of_the_generator():
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     loaded = set(done.stdout.split())
+    # the executors table (standard library only) names the choices of `synth run --executor`
     assert loaded == {"synthspec", "synthspec.errors", "synthspec.cli", "synthspec.cli.common", "synthspec.cli.lint",
-                      "synthspec.cli.generate", "synthspec.cli.review"}, loaded
+                      "synthspec.cli.generate", "synthspec.cli.review", "synthspec.engine",
+                      "synthspec.engine.executors"}, loaded
 
 
 def test_python_dash_m_runs_the_cli():
@@ -421,7 +423,7 @@ class RunnablePlan(FakePlan):
 def test_an_interrupted_run_exits_130_with_the_command_that_completes_it(capsys, monkeypatch, tmp_path):
     out = tmp_path / "cohort"
 
-    def interrupted(plan, folder, resume=False):
+    def interrupted(plan, folder, resume=False, executor="local"):
         folder.mkdir()
         (folder / "plan.json").write_text("{}")
         raise KeyboardInterrupt
@@ -448,7 +450,7 @@ def test_a_validation_that_cannot_run_after_a_run_is_a_failure_naming_the_cohort
 
     out = tmp_path / "cohort"
     monkeypatch.setattr(api, "plan", lambda *a, **k: RunnablePlan())
-    monkeypatch.setattr(api, "run", lambda plan, folder, resume=False: RunSummary(folder, 2, 0, 1.0, "ab" * 32))
+    monkeypatch.setattr(api, "run", lambda plan, folder, resume=False, executor="local": RunSummary(folder, 2, 0, 1.0, "ab" * 32))
 
     def broken(*a, **k):
         raise InputError(f"{out} is not a synthspec cohort")

@@ -66,6 +66,7 @@ def test_the_plan_is_typed_data_without_a_model_dump(plan):
     again = Plan.model_validate_json(json.dumps(plan.model_dump(mode="json")))
     assert again == plan and again.hash() == plan.hash()
     assert {e.name for e in plan.labels if not e.written} == {"pleura"}
+    assert "performance_claim" in plan.summary.vocabulary["claims_need_real_confirmation"]   # the card reads it here
 
 
 def test_a_saved_plan_replays_exactly_and_the_stages_are_the_plans(plan):

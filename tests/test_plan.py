@@ -13,7 +13,7 @@ from synthspec.compiler.check import compile_file
 from synthspec.plan.lower import PlanError, lower
 from synthspec.plan.model import Plan
 from synthspec.engine.sample import carries, sample_subject, strata
-from synthspec.engine.seeds import numpy_stream, stream_seed
+from synthspec.seeds import numpy_stream, stream_seed
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "lung_nodules_ldct.synth"
 

@@ -107,7 +107,7 @@ def test_pack_has_the_right_cases_and_a_separate_key(pack):
 
 def test_pack_draws_only_from_the_analysis_stream(pack, cohort_dir):
     """Which real slices, which synthetic slices and the case order all come from analysis_rng("reader_pack", seed, ...)."""
-    from synthspec.engine.seeds import analysis_rng
+    from synthspec.seeds import analysis_rng
     from synthspec.report.inputs import lung_window
 
     _, _, _, key = pack

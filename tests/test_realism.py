@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 from synthspec.validate import reference as refmod
-from synthspec.validate.realism import (FEATURES, auc_mann_whitney, bootstrap_auc_ci, discriminator_auc,
-                                        frechet_distance, ks_statistic, nps_2d, nps_edges, nps_shape_distance,
-                                        radial_nps, realism_checks, resolve_thresholds, texture_features, wasserstein)
+from synthspec.validate import stats
+from synthspec.validate.realism import (FEATURES, discriminator_auc, frechet_distance, ks_statistic, nps_2d, nps_edges,
+                                        nps_shape_distance, radial_nps, realism_checks, resolve_thresholds,
+                                        texture_features, wasserstein)
 from synthspec.validate.reference import ReferenceError, load_reference, tissue_for_structure
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -37,9 +38,9 @@ def test_wasserstein_of_a_shifted_sample_is_the_shift_and_ks_sees_it():
 
 
 def test_auc_counts_ties_half_and_orders_scores():
-    assert auc_mann_whitney([1, 2, 3, 4], [False, False, True, True]) == 1.0
-    assert auc_mann_whitney([1, 2, 3, 4], [True, True, False, False]) == 0.0
-    assert auc_mann_whitney([5, 5, 5, 5], [True, False, True, False]) == 0.5
+    assert stats.auc([1, 2, 3, 4], [False, False, True, True]) == 1.0
+    assert stats.auc([1, 2, 3, 4], [True, True, False, False]) == 0.0
+    assert stats.auc([5, 5, 5, 5], [True, False, True, False]) == 0.5
 
 
 def test_discriminator_on_identical_distributions_is_chance_with_a_ci_covering_half():
@@ -63,8 +64,8 @@ def test_bootstrap_ci_brackets_the_auc():
     rng = np.random.default_rng(2)
     scores = np.r_[rng.normal(0, 1, 200), rng.normal(1, 1, 200)]
     positive = np.r_[np.zeros(200, bool), np.ones(200, bool)]
-    auc = auc_mann_whitney(scores, positive)
-    lo, hi = bootstrap_auc_ci(scores, positive, np.random.default_rng(0))
+    auc = stats.auc(scores, positive)
+    lo, hi = stats.bootstrap_auc_ci(scores, positive, np.random.default_rng(0))
     assert lo < auc < hi
     expected = 0.5 * math.erfc(-1 / 2)  # P(N(1,1) > N(0,1)) = Phi(1/sqrt(2))
     assert lo < expected < hi
@@ -118,8 +119,10 @@ def test_texture_features_are_finite_even_for_a_flat_patch():
 
 
 def test_thresholds_come_from_the_spec_validate_block_then_the_caller():
-    cohort = SimpleNamespace(plan=SimpleNamespace(cohort={"validate_": {"max_wasserstein": 80.0,
-                                                                          "max_discriminator_auc": 0.65}}))
+    from synthspec.plan.model import ValidationParams
+
+    cohort = SimpleNamespace(plan=SimpleNamespace(validation=ValidationParams(max_wasserstein=80.0,
+                                                                              max_discriminator_auc=0.65)))
     limits = resolve_thresholds(cohort)
     assert limits["max_wasserstein"] == 80.0 and limits["max_discriminator_auc"] == 0.65
     assert resolve_thresholds(cohort, {"max_wasserstein": 30})["max_wasserstein"] == 30.0

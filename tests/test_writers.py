@@ -16,7 +16,7 @@ import pytest
 
 from synthspec.cohort.atomic import sha256_file, staged_dir, write_bytes_atomic, write_text_atomic
 from synthspec.families.modality.ct.dicom import CTSeriesInfo, body_part_for, encode_hu, patient_age, write_ct_series
-from synthspec.cohort.identity import identity_for
+from synthspec.identity import identity_for
 from synthspec.cohort.manifest import (package_versions, read_manifest_csv, write_manifest,
                                                  write_provenance)
 from synthspec.cohort.nifti import read_nifti, write_nifti

@@ -5,7 +5,6 @@
     record.py    the subject record (subject.json) and the cohort's content hash
     labels.py    the label table carried in the plan: which id is which structure and tissue
     nifti.py     NIfTI volumes (SimpleITK) in DICOM LPS with identity direction
-    identity.py  synthetic patient identities and deterministic DICOM UIDs
     manifest.py  manifest.csv / manifest.json, provenance.json, package versions
     writer.py    write one subject, then the cohort's closing files (manifest, labels.json, cohort.json)
     read.py      read a cohort folder back, checking every volume against its recorded hash

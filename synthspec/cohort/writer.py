@@ -25,7 +25,7 @@ MANIFEST_FIELDS = ("index", "subject_id", "patient_id", "sex", "age_y", "height_
 
 def write_subject(out: Path, plan, subject) -> dict:
     """Write one generated subject into a staged folder and rename it into place; returns its record."""
-    from synthspec.cohort.identity import identity_for
+    from synthspec.identity import identity_for
     from synthspec.cohort.nifti import write_nifti
     from synthspec.families import registry
 

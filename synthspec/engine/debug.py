@@ -23,10 +23,13 @@ def marker_strength(plan) -> float:
     return DEFAULT_MARKER_STRENGTH if strength is None else float(strength)
 
 
-def plant_shortcut(plan, image: np.ndarray, positive: bool, amplitude: float, strength: float | None = None) -> np.ndarray:
+def plant_shortcut(plan, image: np.ndarray, positive: bool, strength: float | None = None) -> np.ndarray:
     """`image` with the marker when the plan plants it and the subject is positive (else unchanged).
 
-    `strength` overrides the plan's (the shortcut tests' in-memory control)."""
+    `strength` plants it whatever the plan says (the shortcut tests' in-memory control on a clean
+    cohort).  The amplitude is the modality's `marker_units` at 100 %."""
+    from synthspec.families import registry
+
     if strength is None:
         if not plan.debug.planted_shortcut or not positive:
             return image
@@ -36,5 +39,5 @@ def plant_shortcut(plan, image: np.ndarray, positive: bool, amplitude: float, st
     z, y, x = image.shape
     size = max(2, y // 16)
     out = image.copy()
-    out[:, 1:1 + size, 1:1 + size] += amplitude * strength
+    out[:, 1:1 + size, 1:1 + size] += registry.modality(plan.modality).marker_units * strength
     return out

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from synthspec.compiler.values import Dist, Mix
-from synthspec.engine.seeds import numpy_stream, stream_seed
+from synthspec.seeds import numpy_stream, stream_seed
 from synthspec.errors import Failure
 from synthspec.families.base import LesionParams
 from synthspec.plan.model import Plan

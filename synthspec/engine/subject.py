@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from synthspec.engine.sample import SubjectParams, sample_subject
-from synthspec.engine.seeds import numpy_stream, torch_stream
+from synthspec.seeds import numpy_stream, torch_stream
 from synthspec.families import registry
 from synthspec.families.base import Demographics, TissueScene
 from synthspec.families.grid import Grid
@@ -74,7 +74,8 @@ class _Work:
 
 
 def _sample(work: _Work, stage) -> None:
-    work.params = sample_subject(work.plan, work.index)
+    if work.params is None:
+        work.params = sample_subject(work.plan, work.index)
 
 
 def _build_anatomy(work: _Work, stage) -> None:
@@ -144,7 +145,7 @@ def _acquire(work: _Work, stage) -> None:
     images = modality.acquire(work.truth, stage.params.settings, p.acquisition, plan.scanners[p.scanner], noise,
                               work.device)
     positive = bool(work.scene.lesions)
-    work.channels = {name: modality.store(plant_shortcut(plan, image, positive, modality.marker_units))
+    work.channels = {name: modality.store(plant_shortcut(plan, image, positive))
                      for name, image in images.items()}
 
 
@@ -161,17 +162,20 @@ ACCEPT_AFTER = "insert_pathology"
 
 
 def generate_subject(plan: Plan, k: int, *, with_pathology: bool = True, noiseless: bool = False,
-                     device: str | None = None, timings: dict[str, float] | None = None) -> GeneratedSubject:
+                     device: str | None = None, params: SubjectParams | None = None,
+                     timings: dict[str, float] | None = None) -> GeneratedSubject:
     """Subject `k` of `plan`, in memory: the same whatever the batch, worker or resume history.
 
-    `timings`, when given, receives the seconds each stage kind took (for benchmarks)."""
+    `params` replaces what the sampler would draw for subject k (another scanner, a donor's lesions:
+    the shortcut tests' counterfactuals); every random stream is still subject k's.  `timings`, when
+    given, receives the seconds each stage kind took (for benchmarks)."""
     if k < 0:
         raise ValueError(f"subject index must be >= 0, got {k}")
     unknown = [s.kind for s in plan.stages if s.kind not in STAGES]
     if unknown:
         raise ValueError(f"the plan has stages this synthspec cannot run: {', '.join(unknown)}")
     work = _Work(plan=plan, index=k, with_pathology=with_pathology, noiseless=noiseless, device=device or plan.device,
-                 grid=Grid(shape=tuple(plan.grid.shape), spacing=tuple(plan.grid.spacing)))
+                 grid=Grid(shape=tuple(plan.grid.shape), spacing=tuple(plan.grid.spacing)), params=params)
     order = [stage.kind for stage in plan.stages]
     i = 0
     while i < len(plan.stages):

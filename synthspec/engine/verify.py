@@ -1,13 +1,12 @@
 """`synth verify`: check a cohort's files on disk against the SHA-256 recorded when they were written, and
 regenerate a sample of subjects from the stored plan to check that they come out byte-identical.
 
-Only the standard library is imported at module level: the CLI imports `sample_count` while it builds
-its parser; numpy, the plan model and the generator load inside `check`.
+Only the standard library is imported at module level; the plan model and the generator load inside
+`check`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import tempfile
@@ -24,17 +23,6 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 class VerifyError(InputError):
     """A cohort that cannot be verified at all; the message names the file and the fix (exit 2)."""
-
-
-def sample_count(text: str) -> int:
-    """argparse type of `--sample`: a whole number of subjects, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of subjects to regenerate, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (the number of subjects to regenerate), not {value}")
-    return value
 
 
 @dataclass
@@ -86,7 +74,7 @@ class Report:
 
 
 def choose_indices(plan, count: int) -> list[int]:
-    from synthspec.engine.seeds import analysis_rng
+    from synthspec.seeds import analysis_rng
 
     rng = analysis_rng("verify", plan.seed_key)
     count = min(count, plan.subjects)

@@ -91,11 +91,14 @@ def _pathologies(cohort: Cohort) -> list[PathologyParams]:
     return out
 
 
-def _summary(data: dict) -> Summary:
+def _summary(data: dict, stdlib) -> Summary:
+    vocabulary = stdlib.vocabulary()
+    keys = ("purposes", "prohibited", "claims", "claims_need_real_confirmation", "safety_critical")
     return Summary(title=data.get("title"), description=data.get("description"), task=data.get("task") or {},
                    protocol=data.get("protocol") or {}, population=data.get("population") or {},
                    pathologies=data.get("pathologies") or [], governance=data.get("governance") or {},
-                   transfer=data.get("transfer") or {})
+                   transfer=data.get("transfer") or {},
+                   vocabulary={k: [str(v) for v in (vocabulary.get(k) or [])] for k in keys} if vocabulary else {})
 
 
 def lower(result: FileResult, device: str = "auto", subjects: int | None = None, workers: int = 1,
@@ -188,7 +191,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
         seed_key=seed_key(data), cohort_name=cohort.name, cohort_seed=cohort.seed or 0, subjects=n,
         modality=modality_name, anatomy=cohort.anatomy, device=device, grid=grid, batch_size=int(batch),
         workers=max(1, workers), shards=shards, stages=stages, scanners=scanners, labels=labels,
-        validation=ValidationParams(**validate), debug=DebugParams(**debug), summary=_summary(data),
+        validation=ValidationParams(**validate), debug=DebugParams(**debug), summary=_summary(data, stdlib),
         memory={"per_subject_bytes": per_subject, "budget_bytes": budget, "available_bytes": int(available)},
         estimates={"seconds_per_subject": seconds, "total_seconds": seconds * n / max(1, workers),
                    **{f"{k}_s": v for k, v in times.items()}},

@@ -188,6 +188,8 @@ class Summary(BaseModel):
     pathologies: list[dict[str, Any]] = []
     governance: dict[str, Any] = {}
     transfer: dict[str, Any] = {}
+    vocabulary: dict[str, list[str]] = {}
+    """The stdlib's governance vocabulary (purposes, prohibited uses, claims) the spec was checked against."""
 
 
 class Plan(BaseModel):

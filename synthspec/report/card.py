@@ -68,21 +68,15 @@ class ReportError(InputError):
     """A card or report that cannot be made; the message names the file and the fix."""
 
 
-def _vocabulary() -> dict[str, list[str]]:
-    """The stdlib governance vocabulary; the built-in lists above if the stdlib cannot be read."""
+def _vocabulary(plan=None) -> dict[str, list[str]]:
+    """The governance vocabulary the spec was checked against (carried in the plan); the built-in lists
+    above for what the plan does not carry."""
     fallback = {
         "purposes": list(PURPOSE_MEANINGS), "prohibited": list(PROHIBITED_MEANINGS), "claims": list(CLAIM_MEANINGS),
         "claims_need_real_confirmation": list(CLAIM_MEANINGS),
         "safety_critical": ["clinical_deployment", "regulatory_submission"],
     }
-    try:
-        from synthspec.compiler.resolve import stdlib
-
-        vocab = stdlib()[0].vocabulary()
-    except Exception:  # noqa: BLE001 - the card must still be written
-        return fallback
-    if vocab is None:
-        return fallback
+    vocab = plan.summary.vocabulary if plan is not None else {}
     return {key: list(vocab.get(key) or default) for key, default in fallback.items()}
 
 
@@ -316,7 +310,7 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
                  "job": task.get("job"), "target": task.get("target")},
         "anatomy": plan.anatomy,
         "grid": {"shape_zyx": list(plan.grid.shape), "spacing_mm_zyx": list(plan.grid.spacing)},
-        **governance_section(model, _vocabulary(), today or datetime.date.today()),
+        **governance_section(model, _vocabulary(plan), today or datetime.date.today()),
         "composition": composition(rows, model),
         "validation": validation_summary(validation, info.get("content_hash"), validation_families(),
                                          requested_families(cohort)),

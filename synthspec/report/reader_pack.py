@@ -42,6 +42,7 @@ import numpy as np
 from synthspec.errors import InputError
 from synthspec.report.inputs import lung_window, subject_image
 from synthspec.report.pixels import apply_window, data_uri, png_bytes, resize_bilinear
+from synthspec.validate.stats import wilson_interval
 
 KEY_FORMAT = 1
 KEY_KIND = "synthspec reader-study key"
@@ -58,7 +59,7 @@ class ReaderPackError(InputError):
 
 def _rng(seed: int, draw: str) -> np.random.Generator:
     """The stream of one draw of the pack (`real`, `synthetic`, `order`, `reference_slices`) under `seed`."""
-    from synthspec.engine.seeds import analysis_rng
+    from synthspec.seeds import analysis_rng
 
     return analysis_rng("reader_pack", seed, draw)
 
@@ -374,17 +375,6 @@ def _write_pack(out_dir: Path, files: list[tuple[Path, bytes]], overwrite: bool)
 
 
 # ---------------------------------------------------------------- scoring
-
-def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (95 % by default)."""
-    if n <= 0:
-        raise ValueError("the Wilson interval needs n >= 1")
-    p = correct / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
 
 MAX_KEY_BYTES = 64 << 20      # a key lists a few hundred cases: kilobytes
 MAX_SHEET_BYTES = 16 << 20    # an answer sheet is `case,answer` per case: kilobytes

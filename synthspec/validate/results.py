@@ -1,4 +1,8 @@
-"""Check results: one pass/fail per check with the measured value, the threshold and a reason."""
+"""Check results: one pass/fail per check with the measured value, the threshold and a reason.
+
+The record every validation family returns and `validation.json` holds; it runs no check and reads
+no cohort (writing goes through `synthspec.cohort.atomic`).
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ Nothing is written unless every requested check ran; a bad reference or a
 damaged cohort stops with a one-line error before anything is replaced.  A run of
 some families keeps the earlier results of the others (same cohort content and
 synthspec version), so `--only realism` does not throw away minutes of shortcut tests.
+This module only chooses, orders and records the families; each family computes its own checks.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ def wanted_families(cohort: Cohort, explicit: list[str] | None) -> list[str]:
     """Explicit choice, else what the spec's `validate` block asks for (anatomy always)."""
     if explicit:
         return [f for f in FAMILIES if f in explicit]
-    spec = cohort.plan.cohort.get("validate_") or {}
-    families = ["anatomy"] if spec.get("anatomy", True) else []
-    if spec.get("reference") or spec.get("max_wasserstein") is not None or spec.get("max_discriminator_auc") is not None:
+    spec = cohort.plan.validation
+    families = ["anatomy"] if spec.anatomy else []
+    if spec.reference or spec.max_wasserstein is not None or spec.max_discriminator_auc is not None:
         families.append("realism")
-    if spec.get("shortcut_tests"):
+    if spec.shortcut_tests:
         families.append("shortcut")
     return families
 

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthspec.cohort.identity import IMPLEMENTATION_CLASS_UID, SyntheticIdentity
+from synthspec.identity import IMPLEMENTATION_CLASS_UID, SyntheticIdentity
 
 MANUFACTURER = "synthspec (synthetic)"
 DEIDENTIFICATION_METHOD = "synthspec synthetic data - no real patient"

@@ -1,7 +1,12 @@
 """Counter-based seeding: every random stream is a pure function of its coordinates.
 
 A subject's streams depend only on (seed key, cohort seed, subject index, stage),
-never on batch size, worker count, order or resume history.
+never on batch size, worker count, order or resume history.  Analyses (validation
+splits, bootstraps, reader-pack order, the verify sample) draw from `analysis_rng`,
+keyed by their purpose.  Nothing in synthspec draws from global random state.
+
+It sits below every room (the engine, validate and report all use it) and imports
+only numpy, and torch inside `torch_stream`.
 """
 
 from __future__ import annotations

