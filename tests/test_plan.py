@@ -85,7 +85,7 @@ def test_sampled_values_respect_the_spec(result):
     plan = lower(result, device="cpu", subjects=60)
     subjects = [sample_subject(plan, k) for k in range(60)]
     assert all(50 <= s.age_y <= 80 for s in subjects)
-    assert all(20 <= s.mas <= 60 for s in subjects)
+    assert all(20 <= s.acquisition["mas"] <= 60 for s in subjects)
     lesions = [l for s in subjects for l in s.lesions]
     assert lesions and all(4 <= l.diameter_mm <= 8 for l in lesions)
     assert all(l.min_pleura_mm == 2.0 for l in lesions)

@@ -47,13 +47,6 @@ class SubjectParams(BaseModel):
     positive: bool
     lesions: list[LesionParams] = []
 
-    def __getattr__(self, name: str):
-        # acquisition values read like fields (params.mas); pydantic's own attributes come first
-        acquisition = self.__dict__.get("acquisition") or {}
-        if name in acquisition:
-            return acquisition[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
 
 def draw(dist: Dist, rng: np.random.Generator, budget: int = 10_000, what: str = "value") -> float:
     if dist.kind == "fixed":
