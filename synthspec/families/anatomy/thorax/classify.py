@@ -8,6 +8,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from synthspec.families.anatomy.thorax.codes import (AIR, BODY_WALL, HEART, LLL, LUL, MUSCLE, RIBS, RLL, RML, RUL,
+                                                     SPINAL_CANAL, STERNUM, SUBCUT_FAT, VERTEBRAE)
+
 @numba.njit(cache=True, inline="always")
 def _smooth(t):
     if t <= 0.0:
@@ -74,12 +77,12 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
             u = (y - (S.cav_yc - S.cav_b)) / (2.0 * S.cav_b)  # 0 anterior .. 1 posterior
             for i in range(X):
                 x = xc[i]
-                lab = 0
+                lab = AIR
                 reg = 0
                 fo = 0.0
                 rho, g = _superellipse(bxa[i], bya[j], bxs_ant[i] if ant else bxs_post[i], bys, ba, bb, p)
                 if rho >= 1.0:
-                    labels[k, j, i] = 0
+                    labels[k, j, i] = AIR
                     region[k, j, i] = 0
                     fiss[k, j, i] = 0.0
                     continue
@@ -91,31 +94,31 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
                 fat_here = S.fat * (0.85 + 0.15 * s1 * s1 - 0.2 * max(c1, 0.0)) * (
                     1.0 + S.fat_c1 * c1 + S.fat_s1 * s1 + S.fat_c2 * c2 + S.fat_s2 * s2 + S.fat_c3 * c3 + S.fat_s3 * s3)
                 if d < S.skin:
-                    lab = 1
+                    lab = BODY_WALL
                 elif d < S.skin + fat_here:
-                    lab = 2
+                    lab = SUBCUT_FAT
                 else:
                     # spine
                     ry = y - S.y_can
                     rr2 = x * x + ry * ry
                     if rr2 <= S.rc * S.rc:
-                        lab = 51
+                        lab = SPINAL_CANAL
                     elif (x / S.vw) ** 2 + ((y - S.y_v) / S.vd) ** 2 <= 1.0:
-                        lab = 1 if in_disc else 50
+                        lab = BODY_WALL if in_disc else VERTEBRAE
                     elif (not in_disc) and (
                             (rr2 <= (S.rc + 5.5) ** 2 and y >= S.y_v + 0.3 * S.vd)
                             or (abs(x) < 3.5 and S.y_can + S.rc <= y <= S.y_can + S.rc + S.spin_len)
                             or (abs(ry - 0.35 * abs(x)) < 5.0 and abs(x) < S.tp_w)):
-                        lab = 50
+                        lab = VERTEBRAE
                     if lab == 0:
                         rc_, gc = _superellipse(cxa[i], cya[j], cxs[i], cys[j], cav_a, cav_b, S.cav_p)
                         t = (rc_ - 1.0) / gc
                         if t > S.rib_t:
-                            lab = 3
+                            lab = MUSCLE
                         elif t > 0.0:
-                            lab = 3
+                            lab = MUSCLE
                             if in_st and y < S.cav_yc and abs(x) < st_w:
-                                lab = 53
+                                lab = STERNUM
                             elif abs(x) > S.vw + 2.0:
                                 side = 1 if x > 0.0 else 0
                                 cth = (y - S.cav_yc) / np.sqrt(x * x + (y - S.cav_yc) ** 2 + 1e-9)
@@ -128,7 +131,7 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
                                         dzr = (nr - n) * S.rib_p + rib_jit[side, n]
                                         tm = t - S.rib_tmid
                                         if (dzr / S.rib_hr) ** 2 + (tm / S.rib_wr) ** 2 <= 1.0:
-                                            lab = 52
+                                            lab = RIBS
                         else:
                             # thoracic cavity
                             qz, qy, qx = z - heart_c[0], y - heart_c[1], x - heart_c[2]
@@ -146,7 +149,7 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
                             zd = zlow + (dh * (1.0 - qd) ** 0.7 if qd < 1.0 else 0.0)
                             mw = S.m_ant + (S.m_mid - S.m_ant) * _smooth((y - S.m_y0) / S.m_w)
                             if h1 * h1 + h2 * h2 + h3 * h3 <= 1.0:
-                                lab = 40
+                                lab = HEART
                             elif e1 * e1 + e2 * e2 + e3 * e3 <= 1.0:
                                 lab, reg = 1, 2
                             elif z < zd:
@@ -185,15 +188,15 @@ def _classify(zc, yc, xc, S, heart_c, heart_M, heart_Md, rib_jit, spacing, label
                                 if abs(so) < hn:
                                     fo = S.fiss_tau / hn * (1.0 - abs(so) / hn)
                                 if so < 0.0:
-                                    lab = 12 if right else 14
+                                    lab = RLL if right else LLL
                                 elif right:
                                     zh = S.hor_z + S.hor_tilt * (0.5 - u) + 0.5 * pert
                                     sh = z - zh
-                                    lab = 11 if sh < 0.0 else 10
+                                    lab = RML if sh < 0.0 else RUL
                                     if abs(sh) < dz:
                                         fo = max(fo, S.fiss_tau / dz * (1.0 - abs(sh) / dz))
                                 else:
-                                    lab = 13
+                                    lab = LUL
                 labels[k, j, i] = lab
                 region[k, j, i] = reg
                 fiss[k, j, i] = fo
