@@ -111,16 +111,32 @@ def args_fmt(p) -> None:
     mode.add_argument("--diff", action="store_true", help="print the changes as a unified diff; exit 1 if any")
 
 
+def _read_spec(path: Path, config) -> tuple[str | None, str]:
+    """The text of a spec as `synth check` reads it (regular files inside the allowed roots, size-capped,
+    UTF-8), or None and why; a refused file is never opened."""
+    from synthspec.compiler.diagnostics import Sink
+    from synthspec.compiler.resolve import default_roots, read_source, refusal
+
+    reason = refusal(path, config.roots or default_roots(path, config.source))
+    if reason is not None:
+        return None, f"it was not read: {reason}"
+    sink = Sink()
+    text = read_source(path, sink, limit=config.max_file_bytes)
+    if text is None:
+        return None, "; ".join(d.message for d in sink.items) or "it cannot be read"
+    return text, ""
+
+
 def cmd_fmt(args) -> int:
     from synthspec.compiler import fmt
 
-    files = _specs(args.paths, config_for([Path(p) for p in args.paths], None))
+    config = config_for([Path(p) for p in args.paths], None)
+    files = _specs(args.paths, config)
     changed = failed = 0
     for path in files:  # a file that cannot be read or written is a finding (exit 1); the others still run
-        try:
-            original = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            print(f"{path}: cannot read: {error}", file=sys.stderr)
+        original, problem = _read_spec(path, config)
+        if original is None:
+            print(f"{path}: not formatted: {problem}", file=sys.stderr)   # never the refused file's contents
             failed += 1
             continue
         formatted, problems = fmt.format_text(original, str(path))

@@ -20,7 +20,7 @@ from synthspec.compiler.context import CheckContext
 from synthspec.compiler.diagnostics import Diagnostic, Severity, Sink, Span
 from synthspec.compiler.elaborate import Definition, Elaborator
 from synthspec.compiler.model import Cohort, build_cohort
-from synthspec.compiler.resolve import Loader, Program, resolve_extends, resolved
+from synthspec.compiler.resolve import Loader, Program, default_roots, resolve_extends, resolved
 from synthspec.compiler.rules import model_checks
 from synthspec.compiler.rules import names as N
 from synthspec.compiler.rules import syntax as S
@@ -88,7 +88,7 @@ def _compile(path: Path, config: Config | None, roots: list[Path] | None) -> Fil
     config = config or Config()
     sink = Sink()
     real = resolved(path)
-    allowed = roots or config.roots or [p for p in (_cwd(), real.parent if real else None) if p is not None]
+    allowed = roots or config.roots or default_roots(path, config.source)
     loader = Loader(sink, allowed, config.max_file_bytes)
     program = loader.load(path)
     result = FileResult(path=str(path), program=program)

@@ -15,17 +15,22 @@ _COLOURS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severi
 _BOLD, _BLUE, _RESET = "\033[1m", "\033[1;34m", "\033[0m"
 
 
+_SPLIT: list = [None, []]
+"""The last text split into lines (the text object, its lines): findings come file by file, so one
+split per file keeps rendering linear in the file's size."""
+
+
 def _line(texts: dict[str, str], file: str, number: int) -> str | None:
+    """Line `number` of a file the compiler read (`texts`); never read from disk here, so a file the
+    loader refused (a link to /proc/self/environ) is never shown."""
     text = texts.get(file)
     if text is None:
-        try:
-            text = Path(file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-        texts[file] = text
-    # Lines are counted at `\n` only, as the parser counts them: `str.splitlines` would also
-    # split at form feeds, U+2028 and friends and show the wrong line under a finding.
-    lines = text.split("\n")
+        return None
+    if _SPLIT[0] is not text:
+        # Lines are counted at `\n` only, as the parser counts them: `str.splitlines` would also
+        # split at form feeds, U+2028 and friends and show the wrong line under a finding.
+        _SPLIT[:] = [text, text.split("\n")]
+    lines = _SPLIT[1]
     return lines[number - 1].removesuffix("\r") if 0 < number <= len(lines) else None
 
 

@@ -63,6 +63,43 @@ class Registry:
         return Registry({k: dict(v) for k, v in self.items.items()})
 
 
+SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+"""Pseudo-filesystems: their "regular files" (/proc/self/environ) are process state, never specs."""
+
+
+def refusal(path: Path, roots: list[Path]) -> str | None:
+    """Why `path` must not be read at all (a link out of the allowed roots, a system file), or None.
+
+    Decided from the resolved path alone, before the file is opened, so a refused file's contents
+    can never reach a message."""
+    real = resolved(path)
+    if real is None:
+        return "the path cannot be resolved (a symlink loop or a bad name)"
+    if any(real == t or t in real.parents for t in SYSTEM_TREES):
+        return f"it resolves to the system file {real}, not a spec"
+    allowed = [r for r in map(resolved, roots) if r is not None]
+    if allowed and not any(real == r or r in real.parents for r in allowed):
+        return f"it resolves to {real}, outside the allowed roots ({', '.join(map(str, allowed))})"
+    return None
+
+
+def default_roots(path: Path, config_source: Path | None = None) -> list[Path]:
+    """The folders a spec may read when the configuration names none: the configuration file's folder,
+    else the version-control root above the spec, else the spec's own folder; never the working folder.
+
+    The spec's folder is taken as named (a link's own folder, not its target's)."""
+    if config_source is not None:
+        return [config_source.parent]
+    try:
+        folder = path.absolute().parent
+    except (OSError, ValueError):
+        return []
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists() or (candidate / ".hg").exists():
+            return [candidate]
+    return [folder]
+
+
 def read_source(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX_FILE_BYTES) -> str | None:
     """Read a spec file; a missing, huge, special or undecodable file becomes a diagnostic.
 
@@ -207,6 +244,12 @@ class Loader:
             self.sink.report(S.IMPORT_NOT_FOUND, at or Span(file=str(path)), target=str(path),
                              reason=f"imports are chained more than {MAX_IMPORT_DEPTH} files deep",
                              hint="import the shared modules directly instead of through long chains")
+            return
+        reason = refusal(path, self.roots)
+        if reason is not None:
+            self.sink.report(S.FILE_REFUSED, at or Span(file=str(path)), target=str(path), reason=reason,
+                             hint="point the link at a spec inside the repository, or add its folder to `roots` in "
+                                  "[tool.synth]")
             return
         text = read_source(path, self.sink, at, self.max_bytes)
         if text is None:

@@ -85,3 +85,11 @@ MANY_COHORTS = rule(
     why="A run produces one cohort; several in one file make `synth run FILE` ambiguous.",
     bad="cohort a { ... }\ncohort b { ... }", good="# a.synth\ncohort a { ... }\n# b.synth\ncohort b extends a { ... }",
     fix="move each cohort into its own file (use `extends` to share)", family=FAMILY)
+
+FILE_REFUSED = rule(
+    "SYN014", "file-refused", "error", "`{target}` was not read: {reason}",
+    why="A spec path may be a link. One that points outside the repository's allowed roots, or at a special "
+        "system file such as /proc/self/environ, could make `synth check` print secrets or another project's "
+        "files into a CI log; such a file is refused before a byte of it is read, and nothing of it is shown.",
+    bad="specs/x.synth -> /proc/self/environ", good="specs/x.synth (a regular file inside the repository)",
+    fix="{hint}", family=FAMILY)
