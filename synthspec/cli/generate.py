@@ -72,21 +72,27 @@ def args_run(p) -> None:
                    help="skip the validation that follows generation (anatomy always, realism/shortcuts when the spec asks)")
 
 
-def _where(out: Path, content_hash: str) -> None:
+def _where(out: Path, plan, content_hash: str) -> None:
     from synthspec.cohort import layout
 
     first = layout.subject_dir(out, 0)
+    written = [f"{first / layout.channel_file(c)} (NIfTI)" for c in plan.channels if "nifti" in plan.writing.formats]
+    if "dicom" in plan.writing.formats:
+        written.append(f"{first / layout.DICOM} (DICOM)")
     print(f"cohort: {out}  (content hash {content_hash[:16]})")
     print(f"  manifest   {out / layout.MANIFEST_CSV}   labels {out / layout.LABEL_TABLE}")
-    print(f"  images     {first / layout.channel_file('image')} (NIfTI), {first / layout.DICOM} (DICOM)")
+    if written:
+        print(f"  images     {', '.join(written)}")
     print("  look at it with any NIfTI/DICOM viewer (e.g. 3D Slicer, ITK-SNAP with labels.nii.gz / lesions.nii.gz as overlays),")
     print(f"  or write the card and HTML report: synth report {out}")
 
 
 def _resume_command(args, out: Path) -> str:
     """The command that completes an interrupted run: the plan the run saved in `out`, else the same arguments."""
-    if (out / "plan.json").is_file():
-        return f"synth run --plan {out / 'plan.json'} --out {out} --resume"
+    from synthspec.cohort import layout
+
+    if (out / layout.PLAN).is_file():
+        return f"synth run --plan {out / layout.PLAN} --out {out} --resume"
     if args.plan:
         return f"synth run --plan {args.plan} --out {out} --resume"
     extra = (f" --subjects {args.subjects}" if args.subjects is not None else "") + \
@@ -121,14 +127,14 @@ def cmd_run(args) -> int:
         try:
             report = api.validate(out, log=lambda m: print(m, file=sys.stderr))
         except SynthError as error:
-            _where(out, summary.content_hash)
+            _where(out, plan, summary.content_hash)
             raise Failure(f"validation could not run: {error} (the cohort is complete; run `synth validate {out}` "
                           "when fixed)") from None
         failed = [c for c in report.checks if not c.passed]
         print(f"validation: {len(report.checks) - len(failed)}/{len(report.checks)} checks passed"
               + "".join(f"\n  FAIL {c.family} {c.name}: {c.reason}" for c in failed))
         status = EXIT_FAIL if failed else EXIT_OK
-    _where(out, summary.content_hash)
+    _where(out, plan, summary.content_hash)
     return status
 
 

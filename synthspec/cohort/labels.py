@@ -19,13 +19,6 @@ def ids(plan, *, tissue: str | None = None, group: str | None = None, written_on
                         and (e.written or not written_only)))
 
 
-def id_of(plan, name: str) -> int:
-    for entry in _table(plan):
-        if entry.name == name:
-            return entry.id
-    raise KeyError(f"the plan's label table has no structure {name!r}")
-
-
 def names(plan) -> dict[int, str]:
     return {e.id: e.name for e in _table(plan)}
 

@@ -24,6 +24,9 @@ MANIFEST_JSON = "manifest.json"
 PROVENANCE = "provenance.json"
 VALIDATION = "validation.json"
 LABEL_TABLE = "labels.json"
+CARD_MD = "cohort_card.md"
+CARD_JSON = "cohort_card.json"
+REPORT_HTML = "report.html"
 SUBJECTS = "subjects"
 SUBJECT_RECORD = "subject.json"
 LABELS = "labels.nii.gz"
@@ -43,8 +46,3 @@ def subject_dir(cohort: Path, index: int) -> Path:
 def channel_file(channel: str) -> str:
     """NIfTI file name of an image channel (the first CT channel is `image`)."""
     return f"{channel}.nii.gz"
-
-
-def volume_files(channels: list[str]) -> tuple[str, ...]:
-    """Every NIfTI a subject folder holds, in the order they are hashed."""
-    return (*(channel_file(c) for c in channels), LABELS, LESIONS)

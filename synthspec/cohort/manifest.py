@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from synthspec.cohort.atomic import write_text_atomic
+from synthspec.cohort import layout
 
 MANIFEST_FORMAT = 1
 PACKAGES = ("synthspec", "numpy", "torch", "SimpleITK", "pydicom", "lark", "pydantic")
@@ -81,7 +82,7 @@ def write_manifest(folder: Path, rows: list[dict]) -> tuple[Path, Path]:
     writer.writerow(columns)
     for row in ordered:
         writer.writerow([_cell(row.get(column)) for column in columns])
-    csv_path, json_path = folder / "manifest.csv", folder / "manifest.json"
+    csv_path, json_path = folder / layout.MANIFEST_CSV, folder / layout.MANIFEST_JSON
     write_text_atomic(csv_path, buffer.getvalue())
     document = {"format": MANIFEST_FORMAT, "synthetic": True, "columns": columns, "rows": ordered}
     write_text_atomic(json_path, json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
@@ -118,7 +119,7 @@ def read_manifest_csv(path: Path) -> list[dict]:
 
 def write_provenance(folder: Path, record: dict) -> Path:
     """provenance.json: sorted keys, indent 2, atomic."""
-    path = Path(folder) / "provenance.json"
+    path = Path(folder) / layout.PROVENANCE
     write_text_atomic(path, json.dumps(_plain(record), indent=2, sort_keys=True, allow_nan=False) + "\n")
     return path
 

@@ -25,9 +25,7 @@ def checked_record(params, lesions, lesions_requested: int | None = None) -> dic
     return {"subject_id": params.subject_id, "index": params.index, "sex": params.sex, "age_y": params.age_y,
             "height_mm": params.height_mm, "bmi": params.bmi, "positive": bool(lesions),
             "lesions_requested": len(params.lesions) if lesions_requested is None else lesions_requested,
-            "lesions": [{"id": l.id, "kind": l.kind, "subtype": l.subtype, "location": l.location,
-                         "diameter_mm": float(l.diameter_mm), "volume_ml": float(l.volume_ml),
-                         "centre_mm": list(l.centre_mm)} for l in lesions]}
+            "lesions": lesion_entries(lesions)}   # rounded as on disk: generation and validate judge the same numbers
 
 
 def subject_record(subject, identity, files: dict[str, str], hashes: dict[str, str]) -> dict:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 
 _PUBLIC = {"generate_subject": "subject", "GeneratedSubject": "subject", "STAGES": "subject",
-           "sample_subject": "sample", "SubjectParams": "sample", "plant_shortcut": "debug"}
+           "sample_subject": "sample", "SubjectParams": "sample", "plant_shortcut": "debug",
+           "DEFAULT_MARKER_STRENGTH": "debug"}
 
 
 def __getattr__(name: str):

@@ -35,10 +35,6 @@ class RunSummary:
     content_hash: str
 
 
-def subject_dir(out: Path, index: int) -> Path:
-    return layout.subject_dir(out, index)
-
-
 def _clean_partial(out: Path) -> int:
     removed = 0
     subjects = out / layout.SUBJECTS
@@ -53,9 +49,9 @@ def _previous_plan(plan_file: Path, plan: Plan) -> Plan:
     """The plan a cohort folder was started with; another version's folder is refused by name first."""
     try:
         data = json.loads(plan_file.read_text(encoding="utf-8"))
-        version = data.get("synthspec_version") if isinstance(data, dict) else None
-    except (OSError, UnicodeDecodeError, ValueError):
-        version = None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise RunError(f"{plan_file} is not a synthspec plan ({type(error).__name__}); choose another --out") from None
+    version = data.get("synthspec_version") if isinstance(data, dict) else None
     if version is not None and version != plan.synthspec_version:
         raise RunError(f"{plan_file.parent} was written by synthspec {version}, this is {plan.synthspec_version}; "
                        "resume it with that version or generate into a new --out")
@@ -102,7 +98,7 @@ def run(plan: Plan, out: Path, resume: bool = False, device: str | None = None, 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, plan.workers)))
     _prepare(out, plan, resume)
     _clean_partial(out)
-    todo = [k for k in range(plan.subjects) if not subject_dir(out, k).is_dir()]
+    todo = [k for k in range(plan.subjects) if not layout.subject_dir(out, k).is_dir()]
     done_before = plan.subjects - len(todo)
     bar = _progress(plan.subjects, done_before)
     started = time.perf_counter()

@@ -22,13 +22,9 @@ from synthspec.families.grid import Grid
 def stdlib_tables(anatomy: str = "thorax_adult"):
     """(labels, tissue HU table, tissue names) of the stdlib, as the planner lowers them."""
     from synthspec.compiler.resolve import stdlib
-    from synthspec.plan.lower import _labels
+    from synthspec.plan.lower import stdlib_tables as lowered
 
-    table = stdlib()[0]
-    labels = _labels(table.get("anatomy", anatomy), registry.anatomy(anatomy).not_drawn)
-    tissues = table.items["tissue"]
-    tissue_hu = {name: tuple(d.get("hu")) + ((d.get("hu_typical"),) if d.get("hu_typical") is not None else ())
-                 for name, d in tissues.items() if d.get("hu") is not None}
+    labels, tissue_hu, tissues = lowered(stdlib()[0], anatomy, registry.anatomy(anatomy).not_drawn)
     return labels, tissue_hu, sorted(tissues)
 
 

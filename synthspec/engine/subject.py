@@ -98,12 +98,16 @@ def _insert_pathology(work: _Work, stage) -> None:
     work.scene.lesion_mask = work.clean_scene.lesion_mask.copy()
     work.scene.lesions, work.scene.rejected = [], []
     rng = numpy_stream(plan.seed_key, plan.cohort_seed, p.index, "lesions", work.lesion_attempt)
-    by_kind: dict[str, list] = {}
-    for lesion in p.lesions:
-        by_kind.setdefault(lesion.kind, []).append(lesion)
-    for kind, lesions in by_kind.items():
-        registry.pathology(kind).insert(work.scene, work.grid, lesions, rng, plan.labels,
-                                        max_attempts=int(stage.params.settings.get("max_attempts", 200)))
+    # consecutive lesions of one kind go to their family together; lesion ids run over the whole subject
+    first = 0
+    while first < len(p.lesions):
+        kind = p.lesions[first].kind
+        last = first
+        while last < len(p.lesions) and p.lesions[last].kind == kind:
+            last += 1
+        registry.pathology(kind).insert(work.scene, work.grid, p.lesions[first:last], rng, plan.labels,
+                                        max_attempts=int(stage.params.settings["max_attempts"]), first_id=first + 1)
+        first = last
 
 
 def _accept(work: _Work) -> str | None:
@@ -116,7 +120,7 @@ def _accept(work: _Work) -> str | None:
     plan, p, scene = work.plan, work.params, work.scene
     if not plan.validation.anatomy:
         return None
-    family = registry.anatomy(plan.anatomy)
+    family = registry.anatomy(plan.stage("build_anatomy").params.family)
     requested = len(p.lesions) if work.with_pathology else 0
     failures = family.check(scene.labels, scene.lesion_mask, plan.grid.spacing,
                             checked_record(p, scene.lesions, requested), plan)

@@ -15,9 +15,10 @@ from pathlib import Path, PurePosixPath
 
 from synthspec.cohort.atomic import sha256_file
 from synthspec.errors import InputError
+from synthspec.cohort import layout
 
 # the files of a subject folder that `synth run` hashes; anything else there (subject.json, notes) is not checked
-CHECKED_FOLDER = "dicom"
+CHECKED_FOLDER = layout.DICOM
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -87,7 +88,7 @@ def _load_plan(cohort: Path):
 
     if not cohort.is_dir():
         raise VerifyError(f"{cohort} is not a folder; give the --out folder of `synth run`")
-    plan_file = cohort / "plan.json"
+    plan_file = cohort / layout.PLAN
     if not plan_file.is_file():
         raise VerifyError(f"{cohort} has no plan.json; is it a synthspec cohort folder?")
     try:
@@ -124,7 +125,7 @@ def _hashes_problem(record) -> str | None:
 
 def _read_record(report: Report, folder: Path) -> dict | None:
     """The subject.json of `folder`, None when it is missing; a garbled one is a VerifyError."""
-    record_file = folder / "subject.json"
+    record_file = folder / layout.SUBJECT_RECORD
     if not record_file.is_file():
         return None
     try:
@@ -172,7 +173,7 @@ def _check_content_hash(report: Report, records: dict[int, dict]) -> None:
     """cohort.json's content hash covers every subject's hashes: an edited subject.json shows here."""
     from synthspec.cohort.record import content_hash
 
-    info_file = report.cohort / "cohort.json"
+    info_file = report.cohort / layout.COHORT_INFO
     if not info_file.is_file():
         report.cohort_findings.append(
             f"{info_file} is missing (the run did not finish); complete the cohort with "
@@ -207,7 +208,7 @@ def check(cohort: Path, count: int = 3, device: str | None = None, *, progress=N
 
     cohort = Path(cohort)
     plan = _load_plan(cohort)
-    report = Report(cohort=cohort, plan_file=cohort / "plan.json",
+    report = Report(cohort=cohort, plan_file=cohort / layout.PLAN,
                     subjects=[SubjectCheck(k, subject_dir(cohort, k)) for k in range(plan.subjects)])
     if not any(s.folder.is_dir() for s in report.subjects):
         raise VerifyError(f"{cohort} holds no subjects; generate them with "
@@ -216,7 +217,7 @@ def check(cohort: Path, count: int = 3, device: str | None = None, *, progress=N
     for subject in progress(report.subjects, "hashing"):
         record = _read_record(report, subject.folder)
         if record is None:
-            subject.findings.append(Finding(subject.folder if not subject.folder.exists() else subject.folder / "subject.json",
+            subject.findings.append(Finding(subject.folder if not subject.folder.exists() else subject.folder / layout.SUBJECT_RECORD,
                                             "missing"))
             continue
         records[subject.index] = record

@@ -15,6 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from synthspec.errors import Failure
+
+
+class FamilyError(Failure):
+    """A subject a family cannot build as the plan asks (a body wider than the field of view, an unknown
+    subtype); the message names the setting to change."""
+
 
 @dataclass(frozen=True)
 class Demographics:

@@ -1,7 +1,7 @@
-"""Execution plans: the checked cohort model lowered to pure data the runtime executes.
+"""Execution plans: the checked cohort model lowered to pure data the engine executes.
 
-    lower.py     cohort model -> Plan (grid, stages, seeds, shards, batch size)
+    lower.py     cohort model -> Plan (grid, typed stages lowered with the families, seeds, shards, batch size)
     model.py     the Plan types (pydantic; JSON round-trips; stable hash)
-    estimate.py  memory and time per subject, device budgets
+    estimate.py  the device and the memory it can give (the cost per subject is the modality's)
     show.py      `synth plan` output, in the spirit of `terraform plan`
 """

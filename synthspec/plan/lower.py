@@ -81,6 +81,16 @@ def _labels(definition, not_drawn) -> list[Label]:
     return out
 
 
+def stdlib_tables(stdlib, anatomy: str, not_drawn) -> tuple[list[Label], dict[str, tuple], list[str]]:
+    """What the families need from the stdlib, read once: the anatomy's label table, the CT numbers
+    per tissue ((low, high[, typical]) HU), and every tissue name."""
+    labels = _labels(stdlib.get("anatomy", anatomy), not_drawn)
+    tissues = stdlib.items["tissue"]
+    tissue_hu = {name: tuple(d.get("hu")) + ((d.get("hu_typical"),) if d.get("hu_typical") is not None else ())
+                 for name, d in tissues.items() if d.get("hu") is not None}
+    return labels, tissue_hu, list(tissues)
+
+
 def _pathologies(cohort: Cohort) -> list[PathologyParams]:
     out = []
     for p in cohort.pathologies:
@@ -117,10 +127,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
         raise PlanError("the cohort needs at least one subject (`subjects:` or --subjects)")
 
     # stdlib tables the families need, resolved now so the plan is self-contained
-    labels = _labels(stdlib.get("anatomy", cohort.anatomy), anatomy.not_drawn)
-    tissues = stdlib.items["tissue"]
-    tissue_hu = {name: tuple(d.get("hu")) + ((d.get("hu_typical"),) if d.get("hu_typical") is not None else ())
-                 for name, d in tissues.items() if d.get("hu") is not None}
+    labels, tissue_hu, tissues = stdlib_tables(stdlib, cohort.anatomy, anatomy.not_drawn)
     bone_labels = [e.id for e in labels if e.tissue in ("cancellous_bone", "cortical_bone")]
     scanners = {}
     for name in cohort.scanners.names:

@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
 from synthspec.compiler.values import Dist, Mix
 
 PLAN_VERSION = 2
 """2: typed stage parameters and the label table replaced the model dump (`cohort`) of version 1."""
-
-STAGE_KINDS = ("sample_population", "build_anatomy", "insert_pathology", "acquire", "write")
-"""The order a subject passes through; `engine.STAGES` implements the first four, the cohort writer the last."""
-
 
 class TensorSpec(BaseModel):
     name: str
@@ -104,10 +100,16 @@ class Stage(BaseModel):
     after: list[str] = []
     device: str = "cpu"
     outputs: list[TensorSpec] = []
-    params: SampleParams | FamilyParams | WriteParams
+    params: Annotated[SampleParams | FamilyParams | WriteParams, Field(discriminator="stage")]
     seconds_per_subject: float = 0.0
     bytes_per_subject: int = 0
     doc: str = ""
+
+    @model_validator(mode="after")
+    def _parameters_fit_the_stage(self):
+        if self.params.stage != self.kind:
+            raise ValueError(f"stage {self.id!r} is a {self.kind} stage but carries {self.params.stage} parameters")
+        return self
 
 
 class Shard(BaseModel):
@@ -214,13 +216,20 @@ class Plan(BaseModel):
     stages: list[Stage]
     scanners: dict[str, ScannerParams]
     labels: list[Label]
-    """The label table of labels.nii.gz (and, as kind `finding`, of lesion classes)."""
+    """The label table of labels.nii.gz (kind `anatomy`; `finding` is reserved for lesion classes)."""
     validation: ValidationParams = ValidationParams()
     debug: DebugParams = DebugParams()
     summary: Summary = Summary()
     memory: dict[str, int]
     estimates: dict[str, float]
     notes: list[str] = []
+
+    @model_validator(mode="after")
+    def _this_plan_version(self):
+        if self.plan_version != PLAN_VERSION:
+            raise ValueError(f"plan version {self.plan_version} is not {PLAN_VERSION}, the one this synthspec runs; "
+                             "plan the spec again with this version")
+        return self
 
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("memory", "estimates", "batch_size", "workers", "shards", "notes")
     """Fields that change how a plan runs but never what it produces; left out of the hash."""

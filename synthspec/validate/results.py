@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from synthspec.cohort import layout
+
 
 class CheckResult(BaseModel):
     family: str                   # "anatomy" | "realism" | "shortcut"
@@ -38,7 +40,7 @@ class ValidationReport(BaseModel):
     def write(self, folder: Path) -> Path:
         from synthspec.cohort.atomic import write_text_atomic
 
-        path = folder / "validation.json"
+        path = folder / layout.VALIDATION
         data = self.model_dump(mode="json")
         data["passed"] = self.passed
         write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True))

@@ -17,6 +17,7 @@ from pathlib import Path
 from synthspec import __version__
 from synthspec.cohort.read import Cohort, CohortError, load
 from synthspec.validate.results import CheckResult, ValidationReport
+from synthspec.cohort import layout
 
 FAMILIES = ("anatomy", "realism", "shortcut")
 
@@ -86,7 +87,7 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
 def earlier_checks(folder: Path, content_hash: str, exclude: list[str]) -> list[CheckResult]:
     """Checks of other families from an earlier validation.json of this very cohort (else none)."""
     try:
-        data = json.loads((Path(folder) / "validation.json").read_text(encoding="utf-8"))
+        data = json.loads((Path(folder) / layout.VALIDATION).read_text(encoding="utf-8"))
         if data.get("content_hash") != content_hash or data.get("synthspec_version") != __version__:
             return []
         return [c for c in (CheckResult.model_validate(x) for x in data.get("checks") or [])

@@ -38,7 +38,7 @@ import math
 import numpy as np
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
-from synthspec.families.base import InsertedLesion, Layer, LesionParams, TissueScene
+from synthspec.families.base import FamilyError, InsertedLesion, Layer, LesionParams, TissueScene
 from synthspec.families.grid import Grid, raster_capsules
 
 SUBTYPES = ("solid", "part_solid", "ground_glass")
@@ -97,7 +97,7 @@ class NoduleShape:
 
     def __init__(self, request: LesionParams, rng: np.random.Generator):
         if request.subtype not in SUBTYPES:
-            raise ValueError(f"lung_nodule subtype must be one of {', '.join(SUBTYPES)}, got {request.subtype!r}")
+            raise FamilyError(f"lung_nodule subtype must be one of {', '.join(SUBTYPES)}, got {request.subtype!r}")
         self.subtype = request.subtype
         r0 = 0.5 * float(request.diameter_mm)
         lob = float(np.clip(request.lobulation, 0.0, 1.0))
@@ -185,7 +185,7 @@ def _lobe_boxes(labels: np.ndarray, lobes) -> dict:
 
 
 def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams], rng: np.random.Generator,
-                   table: LungLabels, max_attempts: int = 200) -> None:
+                   table: LungLabels, max_attempts: int, first_id: int = 1) -> None:
     """Place every request into `scene`: a tissue layer, the lesion mask and the lesion record each,
     or a reason in `scene.rejected`."""
     lesion_mask = scene.lesion_mask
@@ -195,7 +195,7 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
     origin = grid.origin_mm()
     shape = np.asarray(grid.shape)
     for index, req in enumerate(requests):
-        lesion_id = index + 1
+        lesion_id = first_id + index
         what = f"{req.kind} {lesion_id} ({req.subtype}, {req.diameter_mm:g} mm)"
         if req.kind != "lung_nodule":
             rejected.append(f"kind: {what}: only lung_nodule can be inserted into the thorax phantom")
@@ -368,8 +368,9 @@ class LungNodule:
         return {"min_pleura_mm": min_pleura, "max_vessel_overlap": max_overlap}
 
     def insert(self, scene: TissueScene, grid: Grid, lesions: list[LesionParams], rng: np.random.Generator,
-               labels, max_attempts: int) -> None:
-        insert_lesions(scene, grid, lesions, rng, LungLabels(labels), max_attempts=max_attempts)
+               labels, max_attempts: int, first_id: int = 1) -> None:
+        """Place `lesions` into `scene`; their ids in the lesion mask start at `first_id`."""
+        insert_lesions(scene, grid, lesions, rng, LungLabels(labels), max_attempts=max_attempts, first_id=first_id)
 
 
 PATHOLOGY = LungNodule()

@@ -33,11 +33,11 @@ def generate_with(plan, params, with_pathology: bool = True, noiseless: bool = F
                     device=device)
 
 
-def units_range(plan) -> tuple[float, float]:
-    """The stored range of the plan's image values (CT: -1024 .. 3071 HU)."""
+def store(plan, image: np.ndarray) -> np.ndarray:
+    """Image values as the modality delivers them (CT: rounded, clipped to -1024 .. 3071 HU, int16)."""
     from synthspec.families import registry
 
-    return registry.modality(plan.modality).units_range
+    return registry.modality(plan.modality).store(image)
 
 
 def plant_marker(plan, params, image: np.ndarray, positive: bool = True, strength: float | None = None) -> np.ndarray:

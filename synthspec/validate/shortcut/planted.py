@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthspec.validate.results import CheckResult
-from synthspec.validate.shortcut._generate import plant_marker, units_range
+from synthspec.validate.shortcut._generate import plant_marker, store
 from synthspec.validate.shortcut.settings import ShortcutSettings
 
 
@@ -25,8 +25,7 @@ def plant(plan, params, image: np.ndarray, strength: float | None = None) -> np.
     """The marker a positive subject carries, planted on an int16 image as the cohort does: at the plan's
     strength, or at `strength` (the in-memory control on a clean cohort)."""
     marked = plant_marker(plan, params, np.asarray(image, dtype=np.float32), True, strength)
-    low, high = units_range(plan)
-    return np.clip(np.rint(marked), low, high).astype(np.int16)
+    return store(plan, marked)
 
 
 def control_result(nb: dict, s: ShortcutSettings) -> CheckResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from synthspec.engine import DEFAULT_MARKER_STRENGTH
 from synthspec.validate.results import CheckResult
 
 SHORTCUT_TESTS = ("counterfactual", "lesion_mask", "artifact_swap", "scanner_swap")
@@ -40,7 +41,7 @@ class ShortcutSettings:
     max_probe_auc: float = 0.75           # twin probe: held-out subject AUC above this = the label leaks
     max_swap_drop: float = 0.10           # detector AUC may drop at most this much under a swap
     max_twin_mismatch_hu: float = 1.0     # twin vs original, mean |difference| away from the lesions
-    control_strength: float = 0.5         # in-memory planted control; = the engine's DEFAULT_MARKER_STRENGTH
+    control_strength: float = DEFAULT_MARKER_STRENGTH   # in-memory planted control: the default planted marker
     device: str = "cpu"
 
 

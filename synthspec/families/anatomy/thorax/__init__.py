@@ -47,11 +47,6 @@ class ThoraxFamily:
         s = ThoraxSettings.model_validate(settings)
         return build_tissues(demographics, grid, s.tissues, s.label_ids, rng)
 
-    def body_size_mm(self, demographics) -> tuple[float, float]:
-        from synthspec.families.anatomy.thorax.shape import body_size_mm
-
-        return body_size_mm(demographics)
-
     def assess(self, labels, lesion_mask, spacing, record: dict, plan):
         """Every acceptance check on one subject, with measurements (`SubjectAnatomy`)."""
         from synthspec.families.anatomy.thorax.checks import assess_subject

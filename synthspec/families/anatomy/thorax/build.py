@@ -86,15 +86,13 @@ def cortex_fraction(labels: np.ndarray, spacing) -> np.ndarray:
     return share
 
 
-def _to_plan_ids(labels: np.ndarray, label_ids: dict[str, int]) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Map the builder's codes to the plan's label ids by structure name (identity for today's stdlib)."""
+def _lut(label_ids: dict[str, int]) -> np.ndarray:
+    """The builder's codes -> the plan's label ids, by structure name (identity for today's stdlib)."""
     lut = np.arange(256, dtype=np.uint8)
     for name, code in ORGANS.items():
         if name in label_ids:
             lut[code] = label_ids[name]
-    if np.array_equal(lut, np.arange(256, dtype=np.uint8)):
-        return labels, LOBES
-    return lut[labels], tuple(int(lut[c]) for c in LOBES)
+    return lut
 
 
 def build_tissues(demographics: Demographics, grid: Grid, tissues: list[str], label_ids: dict[str, int],
@@ -153,8 +151,11 @@ def build_tissues(demographics: Demographics, grid: Grid, tissues: list[str], la
     lumen = np.where(aw_out > 0, aw_in, np.float32(0.0))   # the lumen lies inside its wall
     layers = [Layer("soft_tissue", fiss), Layer("soft_tissue", aw_out), Layer("air", lumen), Layer("blood", occ_v),
               Layer("cortical_bone", cortex_fraction(labels, grid.spacing))]
-    base_labels, _ = _to_plan_ids(base_labels, label_ids)
-    labels, lobes = _to_plan_ids(labels, label_ids)
+    lut = _lut(label_ids)
+    lobes = tuple(int(lut[c]) for c in LOBES)
+    if not np.array_equal(lut, np.arange(256, dtype=np.uint8)):
+        base_labels, labels = lut[base_labels], lut[labels]
+        lobe_boxes = {int(lut[code]): box for code, box in lobe_boxes.items()}
     return TissueScene(
         labels=labels, base_labels=base_labels, layers=layers,
         textures={"parenchyma": parenchyma, "trabecular": trabecular}, quantiles=quantiles,

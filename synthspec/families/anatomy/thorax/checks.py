@@ -58,7 +58,8 @@ def assess_subject(labels: np.ndarray, lesion_mask: np.ndarray | None, spacing, 
     out = SubjectAnatomy()
     family = family or family_of(plan)
     if family is None:
-        out.skip("anatomy", f"anatomy family {getattr(plan, 'anatomy', '?')!r} has no anatomy checks yet")
+        out.fail("anatomy", f"the plan's label table has no thorax lobes (anatomy {getattr(plan, 'anatomy', '?')!r}), "
+                            "so the thorax checks cannot judge this subject")
         return out
     labels = np.asarray(labels)
     spacing = tuple(float(s) for s in spacing)
@@ -427,7 +428,7 @@ def _distance_to(ctx: _Context, target: str, lesion_id: int) -> float | None:
     """Smallest distance (mm, voxel centre to voxel centre) from the lesion to the structure.
 
     `pleura` is the lung surface: the nearest voxel outside the lung region, as the generator
-    measures it (pathology/nodule.py); the grid's own faces are not pleura."""
+    measures it (families/pathology/lung_nodule.py); the grid's own faces are not pleura."""
     from scipy.ndimage import distance_transform_edt
 
     key = str(target).strip().lower().split(".")[-1]

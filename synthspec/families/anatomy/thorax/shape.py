@@ -23,6 +23,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from synthspec.families.base import FamilyError
 from synthspec.families.grid import Grid
 
 R_LUNG, R_MEDIASTINUM, R_AIRWAY, R_AORTA, R_CAVITY = 1, 2, 3, 4, 5
@@ -63,7 +64,7 @@ def _sex(anatomy) -> tuple[float, float, float, float]:
     key = str(anatomy.sex).strip().lower()
     key = {"m": "male", "f": "female"}.get(key, key)
     if key not in SEX:
-        raise ValueError(f"sex must be 'female' or 'male' for the thorax phantom, got {anatomy.sex!r}")
+        raise FamilyError(f"sex must be 'female' or 'male' for the thorax phantom, got {anatomy.sex!r}")
     return SEX[key]
 
 
@@ -88,7 +89,7 @@ def check_fits(anatomy, grid: Grid) -> None:
     width, depth = body_size_mm(anatomy)
     _, ey, ex = grid.extent_mm()
     if width > ex or depth > ey:
-        raise ValueError(
+        raise FamilyError(
             f"the body ({width:.0f} mm wide x {depth:.0f} mm deep for a {anatomy.sex} of "
             f"{anatomy.height_mm / 10:.0f} cm, BMI {anatomy.bmi:.1f}) does not fit the {ex:.0f} x {ey:.0f} mm "
             f"field of view of the {grid.shape[2]}x{grid.shape[1]} grid; enlarge `field_of_view` (or the "

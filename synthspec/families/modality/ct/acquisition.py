@@ -4,10 +4,10 @@ Role: the acquisition half of the CT modality.  One function, `simulate_ct`, run
 whole path per chunk of slices:
 
     HU -> mu (1/mm) at the beam's effective energy          mu_water_per_mm
-    -> line integrals, parallel beam, every slice            ct_geometry.project_columns
+    -> line integrals, parallel beam, every slice            geometry.project_columns
     -> expected counts N0 exp(-p), quantum + electronic noise, log with a floor
-    -> ramp filter x kernel window x scanner blur            ct_filters.fbp_filter
-    -> back-projection (the projector's adjoint), mu -> HU   ct_geometry.backproject_columns
+    -> ramp filter x kernel window x scanner blur            filters.fbp_filter
+    -> back-projection (the projector's adjoint), mu -> HU   geometry.backproject_columns
 
 Same algorithm on CPU and CUDA; random numbers are drawn on the CPU from the
 caller's generator, per slice in slice order, and moved to the device, so a

@@ -7,7 +7,7 @@ What the files say (and why):
 * Pixels: unsigned 16-bit words, RescaleIntercept -1024, RescaleSlope 1,
   RescaleType HU, so stored = HU + 1024.  HU below -1024 (below air; only noise
   gets there) is clipped to -1024.  BitsStored is 12 (HighBit 11) when the
-  whole volume fits -1024..3071 HU, which is what the runtime produces, else
+  whole volume fits -1024..3071 HU, which is what the CT modality stores, else
   16 (up to 64511 HU).  Float input is rounded to the nearest HU.
 * Geometry: array [Z, Y, X] in LPS with identity direction, so
   ImageOrientationPatient is 1\\0\\0\\0\\1\\0, PixelSpacing is dy\\dx (row

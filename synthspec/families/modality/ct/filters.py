@@ -3,12 +3,12 @@
 Role: one function, `fbp_filter`, giving the frequency response that filtered
 back-projection multiplies each zero-padded projection by; and the estimate of
 the reconstruction's own MTF that sets the scanner blur.  Not here: the
-projector (`ct_geometry.py`) or HU (`ct.py`).
+projector (`geometry.py`) or HU (`acquisition.py`).
 
 Frequencies are in cycles per detector bin, relative to the Nyquist frequency
 f_N = 1 / (2 pitch): the kernels follow the sampling, as clinical kernels are
 tied to a reconstruction grid.  Consequence: at a fixed dose the image noise
-scales as pitch^-3/2 (see `ct.py`).
+scales as pitch^-3/2 (see `acquisition.py`).
 
 The ramp is the band-limited one of Kak & Slaney (*Principles of Computerized
 Tomographic Imaging*, 1988, eq. 3.61): h(0) = 1/4, h(k) = -1/(pi k)^2 for odd

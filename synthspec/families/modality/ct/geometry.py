@@ -3,7 +3,7 @@
 Role: line integrals of a stack of square slices (`project`) and the exact
 adjoint of that operator (`backproject`), batched over slices, on whatever
 device the tensors live on.  Not here: units of attenuation, noise, filtering
-(see `ct_filters.py`) or HU (see `ct.py`).
+(see `filters.py`) or HU (see `acquisition.py`).
 
 Frames and units
     Slice tensors are [B, n, n] indexed [row i, column j]; pixel (i, j) sits at

@@ -48,7 +48,7 @@ def subject_tissue_hu(tissue_hu: dict[str, tuple[float, ...]], quantiles: dict[s
     Where the stdlib gives a typical value (a third entry), the draw is a narrow normal
     around it (sd = range / 10) truncated to the range (inverse CDF of one uniform, so no
     pile-up at an end), and the cohort's median follows the typical value (lung: -870 HU)
-    rather than the middle of the range.  Draws in sorted tissue order, one uniform per
+    rather than the middle of the range.  One quantile per
     tissue, drawn by the anatomy (a tissue it did not place sits at the middle).
     """
     table = {k: (float(v[0]), float(v[1])) for k, v in DEFAULT_HU.items()}
