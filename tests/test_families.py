@@ -115,3 +115,26 @@ def test_the_cohort_folder_carries_its_label_table_and_channels(plan, tmp_path):
     assert "image" in str(error.value)
     info = json.loads((out / "cohort.json").read_text())
     assert info["channels"] == ["image"] and info["modality"] == "ct"
+
+
+def test_a_body_wider_than_the_field_of_view_is_one_line_not_a_traceback(tmp_path, capsys):
+    from synthspec.cli import main
+    from test_run import tiny_spec
+
+    spec = tiny_spec(tmp_path)
+    text = spec.read_text(encoding="utf-8").replace("field_of_view: 450 mm", "field_of_view: 250 mm  # synth: ignore[ANA002] probe")
+    spec.write_text(text, encoding="utf-8")
+    code = main(["run", str(spec), "--out", str(tmp_path / "out"), "--no-validate"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "does not fit" in err and "synth run: error:" in err
+
+
+def test_a_stage_whose_parameters_belong_to_another_stage_is_refused(plan):
+    data = plan.model_dump(mode="json")
+    data["stages"][1]["params"], data["stages"][3]["params"] = data["stages"][3]["params"], data["stages"][1]["params"]
+    with pytest.raises(ValueError, match="carries"):
+        Plan.model_validate(data)
+    data = plan.model_dump(mode="json") | {"plan_version": 1}
+    with pytest.raises(ValueError, match="plan version"):
+        Plan.model_validate(data)
