@@ -418,6 +418,8 @@ def test_the_loops_take_a_progress_hook():
 
 class RunnablePlan(FakePlan):
     subjects, cohort_name, device, estimates = 2, "fake", "cpu", {"total_seconds": 60.0}
+    channels = ["image"]
+    writing = argparse.Namespace(formats=["nifti", "dicom", "masks"])
 
 
 def test_an_interrupted_run_exits_130_with_the_command_that_completes_it(capsys, monkeypatch, tmp_path):

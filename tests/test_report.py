@@ -23,7 +23,7 @@ from synthspec.plan.lower import lower
 from synthspec.report import ReportError, cohort_card, load_validation, write_card, write_report
 from synthspec.report.card import governance_section, size_class, _vocabulary
 from synthspec.report.html import render_report, thumbnail
-from synthspec.report.inputs import DisplayWindow, FALLBACK_WINDOWS, display_windows, lung_labels
+from synthspec.report.inputs import DisplayWindow, display_windows, lung_labels
 from synthspec.report.pixels import apply_window, outline, png_bytes
 from synthspec.report.screenshot import ScreenshotError, find_chromium, page_height, screenshot
 from synthspec.engine.executor import run
@@ -369,11 +369,8 @@ def test_windows_come_from_the_modality_and_labels_from_the_plan(cohort_dir, mon
     plan = load(cohort_dir).plan
     assert lung_labels(plan) == lung_ids(plan) and lung_labels(plan)
 
-    def missing(name):
-        raise AttributeError("no descriptor yet")
-
-    monkeypatch.setattr(registry, "modality", missing)  # the one fallback, while a descriptor declares no windows
-    assert [(w.name, w.width, w.level) for w in display_windows(plan)] == [tuple(w) for w in FALLBACK_WINDOWS]
+    declared = registry.modality(plan.modality).windows
+    assert [(w.name, w.width, w.level) for w in display_windows(plan)] == [(w.name, w.width, w.level) for w in declared]
     monkeypatch.setattr(registry, "modality", lambda name: SimpleNamespace(windows=(
         SimpleNamespace(name="lung", width=1600.0, level=-550.0), SimpleNamespace(name="bone", width=2000.0, level=500.0),
         SimpleNamespace(name="soft", width=350.0, level=50.0))))

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from synthspec.errors import Failure
 
 
-class FamilyError(Failure):
+class FamilyError(Failure, ValueError):
     """A subject a family cannot build as the plan asks (a body wider than the field of view, an unknown
     subtype); the message names the setting to change."""
 

@@ -4,8 +4,7 @@
   title, task, governance, transfer), the planned scanner mix and prevalence
   (`plan.sampling`) and the spec's `validate` block (`plan.validation`);
 - `display_windows(plan)` / `lung_window(plan)`: the modality's display windows
-  (`_windows` is the one place with a fallback while the modality descriptor
-  does not declare them yet);
+  (from the families registry);
 - `lung_labels(plan)`: the lung label ids, from the plan's label table;
 - `subject_image(subject)`: the one place that reads a subject's image (a
   subject may later hold several named channels);
@@ -20,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-FALLBACK_WINDOWS = (("lung", 1500.0, -600.0), ("mediastinal", 400.0, 40.0))
-FALLBACK_FAMILIES = ("anatomy", "realism", "shortcut")
 
 
 @dataclass(frozen=True)
@@ -33,22 +30,13 @@ class DisplayWindow:
     level: float
 
 
-def _windows(plan) -> tuple:
-    """The modality descriptor's `windows`; the CT lung and mediastinal windows until it declares them."""
-    try:
-        from synthspec.families.registry import modality
-
-        declared = tuple(modality(plan.modality).windows)
-    except Exception:  # noqa: BLE001 - the descriptor (or its `windows`) is not there yet
-        declared = ()
-    return declared or FALLBACK_WINDOWS
-
-
 def display_windows(plan) -> tuple[DisplayWindow, ...]:
-    """The windows the report shows every thumbnail in, in the modality's order."""
+    """The windows the report shows every thumbnail in: the modality's, in its order."""
+    from synthspec.families.registry import modality
+
     out = []
-    for w in _windows(plan):
-        name, width, level = (w if isinstance(w, tuple) else (w.name, w.width, w.level))
+    for w in modality(plan.modality).windows:
+        name, width, level = w.name, w.width, w.level
         if float(width) <= 0:
             raise ValueError(f"the {plan.modality} window {name!r} has width {width}; a window width is positive")
         out.append(DisplayWindow(str(name), float(width), float(level)))
@@ -89,12 +77,9 @@ def spec_summary(plan) -> dict[str, Any]:
 
 def validation_families() -> tuple[str, ...]:
     """The families `synth validate` knows, in its order."""
-    try:
-        from synthspec.validate.run import FAMILIES
+    from synthspec.validate.run import FAMILIES
 
-        return tuple(FAMILIES)
-    except Exception:  # noqa: BLE001 - the validator cannot be imported: the families it has always had
-        return FALLBACK_FAMILIES
+    return tuple(FAMILIES)
 
 
 def requested_families(cohort) -> tuple[str, ...]:
