@@ -83,10 +83,9 @@ class Population(Located):
     min_per_stratum: int | None = None
 
 
-class Constraint(BaseModel):
-    """A `require` line; kept as source text for the generator and the reports."""
+class ConstraintFields(BaseModel):
+    """A `require` line's meaning, without its place (the plan carries these)."""
 
-    span: Span
     label: str | None = None
     weight: float | None = None
     function: str | None = None
@@ -96,6 +95,12 @@ class Constraint(BaseModel):
     right: str
     right_value: float | None = None
     right_dimension: str | None = None
+
+
+class Constraint(ConstraintFields):
+    """A `require` line; kept as source text for the generator and the reports."""
+
+    span: Span
 
 
 class Pathology(Located):
@@ -116,7 +121,9 @@ class Pathology(Located):
     constraints: list[Constraint] = []
 
 
-class Validate(Located):
+class ValidateFields(BaseModel):
+    """The `validate` block's settings, without their places (the plan carries these)."""
+
     anatomy: bool = True
     reference: str | None = None
     max_wasserstein: float | None = None
@@ -124,6 +131,10 @@ class Validate(Located):
     shortcut_tests: list[str] = []
     reader_study: bool = False
     max_resamples: int = 20
+
+
+class Validate(Located, ValidateFields):
+    pass
 
 
 class Transfer(Located):
@@ -151,9 +162,15 @@ class Output(Located):
     masks: bool = True
 
 
-class Debug(Located):
+class DebugFields(BaseModel):
+    """The `debug` block's switches, without their places (the plan carries these)."""
+
     planted_shortcut: bool = False
     marker_strength: float | None = None
+
+
+class Debug(Located, DebugFields):
+    pass
 
 
 class Cohort(Located):

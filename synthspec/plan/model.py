@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from synthspec.compiler.model import ConstraintFields, DebugFields, ValidateFields
 from synthspec.compiler.values import Dist, Mix
 
 PLAN_VERSION = 2
@@ -40,19 +41,8 @@ class PopulationParams(BaseModel):
     age_bands: list[float] = []
 
 
-class ConstraintParams(BaseModel):
+class ConstraintParams(ConstraintFields):
     """A `require` line in canonical units; the pathology's placement and the anatomy checks enforce it."""
-
-    label: str | None = None
-    weight: float | None = None
-    """Below 1 a soft constraint (`require[0.75]`): a preference, not a rule."""
-    function: str | None = None
-    argument: str | None = None
-    left: str
-    op: str
-    right: str
-    right_value: float | None = None
-    right_dimension: str | None = None
 
 
 class PathologyParams(BaseModel):
@@ -160,23 +150,12 @@ class Label(BaseModel):
     """The stdlib's adult reference volume range."""
 
 
-class ValidationParams(BaseModel):
+class ValidationParams(ValidateFields):
     """The spec's `validate` block: what `synth validate` runs and the generator's re-draw budget."""
 
-    anatomy: bool = True
-    max_resamples: int = 20
-    reference: str | None = None
-    max_wasserstein: float | None = None
-    max_discriminator_auc: float | None = None
-    shortcut_tests: list[str] = []
-    reader_study: bool = False
 
-
-class DebugParams(BaseModel):
+class DebugParams(DebugFields):
     """Method-development switches (rule GOV008 refuses them outside `purpose: method_development`)."""
-
-    planted_shortcut: bool = False
-    marker_strength: float | None = None
 
 
 class Summary(BaseModel):
