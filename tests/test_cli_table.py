@@ -462,3 +462,12 @@ def test_a_validation_that_cannot_run_after_a_run_is_a_failure_naming_the_cohort
     assert code == 1 and f"cohort: {out}" in printed
     line = one_line_error(err.strip().splitlines()[-1], "run")
     assert "validation could not run" in line and f"synth validate {out}" in line
+
+
+def test_subjects_beyond_the_spec_cap_are_a_usage_error(capsys):
+    from synthspec.cli.generate import MAX_SUBJECTS
+    from synthspec.compiler.schema import MAX_SUBJECTS as SPEC_CAP
+
+    assert MAX_SUBJECTS == SPEC_CAP
+    line = parse_error(capsys, "plan", "spec.synth", "--subjects", "1000000000000")
+    assert "at most 10,000,000" in line

@@ -21,8 +21,8 @@ def colour(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def count(what: str, fix: str, minimum: int = 1) -> Callable[[str], int]:
-    """An argparse `type=` for a whole number of `what`, at least `minimum`.
+def count(what: str, fix: str, minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse `type=` for a whole number of `what`, at least `minimum` (and at most `maximum`).
 
     A bad value is an argparse error (one line, exit 2) that argparse prefixes with the option,
     e.g. `synth run: error: argument --subjects: must be a whole number of subjects, at least 1,
@@ -37,6 +37,9 @@ def count(what: str, fix: str, minimum: int = 1) -> Callable[[str], int]:
                 f"must be a whole number of {what}, at least {minimum}, not {text!r}; {fix}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be a whole number of {what}, at least {minimum}, not {value}; {fix}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,} {what} (the cap of a cohort), not {value:,}; "
+                                             "split the work into several cohorts")
         return value
 
     parse.__name__ = f"count of {what}"  # argparse names the type in some messages

@@ -16,7 +16,9 @@ from synthspec.engine.executors import EXECUTORS
 from synthspec.engine.executors import NAMES as EXECUTOR_NAMES
 from synthspec.errors import EXIT_FAIL, EXIT_OK, Failure, Interrupted, SynthError, UsageError
 
-SUBJECTS = count("subjects", "leave --subjects out to use the spec's `subjects:`")
+MAX_SUBJECTS = 10_000_000
+"""The spec's own cap (compiler.schema.MAX_SUBJECTS, kept equal by a test; not imported so the parser stays light)."""
+SUBJECTS = count("subjects", "leave --subjects out to use the spec's `subjects:`", maximum=MAX_SUBJECTS)
 
 
 def _subjects_option(p) -> None:

@@ -63,6 +63,8 @@ SEXES = ("female", "male")
 KERNELS = ("soft", "standard", "sharp", "lung", "bone")
 SEQUENCE_TYPES = ("spin_echo", "gradient_echo", "inversion_recovery", "flair", "diffusion")
 STRATA = ("sex", "age_band", "bmi_band", "scanner", "site")
+MAX_SUBJECTS = 10_000_000
+"""The most subjects one cohort may ask for (the spec's `subjects:` and `--subjects` alike)."""
 FORMATS = ("dicom", "nifti", "masks", "png")
 VIEWS = ("pa", "ap", "lateral", "oblique")
 TERRITORIES = ("ACA", "MCA", "PCA")
@@ -83,7 +85,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         fields={
             "title": text(required=True),
             "description": text(),
-            "subjects": count(required=True, low=1, high=10_000_000),
+            "subjects": count(required=True, low=1, high=MAX_SUBJECTS),
             "seed": count(required=True, low=0, high=2**63 - 1),
             "anatomy": name(refers_to="anatomy", required=True),
             "scanners": mix(refers_to="scanner", required=True),

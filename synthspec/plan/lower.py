@@ -17,6 +17,7 @@ from pathlib import Path
 from synthspec import __version__
 from synthspec.compiler.check import FileResult
 from synthspec.compiler.model import Cohort
+from synthspec.compiler.schema import MAX_SUBJECTS
 from synthspec.errors import Failure
 from synthspec.families import registry
 from synthspec.plan import estimate
@@ -125,6 +126,9 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     n = subjects if subjects is not None else cohort.subjects
     if n is None or n < 1:
         raise PlanError("the cohort needs at least one subject (`subjects:` or --subjects)")
+    if n > MAX_SUBJECTS:
+        raise PlanError(f"{n:,} subjects is over the cap of {MAX_SUBJECTS:,} for one cohort; split the work into "
+                        "several cohorts")
 
     # stdlib tables the families need, resolved now so the plan is self-contained
     labels, tissue_hu, tissues = stdlib_tables(stdlib, cohort.anatomy, anatomy.not_drawn)
