@@ -73,13 +73,18 @@ class Protocol(Located):
     contrast_agent: ContrastAgent | None = None
 
 
-class Population(Located):
+class PopulationFields(BaseModel):
+    """What the sampler draws demographics from, without places (the plan carries these)."""
+
     age: Dist | None = None
     sex: Mix | None = None
     height: Dist | None = None
     bmi: Dist | None = None
     stratify: list[str] = []
     age_bands: list[float] = []
+
+
+class Population(Located, PopulationFields):
     min_per_stratum: int | None = None
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from synthspec.compiler.model import ConstraintFields, DebugFields, ValidateFields
+from synthspec.compiler.model import ConstraintFields, DebugFields, PopulationFields, ValidateFields
 from synthspec.compiler.values import Dist, Mix
 
 PLAN_VERSION = 2
@@ -30,15 +30,8 @@ class TensorSpec(BaseModel):
     dtype: str
 
 
-class PopulationParams(BaseModel):
+class PopulationParams(PopulationFields):
     """Demographics as the sampler draws them (canonical units: y, mm, kg/m2)."""
-
-    sex: Mix | None = None
-    age: Dist | None = None
-    height: Dist | None = None
-    bmi: Dist | None = None
-    stratify: list[str] = []
-    age_bands: list[float] = []
 
 
 class ConstraintParams(ConstraintFields):
