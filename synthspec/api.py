@@ -80,31 +80,46 @@ def compile(spec_path: PathLike, config: Config | None = None) -> FileResult:  #
     return result
 
 
-def plan(spec: PathLike | FileResult, device: str = "auto", subjects: int | None = None, workers: int = 1) -> Plan:
+def plan(spec: PathLike | FileResult, device: str = "auto", subjects: int | None = None, workers: int = 1,
+         max_hours: float | None = None, max_storage_bytes: int | None = None) -> Plan:
     """Lower a spec (a path, or the result of `compile`) to the plan `run` executes.
 
-    `subjects` overrides the spec's count; `device` is auto, cpu or cuda.  Raises `UsageError` for a bad
-    argument and `PlanError` (a `Failure`) when the cohort cannot be planned on this device.
+    `subjects` overrides the spec's count; `device` is auto, cpu or cuda; `max_hours` and `max_storage_bytes`
+    replace the time and storage budgets (default a week and 10 TB, `plan.lower`).  Raises `UsageError` for a
+    bad argument and `PlanError` (a `Failure`) when the cohort cannot be planned on this device or is over a
+    budget.
     """
     if subjects is not None and (isinstance(subjects, bool) or not isinstance(subjects, int) or subjects < 1):
         raise UsageError(f"subjects must be a whole number of at least 1, not {subjects!r}; "
                          "leave it out to use the spec's `subjects:`")
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"device must be auto, cpu or cuda, not {device!r}")
+    for name, value in (("max_hours", max_hours), ("max_storage_bytes", max_storage_bytes)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+                                  or value == float("inf")):
+            raise UsageError(f"{name} must be a positive number, not {value!r}; leave it out for the default budget")
     from synthspec.compiler.check import FileResult
     from synthspec.plan.lower import lower
 
     result = spec if isinstance(spec, FileResult) else compile(spec)
-    return lower(result, device=device, subjects=subjects, workers=workers)
+    return lower(result, device=device, subjects=subjects, workers=workers, max_hours=max_hours,
+                 max_storage_bytes=max_storage_bytes)
 
 
 def save_plan(plan: Plan, file: PathLike) -> Path:
     """Write `plan` as JSON (atomically) for `load_plan` / `synth run --plan FILE`; returns the path."""
     from synthspec.cohort.atomic import write_text_atomic
 
+    from synthspec.cohort.folder import system_tree
+
     path = Path(file)
+    if system_tree(path) is not None:
+        raise InputError(f"{path} is inside the system tree {system_tree(path)}; save the plan to a file on a disk, "
+                         "e.g. --save plan.json")
     if path.is_dir():
         raise InputError(f"{path} is a folder; give --save a file name such as {path / 'plan.json'}")
+    if os.path.lexists(path) and not path.is_file():
+        raise InputError(f"{path} exists and is not a regular file; give --save a new file name such as plan.json")
     try:
         write_text_atomic(path, json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True))
     except OSError as error:
@@ -122,7 +137,12 @@ def load_plan(file: PathLike) -> Plan:
         raise InputError(f"no such plan file: {path}; save one with `synth plan SPEC --save {path}`")
     if not path.is_file():
         raise InputError(f"{path} is not a file; give a plan saved with `synth plan SPEC --save FILE`")
+    from synthspec.cohort.atomic import MAX_READ_BYTES
+
     try:
+        if path.stat().st_size > MAX_READ_BYTES:
+            raise InputError(f"{path} is {path.stat().st_size:,} bytes, far larger than any plan; give a plan saved "
+                             "with `synth plan SPEC --save FILE`")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{path} cannot be read ({getattr(error, 'strerror', None) or type(error).__name__}); "

@@ -178,7 +178,7 @@ def test_bad_inputs_give_clear_errors(cohort_dir, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(cohort_dir, broken, ignore=shutil.ignore_patterns("*.nii.gz", "dicom"))
     (broken / "manifest.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(ReportError, match="manifest.json is damaged"):
+    with pytest.raises(ReportError, match="manifest.json is not the file this cohort was finished with.*--resume"):
         cohort_card(broken)
     (broken / "validation.json").write_text("[]", encoding="utf-8")
     with pytest.raises(ReportError, match="validation.json is damaged"):
@@ -224,6 +224,10 @@ class FakeSubject:
         return self._lesions
 
 
+WRITTEN = {"image.nii.gz": "0" * 64, "labels.nii.gz": "1" * 64, "lesions.nii.gz": "2" * 64}
+"""A subject record's hashes: the thumbnail reads only the masks a subject has."""
+
+
 def test_thumbnail_slices():
     image = np.full((20, 32, 32), -1000.0, np.float32)
     labels = np.zeros((20, 32, 32), np.uint8)
@@ -234,17 +238,17 @@ def test_thumbnail_slices():
     lesions[15, 20:22, 20:22] = 1
     windows = (DisplayWindow("lung", 1500.0, -600.0), DisplayWindow("soft", 400.0, 40.0), DisplayWindow("bone", 2000.0, 500.0))
     lungs = (10, 11, 12, 13, 14)
-    negative = thumbnail(FakeSubject(image, labels, lesions, {"subject_id": "S1", "lesions": []}), (1.0, 1.0), windows,
+    negative = thumbnail(FakeSubject(image, labels, lesions, {"subject_id": "S1", "lesions": [], "hashes": WRITTEN}), (1.0, 1.0), windows,
                          lungs, 64)
     assert negative["z"] == 11 and negative["lesion"] is None
-    record = {"subject_id": "S2", "lesions": [
+    record = {"subject_id": "S2", "hashes": WRITTEN, "lesions": [
         {"id": 1, "diameter_mm": 4.0, "bbox_voxels": [15, 20, 20, 16, 22, 22]},
         {"id": 2, "diameter_mm": 9.0, "bbox_voxels": [3, 10, 10, 6, 14, 14], "subtype": "solid"}]}
     positive = thumbnail(FakeSubject(image, labels, lesions, record), (1.0, 1.0), windows, lungs, 64)
     assert positive["z"] == 4 and positive["lesion"]["id"] == 2
     assert [im["window"] for im in positive["images"]] == ["lung", "soft", "bone"]  # one image per window, in order
     assert all(im["uri"].startswith("data:image/png;base64,") for im in positive["images"])
-    other_lungs = thumbnail(FakeSubject(image, labels, lesions, {"subject_id": "S1", "lesions": []}), (1.0, 1.0),
+    other_lungs = thumbnail(FakeSubject(image, labels, lesions, {"subject_id": "S1", "lesions": [], "hashes": WRITTEN}), (1.0, 1.0),
                             windows, (99,), 64)
     assert other_lungs["z"] == 10  # no label 99 anywhere: the middle slice, so the lung ids really came from the caller
 

@@ -127,10 +127,13 @@ def test_batch_size_does_not_change_the_cohort(cohort, tmp_path):
     single = plan.model_copy(update={"batch_size": 1})
     assert single.hash() == plan.hash()
     run(single, tmp_path / "single")
-    # plan.json and provenance.json record how the run was executed (batch size); everything else is identical
-    execution = {"plan.json", "provenance.json"}
+    # plan.json and provenance.json record how the run was executed (batch size), and cohort.json vouches for
+    # them; every subject file, manifest and the content hash are identical
+    execution = {"plan.json", "provenance.json", "cohort.json"}
     same = {k: v for k, v in hashes(tmp_path / "single").items() if k not in execution}
     assert same == {k: v for k, v in hashes(out).items() if k not in execution}
+    content = [json.loads((folder / "cohort.json").read_text())["content_hash"] for folder in (out, tmp_path / "single")]
+    assert content[0] == content[1]
 
 
 def test_resume_refuses_a_different_plan(cohort, tmp_path):

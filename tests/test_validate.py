@@ -172,8 +172,14 @@ def test_a_volume_of_the_wrong_shape_is_refused_even_with_a_matching_hash(cohort
     record = json.loads(record_file.read_text())
     record["hashes"]["image.nii.gz"] = hashlib.sha256(image.read_bytes()).hexdigest()
     record_file.write_text(json.dumps(record))
+    with pytest.raises(CohortError, match=r"S000000 is not this cohort's subject"):   # cohort.json vouches otherwise
+        load(copy)
+    (copy / "cohort.json").unlink()   # past that check (as a reader holding the record would be), the shape is checked
+    from synthspec.cohort.read import SubjectFiles
+
+    subject = SubjectFiles(0, "S000000", image.parent, record, shape=(16, 64, 64))
     with pytest.raises(CohortError, match=r"holds a 4x10x10 volume, but the plan's (grid|channel) is"):
-        load(copy).subjects[0].image()
+        subject.image()
 
 
 def test_report_refuses_an_out_path_that_would_overwrite_cohort_data(cohort, tmp_path, capsys):

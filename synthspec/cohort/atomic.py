@@ -17,6 +17,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,8 +65,13 @@ def replace_atomic(tmp: Path, final: Path) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    """Write `data` to `path` so that readers see either the old file or the whole new one.
+
+    Only a regular file is ever replaced: renaming over /dev/null or a link (which a privileged
+    user could do) is refused with NotRegularFile before anything is written."""
     path = Path(path)
+    if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
+        raise NotRegularFile(errno.EEXIST, "it exists and is not a regular file, so it is not replaced", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     try:
@@ -156,12 +162,43 @@ def staged_dir(final: Path, durable: bool = True) -> Iterator[Path]:
     fsync_dir(final.parent)
 
 
+class NotRegularFile(OSError):
+    """A link, device, FIFO, socket or folder where a file written by synthspec belongs."""
+
+
+def open_regular(path: Path):
+    """Open a regular file for reading; a link, folder, device, FIFO or socket is refused before it is
+    opened (NotRegularFile).  Everything synthspec reads back from a cohort it wrote itself as a
+    regular file: a link to /dev/zero or a FIFO in its place would otherwise hash forever or block."""
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a symbolic link" if stat.S_ISLNK(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode)
+                else "a special file (device, FIFO or socket)")
+        raise NotRegularFile(errno.EINVAL, f"it is {kind}, not a file synthspec wrote", str(path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    return os.fdopen(fd, "rb")
+
+
 def sha256_file(path: Path) -> str:
+    """SHA-256 of a regular file (see `open_regular`)."""
     h = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+MAX_READ_BYTES = 256 * 2**20
+"""No JSON file synthspec writes comes near this; a larger one is not synthspec's."""
+
+
+def read_regular(path: Path, limit: int = MAX_READ_BYTES) -> bytes:
+    """The bytes of a regular file (see `open_regular`), refused when over `limit`."""
+    with open_regular(path) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise NotRegularFile(errno.EFBIG, f"it is over {limit:,} bytes", str(path))
+    return data
 
 
 rename_noreplace = _rename_noreplace

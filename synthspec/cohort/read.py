@@ -7,7 +7,9 @@ is the first).  Validation, reports and the reader pack read cohorts only throug
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from synthspec import __version__
 from synthspec.errors import InputError
 from synthspec.plan.model import Plan
 from synthspec.cohort import layout
-from synthspec.cohort.atomic import sha256_file
+from synthspec.cohort import integrity
+from synthspec.cohort.atomic import read_regular, sha256_file
 
 
 class CohortError(InputError):
@@ -58,12 +61,17 @@ class SubjectFiles:
         a damaged file would otherwise be validated as if it were the cohort."""
         path = self.folder / name
         expected = (self.record.get("hashes") or {}).get(name)
-        if name not in self.verified and path.is_file():
+        if name not in self.verified and os.path.lexists(path):
             if not expected:
                 raise CohortError(f"{self.folder / 'subject.json'} records no hash for {name}, so the file cannot be "
                                   "trusted; regenerate the subject (move the folder aside, `synth run --plan ... "
                                   "--resume`)")
-            if sha256_file(path) != expected:
+            try:
+                actual = sha256_file(path)
+            except OSError as error:
+                raise CohortError(f"{path} cannot be read ({error.strerror or error}); move {self.folder} aside and "
+                                  "regenerate the subject with `synth run ... --resume`") from None
+            if actual != expected:
                 cohort = self.folder.parent.parent
                 raise CohortError(
                     f"{path} does not match the SHA-256 recorded when it was written (damaged or edited); "
@@ -116,7 +124,7 @@ def load(folder: Path) -> Cohort:
         raise CohortError(f"{folder} was written by synthspec {info.get('synthspec_version')}; "
                           f"this is {__version__}: validate it with that version or regenerate it")
     try:
-        plan = Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
+        plan = Plan.model_validate_json(read_regular(plan_file))
     except Exception as error:  # noqa: BLE001 - damaged or foreign files
         raise CohortError(f"{plan_file} is damaged ({type(error).__name__}); restore it from a copy "
                           "(the cohort's provenance.json holds the plan that was run)") from None
@@ -125,14 +133,16 @@ def load(folder: Path) -> Cohort:
                           f"plan_hash in cohort.json); restore it from provenance.json or a copy")
     outputs = {t.name: tuple(t.shape) for s in plan.stages if s.kind == "acquire" for t in s.outputs}
     channel_shapes = {name: outputs[name] for name in plan.channels if name in outputs}
-    subjects = []
+    resume = f"synth run --plan {plan_file} --out {folder} --resume"
+    subjects, records = [], []
     for k in range(plan.subjects):
         sub = layout.subject_dir(folder, k)
         record_file = sub / layout.SUBJECT_RECORD
-        if not record_file.is_file():
-            raise CohortError(f"{sub} is missing; complete the cohort with `synth run --resume`")
-        record = _json_object(record_file, f"move {sub} aside and run `synth run --plan {plan_file} --out {folder} "
-                                           "--resume` to regenerate it")
+        if not os.path.lexists(record_file):
+            raise CohortError(f"{sub} is missing; complete the cohort with `{resume}`")
+        record, digest = _json_object(record_file, f"move {sub} aside and run `{resume}` to regenerate it",
+                                      digest=True)
+        records.append((layout.subject_id(k), digest, record))
         if not isinstance(record.get("hashes"), dict):
             raise CohortError(f"{record_file} records no file hashes, so its files cannot be trusted; move {sub} aside "
                               f"and run `synth run --plan {plan_file} --out {folder} --resume` to regenerate it")
@@ -140,14 +150,22 @@ def load(folder: Path) -> Cohort:
                                      channels=tuple(plan.channels), channel_shapes=channel_shapes))
     if not subjects:
         raise CohortError(f"{folder} holds no subjects (its plan asks for 0); generate a cohort with subjects >= 1")
+    problems = integrity.findings(folder, info, records, resume)
+    if problems:
+        more = f" (and {len(problems) - 1} more: `synth verify {folder}` lists them)" if len(problems) > 1 else ""
+        raise CohortError(problems[0] + more)
     return Cohort(folder=folder, plan=plan, info=info, subjects=subjects)
 
 
-def _json_object(path: Path, fix: str) -> dict:
+def _json_object(path: Path, fix: str, digest: bool = False):
+    """A JSON object read from a regular file (links and special files refused); with `digest`,
+    also the SHA-256 of the bytes read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_regular(path)
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise CohortError(f"{path} is damaged ({type(error).__name__}); {fix}") from None
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        raise CohortError(f"{path} is damaged or unreadable ({reason}); {fix}") from None
     if not isinstance(data, dict):
         raise CohortError(f"{path} is damaged (a JSON {type(data).__name__}, not an object); {fix}")
-    return data
+    return (data, hashlib.sha256(raw).hexdigest()) if digest else data

@@ -18,8 +18,9 @@ from synthspec.cohort import layout
 from synthspec.cohort.atomic import sha256_file, staged_dir, write_text_atomic
 from synthspec.cohort.record import content_hash, subject_record
 
-COHORT_FORMAT = 2
-"""2: subjects may hold several named image channels; the label table is written with the cohort."""
+COHORT_FORMAT = 3
+"""2: subjects may hold several named image channels; the label table is written with the cohort.
+3: cohort.json vouches for the cohort-level files and every subject.json (`cohort.integrity`)."""
 MANIFEST_FIELDS = ("index", "subject_id", "patient_id", "sex", "age_y", "height_mm", "bmi", "scanner")
 
 
@@ -34,7 +35,7 @@ def write_subject(out: Path, plan, subject) -> dict:
     spacing = tuple(plan.grid.spacing)
     origin = plan.grid.origin_xyz()
     formats = set(plan.writing.formats)
-    identity = identity_for(plan.spec_hash, plan.cohort_seed, p.index)
+    identity = identity_for(plan.seed_key, plan.cohort_seed, p.index)
     modality = registry.modality(plan.modality)
     with staged_dir(final) as tmp:
         files: dict[str, str] = {}
@@ -64,12 +65,20 @@ def label_table(plan) -> dict:
 
 
 def finish(out: Path, plan) -> str:
-    """The manifest, provenance, label table and cohort.json of a complete cohort; returns its content hash."""
+    """The manifest, provenance, label table and cohort.json of a complete cohort; returns its content hash.
+
+    `plan` must be the folder's own plan.json (the one the cohort was started with), so provenance
+    records the plan and sources that shaped the subjects, whatever a resume was started from.
+    cohort.json comes last and vouches for everything before it (`cohort.integrity`)."""
+    from synthspec.cohort.integrity import records_hash, vouched
     from synthspec.cohort.manifest import package_versions, write_manifest, write_provenance
     from synthspec.families import registry
 
-    records = [json.loads((layout.subject_dir(out, k) / layout.SUBJECT_RECORD).read_text(encoding="utf-8"))
-               for k in range(plan.subjects)]
+    records, digests = [], []
+    for k in range(plan.subjects):
+        record_file = layout.subject_dir(out, k) / layout.SUBJECT_RECORD
+        digests.append((layout.subject_id(k), sha256_file(record_file)))
+        records.append(json.loads(record_file.read_text(encoding="utf-8")))
     acquisition = registry.modality(plan.modality).acquisition_fields
     rows = []
     for r in records:
@@ -82,12 +91,12 @@ def finish(out: Path, plan) -> str:
         rows.append(row)
     write_manifest(out, rows)
     digest = content_hash(records)
-    spec_text = Path(plan.spec_file).read_text(encoding="utf-8") if Path(plan.spec_file).is_file() else None
     write_text_atomic(out / layout.LABEL_TABLE, json.dumps(label_table(plan), indent=2, sort_keys=True))
     write_provenance(out, {
         "synthetic": True,
         "cohort": plan.cohort_name, "spec_file": Path(plan.spec_file).name, "spec_hash": plan.spec_hash,
-        "spec_text": spec_text, "seed_key": plan.seed_key, "cohort_seed": plan.cohort_seed,
+        "spec_text": plan.sources.get(plan.spec_file), "sources": plan.sources,
+        "seed_key": plan.seed_key, "cohort_seed": plan.cohort_seed,
         "seeding": "blake2b(seed_key:cohort_seed:index:stream) -> Philox (numpy) / torch.Generator per stream",
         "streams": ["population", "anatomy", "lesions", "noise"],
         "plan_hash": plan.hash(), "plan": plan.model_dump(mode="json"), "versions": package_versions(),
@@ -100,5 +109,6 @@ def finish(out: Path, plan) -> str:
         "positives": sum(1 for r in records if r["positive"]),
         "anatomy_resamples": sum(r.get("anatomy_attempts", 1) - 1 for r in records),
         "anatomy_failing_subjects": sum(1 for r in records if r.get("anatomy_failures")),
+        "files": vouched(out), "records_hash": records_hash(digests),
     }, indent=2, sort_keys=True))
     return digest

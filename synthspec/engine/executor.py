@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthspec.cohort import layout
+from synthspec.cohort.atomic import read_regular
 from synthspec.cohort.writer import finish, write_subject
 from synthspec.engine.subject import generate_subject
 from synthspec.errors import Failure
@@ -36,7 +37,10 @@ class RunSummary:
 
 
 def _clean_partial(out: Path) -> int:
-    removed = 0
+    """Remove what an interrupted run left: staged subject folders and half-written top-level files."""
+    from synthspec.cohort.folder import remove_leftovers
+
+    removed = remove_leftovers(out)
     subjects = out / layout.SUBJECTS
     if subjects.is_dir():
         for tmp in subjects.glob(layout.STAGING_PREFIX + "*"):
@@ -48,7 +52,7 @@ def _clean_partial(out: Path) -> int:
 def _previous_plan(plan_file: Path, plan: Plan) -> Plan:
     """The plan a cohort folder was started with; another version's folder is refused by name first."""
     try:
-        data = json.loads(plan_file.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(plan_file).decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise RunError(f"{plan_file} is not a synthspec plan ({type(error).__name__}); choose another --out") from None
     version = data.get("synthspec_version") if isinstance(data, dict) else None
@@ -61,8 +65,13 @@ def _previous_plan(plan_file: Path, plan: Plan) -> Plan:
         raise RunError(f"{plan_file} is not a synthspec plan ({type(error).__name__}); choose another --out") from None
 
 
-def _prepare(out: Path, plan: Plan, resume: bool) -> None:
+def _prepare(out: Path, plan: Plan, resume: bool) -> Plan:
+    """Make `out` ready for `plan` (the caller holds its lock); returns the plan the folder holds.
+
+    A folder holding nothing but the temporary files of an interrupted start (killed while
+    plan.json was written) counts as empty, so it can be started or resumed."""
     from synthspec.cohort.atomic import write_text_atomic
+    from synthspec.cohort.folder import only_leftovers
 
     plan_file = out / layout.PLAN
     if plan_file.exists():
@@ -73,13 +82,14 @@ def _prepare(out: Path, plan: Plan, resume: bool) -> None:
         if previous.hash() != plan.hash():
             raise RunError(f"{out} was started from a different plan (spec, seed, size or device changed); "
                            "resume with the same spec and options, or choose another --out")
-        return
-    if out.exists() and any(out.iterdir()):
+        return previous
+    if any(out.iterdir()) and not only_leftovers(out):
         if not resume:
             raise RunError(f"{out} exists and is not empty; choose an empty or new --out (nothing was changed)")
         raise RunError(f"{out} holds no plan.json, so there is nothing to resume; choose an empty or new --out")
-    out.mkdir(parents=True, exist_ok=True)
+    _clean_partial(out)
     write_text_atomic(plan_file, json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True))
+    return plan
 
 
 def _progress(total: int, initial: int):
@@ -92,11 +102,25 @@ def _progress(total: int, initial: int):
 
 
 def run(plan: Plan, out: Path, resume: bool = False, device: str | None = None, stop_after: int | None = None) -> RunSummary:
-    """Generate every missing subject of `plan` into `out`; `stop_after` is for tests of interruption."""
+    """Generate every missing subject of `plan` into `out`; `stop_after` is for tests of interruption.
+
+    The folder is locked for the whole run (a concurrent run or resume is refused), and the plan
+    that is run and recorded is the folder's own plan.json once it exists."""
+    from synthspec.cohort.folder import check_out, locked, write_failure
+
+    check_out(out)
+    resume_command = f"synth run --plan {out / layout.PLAN} --out {out} --resume"
+    with write_failure(out, resume_command):
+        out.mkdir(parents=True, exist_ok=True)
+        with locked(out):
+            return _run_locked(plan, out, resume, device, stop_after)
+
+
+def _run_locked(plan: Plan, out: Path, resume: bool, device: str | None, stop_after: int | None) -> RunSummary:
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, plan.workers)))
-    _prepare(out, plan, resume)
+    plan = _prepare(out, plan, resume)
     _clean_partial(out)
     todo = [k for k in range(plan.subjects) if not layout.subject_dir(out, k).is_dir()]
     done_before = plan.subjects - len(todo)

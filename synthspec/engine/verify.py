@@ -7,13 +7,15 @@ Only the standard library is imported at module level; the plan model and the ge
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from synthspec.cohort.atomic import sha256_file
+from synthspec.cohort.atomic import read_regular, sha256_file
 from synthspec.errors import InputError
 from synthspec.cohort import layout
 
@@ -53,6 +55,8 @@ class Report:
     plan_file: Path
     subjects: list[SubjectCheck]
     cohort_findings: list[str] = field(default_factory=list)
+    record_digests: dict[str, str] = field(default_factory=dict)
+    """SHA-256 of each subject.json read, by subject id (for cohort.json's records_hash)."""
 
     @property
     def sampled(self) -> list[SubjectCheck]:
@@ -92,7 +96,7 @@ def _load_plan(cohort: Path):
     if not plan_file.is_file():
         raise VerifyError(f"{cohort} has no plan.json; is it a synthspec cohort folder?")
     try:
-        data = json.loads(plan_file.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(plan_file).decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise VerifyError(f"{plan_file} cannot be read as a plan ({type(error).__name__}); "
                           "it is damaged, or the folder is not a synthspec cohort") from None
@@ -126,16 +130,18 @@ def _hashes_problem(record) -> str | None:
 def _read_record(report: Report, folder: Path) -> dict | None:
     """The subject.json of `folder`, None when it is missing; a garbled one is a VerifyError."""
     record_file = folder / layout.SUBJECT_RECORD
-    if not record_file.is_file():
+    if not os.path.lexists(record_file):
         return None
     try:
-        record = json.loads(record_file.read_text(encoding="utf-8"))
+        raw = read_regular(record_file)
+        record = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         problem = "is not valid JSON"
     except OSError as error:
-        problem = f"cannot be read ({type(error).__name__})"
+        problem = f"cannot be read ({error.strerror or type(error).__name__})"
     else:
         problem = _hashes_problem(record)
+        report.record_digests[folder.name] = hashlib.sha256(raw).hexdigest()
     if problem:
         raise VerifyError(f"{record_file} {problem} (damaged or edited), so its files cannot be checked; "
                           f"{report.fix(folder)}")
@@ -147,13 +153,13 @@ def _check_files(subject: SubjectCheck, hashes: dict[str, str]) -> None:
     folder = subject.folder
     for name, expected in sorted(hashes.items(), key=lambda item: ("/" in item[0], item[0])):  # NIfTI before DICOM
         path = folder / name
-        if not path.is_file():
+        if not os.path.lexists(path):
             subject.findings.append(Finding(path, "missing"))
             continue
         try:
             actual = sha256_file(path)
         except OSError as error:
-            subject.findings.append(Finding(path, f"cannot be read ({type(error).__name__})"))
+            subject.findings.append(Finding(path, f"cannot be read ({error.strerror or type(error).__name__})"))
             continue
         subject.files += 1
         if actual != expected:
@@ -170,27 +176,41 @@ def _check_files(subject: SubjectCheck, hashes: dict[str, str]) -> None:
 
 
 def _check_content_hash(report: Report, records: dict[int, dict]) -> None:
-    """cohort.json's content hash covers every subject's hashes: an edited subject.json shows here."""
+    """cohort.json vouches for the cohort-level files and every subject.json, and its content hash
+    covers every subject's file hashes: a deleted manifest or an edited subject.json shows here."""
+    from synthspec.cohort import integrity
     from synthspec.cohort.record import content_hash
 
     info_file = report.cohort / layout.COHORT_INFO
-    if not info_file.is_file():
-        report.cohort_findings.append(
-            f"{info_file} is missing (the run did not finish); complete the cohort with "
-            f"`synth run --plan {report.plan_file} --out {report.cohort} --resume`")
+    resume = f"synth run --plan {report.plan_file} --out {report.cohort} --resume"
+    if not os.path.lexists(info_file):
+        report.cohort_findings.append(f"{info_file} is missing (the run did not finish); complete the cohort with "
+                                      f"`{resume}`")
         return
     try:
-        recorded = json.loads(info_file.read_text(encoding="utf-8"))["content_hash"]
+        info = json.loads(read_regular(info_file).decode("utf-8"))
+        recorded = info["content_hash"]
     except Exception as error:  # noqa: BLE001 - damaged file
-        report.cohort_findings.append(
-            f"{info_file} cannot be read ({type(error).__name__}); rewrite it with "
-            f"`synth run --plan {report.plan_file} --out {report.cohort} --resume`")
+        report.cohort_findings.append(f"{info_file} cannot be read ({type(error).__name__}); rewrite it with `{resume}`")
         return
-    if len(records) != len(report.subjects):
-        return  # missing subjects are already findings; the hash is checked once they are back
+    complete = len(records) == len(report.subjects)
+    listed = [(s.subject_id, report.record_digests.get(s.subject_id, ""), records.get(s.index, {}))
+              for s in report.subjects]
+    problems = integrity.findings(report.cohort, info, listed if complete else None, resume)
+    manifest_vouched = not any(p.startswith(str(report.cohort / layout.MANIFEST_JSON)) or
+                               p.startswith(f"{info_file} records no") for p in problems)
+    foreign = set(integrity.foreign_subjects(report.cohort, listed)) if complete and problems and manifest_vouched \
+        else set()
+    for subject in report.subjects:   # a subject from another cohort is that subject's finding, with its fix
+        if subject.subject_id in foreign:
+            subject.findings.append(Finding(subject.folder, "not this cohort's subject (its file hashes differ from "
+                                                            f"its row in {layout.MANIFEST_JSON}: copied in or replaced)"))
+    report.cohort_findings.extend(p for p in problems if not any(f"/{sid} is not this cohort" in p for sid in foreign))
+    if not complete:
+        return  # missing subjects are already findings; the hashes are checked once they are back
     actual = content_hash([{"index": k, "subject_id": str(r.get("subject_id", f"S{k:06d}")), "hashes": r["hashes"]}
                            for k, r in records.items()])
-    if actual != recorded:
+    if actual != recorded and not foreign:   # a foreign subject is named above, with its fix
         report.cohort_findings.append(
             f"{info_file}: its content hash does not match the hashes in the subjects' subject.json "
             "(a subject.json was edited or replaced); regenerate the cohort into a new folder with "

@@ -106,20 +106,18 @@ def load_validation(folder: Path) -> ValidationReport | None:
 
 
 def manifest_rows(cohort) -> list[dict]:
-    """The manifest rows (one per subject); the subjects' own records if manifest.json is absent."""
+    """The manifest rows (one per subject), from the manifest.json that `cohort.read.load` checked
+    against cohort.json."""
     path = cohort.folder / layout.MANIFEST_JSON
-    if path.is_file():
-        try:
-            rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
-        except Exception as error:  # noqa: BLE001
-            raise ReportError(f"{path} is damaged ({type(error).__name__}); "
-                              "regenerate it with `synth run SPEC --out FOLDER --resume`") from None
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ReportError(f"{path} has no list of rows; regenerate it with `synth run ... --resume`")
-    else:
-        path, rows = None, [s.record for s in cohort.subjects]
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    except Exception as error:  # noqa: BLE001
+        raise ReportError(f"{path} is damaged ({type(error).__name__}); "
+                          "regenerate it with `synth run SPEC --out FOLDER --resume`") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ReportError(f"{path} has no list of rows; regenerate it with `synth run ... --resume`")
     for k, row in enumerate(rows):
-        _check_row(row, path or cohort.subjects[k].folder / layout.SUBJECT_RECORD, k)
+        _check_row(row, path, k)
     return rows
 
 

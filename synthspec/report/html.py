@@ -54,26 +54,23 @@ def _choose_subjects(cohort, limit: int) -> list:
 
 def _display_slice(subject, image: np.ndarray, lesions: list[dict], lungs: tuple[int, ...]):
     """(z, lesion mask of that slice or None, the largest lesion or None) of the slice a thumbnail shows."""
+    written = subject.record.get("hashes") or {}
     if not lesions:
         z = image.shape[0] // 2
-        try:
+        if layout.LABELS in written:   # a damaged label map is an error (CohortError), not a reason to guess
             rows = np.isin(subject.labels(), lungs).any(axis=(1, 2)).nonzero()[0]
             if rows.size:
                 z = int((rows[0] + rows[-1]) // 2)
-        except Exception:  # noqa: BLE001 - no label map: the middle slice
-            pass
         return z, None, None
     largest = max(lesions, key=lambda l: float(l.get("diameter_mm") or 0.0))
     z0, _, _, z1, _, _ = largest.get("bbox_voxels") or (0, 0, 0, image.shape[0], 0, 0)
     z, mask = (int(z0) + int(z1) - 1) // 2, None
-    try:
+    if layout.LESIONS in written:      # no masks written: the slice still shows, without a contour
         lesion_mask = subject.lesions()
         per_slice = (lesion_mask == int(largest["id"])).sum(axis=(1, 2))
         if per_slice.any():
             z = int(np.argmax(per_slice))
         mask = lesion_mask[int(np.clip(z, 0, lesion_mask.shape[0] - 1))] > 0
-    except Exception:  # noqa: BLE001 - no masks written: the slice still shows, without a contour
-        mask = None
     return z, mask, largest
 
 
@@ -89,11 +86,7 @@ def thumbnail(subject, spacing_yx: tuple[float, float], windows: tuple[DisplayWi
         "bmi": r.get("bmi"), "scanner": r.get("scanner"), "mas": r.get("mas"), "n_lesions": len(lesions),
         "lesion": None, "z": None, "images": [], "error": None,
     }
-    try:
-        image = subject_image(subject)
-    except Exception as error:  # noqa: BLE001 - one unreadable subject must not sink the report
-        info["error"] = str(error)
-        return info
+    image = subject_image(subject)   # a damaged volume is refused (CohortError), never shown as a gap
     z, mask, largest = _display_slice(subject, image, lesions, lungs)
     if largest is not None:
         info["lesion"] = {k: largest.get(k) for k in ("id", "subtype", "location", "diameter_mm")}
@@ -172,8 +165,15 @@ def write_report(cohort, validation: ValidationReport | None = None, out_path: P
 def report_path(folder: Path, out_path: Path | None) -> Path:
     """Where the report goes, refused before anything is written if it could overwrite data or cannot be written."""
     out_path = Path(out_path) if out_path is not None else Path(folder) / layout.REPORT_HTML
+    from synthspec.cohort.folder import system_tree
+
+    if system_tree(out_path) is not None:
+        raise ReportError(f"{out_path} is inside the system tree {system_tree(out_path)}; write the report to a "
+                          "file on a disk, e.g. --out report.html")
     if out_path.is_dir():
         raise ReportError(f"{out_path} is a folder; give a file name such as {out_path / 'report.html'}")
+    if os.path.lexists(out_path) and not out_path.is_file():
+        raise ReportError(f"{out_path} exists and is not a regular file; choose another --out")
     if out_path.suffix.lower() not in (".html", ".htm"):
         raise ReportError(f"{out_path} is not an .html file name; give one such as report.html")
     if (Path(folder) / layout.SUBJECTS).resolve() in out_path.resolve().parents:

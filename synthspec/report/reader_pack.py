@@ -160,6 +160,9 @@ def slices_from_nifti(path: Path, n: int | None = None, seed: int = 0) -> list[n
     path = Path(path)
     if not path.exists():
         raise ReaderPackError(f"{path} does not exist; give a chest CT volume (.nii.gz) or a DICOM series folder")
+    if not path.is_dir() and not path.is_file():
+        raise ReaderPackError(f"{path} is a device, FIFO or socket, not a file; give a chest CT volume (.nii.gz) or a "
+                              "DICOM series folder")
     try:
         if path.is_dir():
             reader = sitk.ImageSeriesReader()
@@ -325,6 +328,10 @@ def _cannot_write(out_dir: Path, error: OSError) -> str:
 
 def _check_writable(folder: Path) -> None:
     """Refuse early (before any slice is rendered) an output folder that is a file or cannot be written."""
+    from synthspec.cohort.folder import system_tree
+
+    if system_tree(folder) is not None:
+        raise ReaderPackError(f"{folder} is inside the system tree {system_tree(folder)}; give --out a folder on a disk")
     probe = folder
     while not os.path.lexists(probe) and probe.parent != probe:
         probe = probe.parent

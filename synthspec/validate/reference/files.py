@@ -24,6 +24,9 @@ def read_image(path: Path, what: str = "image"):
     if not path.exists():
         raise ReferenceError(f"reference {what} {path} does not exist; give the path of a NIfTI file or a DICOM "
                              "series folder")
+    if not path.is_dir() and not path.is_file():
+        raise ReferenceError(f"reference {what} {path} is a device, FIFO or socket, not a file; give the path of a "
+                             "NIfTI file or a DICOM series folder")
     try:
         if path.is_dir():
             reader = sitk.ImageSeriesReader()
