@@ -53,10 +53,12 @@ class SyntheticIdentity:
         return derived_uid(self.series_uid, "instance", int(n))
 
 
-def identity_for(spec_hash: str, cohort_seed: int, index: int) -> SyntheticIdentity:
-    key = (str(spec_hash), int(cohort_seed), int(index))
+def identity_for(model_key: str, cohort_seed: int, index: int) -> SyntheticIdentity:
+    """The synthetic identity of subject `index`: a function of the checked model's key (the plan's
+    `seed_key`), the cohort seed and the index only, so reformatting or renaming the spec keeps it."""
+    key = (str(model_key), int(cohort_seed), int(index))
     return SyntheticIdentity(
-        patient_id=f"SYN-{str(spec_hash)[:8]}-{int(index):06d}",
+        patient_id=f"SYN-{str(model_key)[:8]}-{int(index):06d}",
         patient_name=f"SYNTHETIC^S{int(index):06d}",
         study_uid=derived_uid(*key, "study"),
         series_uid=derived_uid(*key, "series"),

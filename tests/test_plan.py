@@ -43,6 +43,60 @@ def test_plan_has_the_stage_dag_with_shapes(result):
     assert plan.batch_size >= 1 and plan.memory["per_subject_bytes"] > 0
 
 
+def plan_bytes(plan: Plan) -> str:
+    return json.dumps(plan.model_dump(mode="json"), sort_keys=True)
+
+
+def test_the_free_memory_at_planning_time_does_not_reach_the_plan(result, monkeypatch):
+    """Two plans of the same spec and options on one machine are the same bytes, whatever is free at the moment."""
+    from synthspec.plan import estimate
+
+    monkeypatch.setattr(estimate, "available_memory", lambda device: 1 * 2**30)
+    busy = lower(result, device="cpu")
+    monkeypatch.setattr(estimate, "available_memory", lambda device: 200 * 2**30)
+    idle = lower(result, device="cpu")
+    assert plan_bytes(busy) == plan_bytes(idle) and busy.hash() == idle.hash()
+    assert "available" not in plan_bytes(busy)
+    assert busy.memory["device_bytes"] == estimate.device_memory("cpu")
+
+
+def test_the_batch_follows_the_device_memory_and_never_the_hash(result, monkeypatch):
+    from synthspec.plan import estimate
+
+    monkeypatch.setattr(estimate, "device_memory", lambda device: 2 * 2**30)
+    small = lower(result, device="cpu")
+    monkeypatch.setattr(estimate, "device_memory", lambda device: 512 * 2**30)
+    large = lower(result, device="cpu")
+    assert small.memory["budget_bytes"] == int(2 * 2**30 * estimate.MEMORY_FRACTION["cpu"])
+    assert small.batch_size == small.memory["budget_bytes"] // small.memory["per_subject_bytes"] < large.batch_size
+    assert small.hash() == large.hash()  # memory, batch and estimates are execution-only
+    assert lower(result, device="cpu", memory_budget=small.memory["budget_bytes"]).batch_size == small.batch_size
+
+
+def test_device_memory_is_the_physical_ram_capped_by_the_container(monkeypatch):
+    from synthspec.plan import estimate
+
+    monkeypatch.setattr(estimate, "_meminfo", lambda field: {"MemTotal": 64 * 2**30, "MemAvailable": 3 * 2**30}[field])
+    monkeypatch.setattr(estimate, "_cgroup_limit", lambda: None)
+    assert estimate.device_memory("cpu") == 64 * 2**30 and estimate.available_memory("cpu") == 3 * 2**30
+    monkeypatch.setattr(estimate, "_cgroup_limit", lambda: 16 * 2**30)
+    assert estimate.device_memory("cpu") == 16 * 2**30
+
+
+def test_on_cuda_the_budget_is_a_share_of_the_gpu_total_not_of_what_is_free(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    from synthspec.plan import estimate
+
+    total = 80 * 2**30
+    cuda = SimpleNamespace(current_device=lambda: 0, mem_get_info=lambda: (3 * 2**30, total),
+                           get_device_properties=lambda index: SimpleNamespace(total_memory=total))
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda))
+    assert estimate.device_memory("cuda") == total and estimate.available_memory("cuda") == 3 * 2**30
+    assert estimate.memory_budget("cuda") == int(total * estimate.MEMORY_FRACTION["cuda"])
+
+
 def test_an_impossible_request_is_refused_with_the_estimate_and_the_knob(result):
     with pytest.raises(PlanError) as error:
         lower(result, device="cpu", memory_budget=10 * 2**20)

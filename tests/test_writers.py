@@ -44,7 +44,7 @@ def phantom(nz=8, ny=64, nx=60) -> np.ndarray:
 def ct_info(index=17, body_part="CHEST") -> CTSeriesInfo:
     return CTSeriesInfo(identity=identity_for(SPEC_HASH, 7, index), age_y=62.7, sex="female",
                         scanner="ct.midrange_64", kv=120.0, mas=35.5, kernel="standard", slice_thickness_mm=2.5,
-                        spec_hash=SPEC_HASH, synthspec_version="0.1.0",
+                        model_key=SPEC_HASH, synthspec_version="0.1.0",
                         series_description=f"SYNTHETIC test S{index:06d}", body_part=body_part)
 
 

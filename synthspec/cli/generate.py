@@ -7,7 +7,10 @@ command functions (and with it the plan, engine, torch and the writers).
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -29,29 +32,72 @@ def _device_option(p) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
 
 
+DEFAULT_MAX_HOURS = 168
+DEFAULT_MAX_STORAGE = "10TB"
+"""The planner's budgets, for the help (plan.lower's DEFAULT_MAX_HOURS and DEFAULT_MAX_STORAGE_BYTES; a test
+keeps them equal; not imported so the parser stays light)."""
+STORAGE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
+                 "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50}
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < math.inf):
+        raise argparse.ArgumentTypeError(f"must be a number of hours above 0, not {text!r}; "
+                                         f"leave --max-hours out for {DEFAULT_MAX_HOURS} h")
+    return value
+
+
+def _storage(text: str) -> int:
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]+)\s*", text.lower())
+    value = float(match.group(1)) * STORAGE_UNITS[match.group(2)] if match and match.group(2) in STORAGE_UNITS else 0
+    if not (1 <= value < 1e30):
+        raise argparse.ArgumentTypeError(f"must be a size with its unit, such as 500GB, 2TB or 1.5TiB, not {text!r}; "
+                                         f"leave --max-storage out for {DEFAULT_MAX_STORAGE}")
+    return int(value)
+
+
+def _budget_options(p) -> None:
+    p.add_argument("--max-hours", type=_hours, metavar="H",
+                   help=f"refuse a plan whose estimated compute is over H hours (default {DEFAULT_MAX_HOURS}, a week)")
+    p.add_argument("--max-storage", type=_storage, metavar="SIZE",
+                   help=f"refuse a plan whose estimated files take more than SIZE on disk, e.g. 2TB or 500GiB "
+                        f"(default {DEFAULT_MAX_STORAGE})")
+
+
+def _budgets(args) -> dict:
+    """The budget options as `api.plan` keywords."""
+    return {"max_hours": args.max_hours, "max_storage_bytes": args.max_storage}
+
+
 # ---- plan ----------------------------------------------------------------------------------------
 
 def args_plan(p) -> None:
     p.description = ("Compile a spec and print the plan `synth run` would execute: stages, shapes, device, batch size, "
-                     "memory and time. Exit 1 when the spec has errors or cannot be planned.")
+                     "memory, time and storage. Exit 1 when the spec has errors or cannot be planned (also when it is "
+                     "over the time or storage budget).")
     p.add_argument("spec", metavar="SPEC", help="the .synth spec to plan")
     p.add_argument("--json", action="store_true", help="print the plan as JSON instead of the summary")
     p.add_argument("--save", metavar="FILE", help="also save the plan (JSON) for `synth run --plan FILE`")
     _device_option(p)
     _subjects_option(p)
+    _budget_options(p)
 
 
 def cmd_plan(args) -> int:
     from synthspec import api
     from synthspec.plan.show import render
 
-    plan = api.plan(args.spec, device=args.device, subjects=args.subjects)
+    plan = api.plan(args.spec, device=args.device, subjects=args.subjects, **_budgets(args))
+    saved = api.save_plan(plan, args.save) if args.save else None   # a bad --save fails before anything is shown
     if args.json:
         print(json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True))
     else:
         sys.stdout.write(render(plan))
-    if args.save:
-        saved = api.save_plan(plan, args.save)
+    if saved is not None:
         print(f"saved the plan to {saved}; run exactly it with `synth run --plan {saved}`", file=sys.stderr)
     return EXIT_OK
 
@@ -67,6 +113,7 @@ def args_run(p) -> None:
     p.add_argument("--out", metavar="DIR", help="cohort folder (default: cohorts/COHORT_NAME)")
     _subjects_option(p)
     _device_option(p)
+    _budget_options(p)
     p.add_argument("--resume", action="store_true", help="complete an interrupted cohort in --out")
     p.add_argument("--executor", choices=EXECUTOR_NAMES, default="local",
                    help="where subjects are generated: " + "; ".join(f"{n}: {d}" for n, _, d in EXECUTORS))
@@ -108,14 +155,15 @@ def cmd_run(args) -> int:
     if args.plan:
         if args.spec:
             raise UsageError(f"give a SPEC or --plan FILE, not both ({args.spec} and --plan {args.plan})")
-        if args.subjects is not None or args.device != "auto":
-            raise UsageError("--subjects and --device shape a new plan; a saved plan runs as it is "
-                             "(make another with `synth plan SPEC --subjects N --device D --save FILE`)")
+        if args.subjects is not None or args.device != "auto" or args.max_hours is not None \
+                or args.max_storage is not None:
+            raise UsageError("--subjects, --device, --max-hours and --max-storage shape a new plan; a saved plan "
+                             "runs as it is (make another with `synth plan SPEC --subjects N --device D --save FILE`)")
         plan = api.load_plan(args.plan)
     elif not args.spec:
         raise UsageError("give a SPEC file to generate, or --plan FILE saved by `synth plan --save`")
     else:
-        plan = api.plan(args.spec, device=args.device, subjects=args.subjects)
+        plan = api.plan(args.spec, device=args.device, subjects=args.subjects, **_budgets(args))
     out = Path(args.out or Path("cohorts") / plan.cohort_name)
     print(f"synth run: {plan.subjects} subjects of {plan.cohort_name} on {plan.device} "
           f"(~{plan.estimates['total_seconds'] / 60:.1f} min estimated) -> {out}", file=sys.stderr)

@@ -1,9 +1,12 @@
 """Lower a checked cohort model to an execution plan, asking the families for their parts.
 
 Decides the voxel grid (the modality's, over the anatomy's coverage), the stages with their
-typed parameters, the batch size from the modality's memory estimate, shards for workers
-and the seeding key.  A pair no family provides is refused with the list of pairs that
-exist; a request too large for the device is refused here, before any compute is spent.
+typed parameters, the batch size from the modality's memory estimate and the device's memory
+(a fixed fact of the machine, never what is free at the moment, so the same spec and options
+give the same plan bytes), shards for workers and the seeding key.  A pair no family provides
+is refused with the list of pairs that exist; a request too large for the device, or over the
+time or storage budget (DEFAULT_MAX_HOURS, DEFAULT_MAX_STORAGE_BYTES; `synth plan --max-hours`,
+`--max-storage`), is refused here with the estimate, before any compute is spent.
 Every default is decided here or in the family that owns it, once.
 """
 
@@ -24,10 +27,17 @@ from synthspec.plan import estimate
 from synthspec.plan.model import (ConstraintParams, DebugParams, FamilyParams, GridSpec, Label, PathologyParams, Plan,
                                   PopulationParams, SampleParams, ScannerParams, Shard, Stage, Summary, TensorSpec,
                                   ValidationParams, WriteParams)
+from synthspec.plan.show import disk_bytes
 
 MAX_BATCH = 8
 DEFAULT_SAMPLING_BUDGET = 10_000
 DEFAULT_PLACEMENT_ATTEMPTS = 200
+DEFAULT_MAX_HOURS = 168.0
+"""Time budget of a plan: a week of estimated compute (wall clock across its workers).  Longer is rarely meant:
+a run that long should be split into cohorts that can be checked as they finish; raise it with --max-hours."""
+DEFAULT_MAX_STORAGE_BYTES = 10 * 10**12
+"""Storage budget of a plan: 10 TB (decimal, as disks are sold), a large shared volume; about 400,000 subjects of
+the lung example with DICOM.  More is usually a mistyped --subjects; raise it with --max-storage."""
 
 
 class PlanError(Failure):
@@ -112,8 +122,37 @@ def _summary(data: dict, stdlib) -> Summary:
                    vocabulary={k: [str(v) for v in (vocabulary.get(k) or [])] for k in keys} if vocabulary else {})
 
 
+def _hours(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:,.0f} h" if hours >= 100 else f"{hours:.3g} h"
+
+
+def _refuse_over_budget(n: int, device: str, workers: int, seconds: float, disk: dict[str, int], formats,
+                        max_hours: float, max_storage_bytes: int) -> None:
+    """PlanError, with the estimate and the knobs, when the plan's compute or storage is over its budget."""
+    total = seconds * n / workers
+    if total > max_hours * 3600:
+        across = f" with {workers} workers" if workers > 1 else ""
+        faster = ", use --device cuda" if device == "cpu" else ""
+        raise PlanError(f"{n:,} subjects need about {_hours(total)} of compute on {device}{across} (estimated "
+                        f"{seconds:.1f} s/subject), over the time budget of {max_hours:g} h; lower --subjects{faster}, "
+                        "or raise --max-hours")
+    per_subject = sum(disk.values())
+    if per_subject * n > max_storage_bytes:
+        lighter = ", leave `dicom` out of `output.formats`" if "dicom" in formats and disk.get("dicom") else ""
+        raise PlanError(f"{n:,} subjects need about {disk_bytes(per_subject * n)} on disk (estimated "
+                        f"{disk_bytes(per_subject)}/subject), over the storage budget of "
+                        f"{disk_bytes(max_storage_bytes)}; lower --subjects{lighter}, or raise --max-storage")
+
+
 def lower(result: FileResult, device: str = "auto", subjects: int | None = None, workers: int = 1,
-          memory_budget: int | None = None) -> Plan:
+          memory_budget: int | None = None, max_hours: float | None = None,
+          max_storage_bytes: int | None = None) -> Plan:
+    """The plan of a checked spec; PlanError when it cannot be made or is over a budget.
+
+    `memory_budget` replaces the bytes a batch may take (default: a share of the device's memory,
+    `estimate.memory_budget`); `max_hours` and `max_storage_bytes` the time and storage budgets
+    (default DEFAULT_MAX_HOURS, DEFAULT_MAX_STORAGE_BYTES)."""
     cohort = result.cohort
     if cohort is None or result.program is None:
         raise PlanError("the spec has no cohort to plan")
@@ -144,8 +183,8 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     grid = GridSpec(shape=shape, spacing=spacing)
     acquisition, notes = modality.lower(cohort.protocol, shape, spacing, tissue_hu, bone_labels)
     per_subject, times = modality.estimate(shape, acquisition, device)
-    available = memory_budget if memory_budget is not None else estimate.available_memory(device)
-    budget = int(available * 0.6)
+    device_bytes = estimate.device_memory(device)
+    budget = int(memory_budget) if memory_budget is not None else estimate.memory_budget(device)
     z, y, x = shape
     if per_subject > budget:
         raise PlanError(
@@ -154,6 +193,12 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
             f"`voxel_size`, or use a larger device")
     batch = max(1, min(MAX_BATCH, budget // per_subject, n))
     seconds = sum(times.values())
+    workers = max(1, workers)
+    formats = cohort.output.formats if cohort.output else ["nifti", "dicom", "masks"]
+    disk = modality.bytes_on_disk(shape, formats)
+    max_hours = DEFAULT_MAX_HOURS if max_hours is None else max_hours
+    max_storage_bytes = DEFAULT_MAX_STORAGE_BYTES if max_storage_bytes is None else max_storage_bytes
+    _refuse_over_budget(n, device, workers, seconds, disk, formats, max_hours, max_storage_bytes)
 
     vol = list(shape)
     channels = [c.name for c in modality.channels]
@@ -184,13 +229,12 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
               seconds_per_subject=times["acquire"], bytes_per_subject=per_subject,
               doc=f"{modality_name}: render tissue contrast, simulate the acquisition and the scanner class"),
         Stage(id="write", kind="write", after=["acquire"],
-              params=WriteParams(formats=cohort.output.formats if cohort.output else ["nifti", "dicom", "masks"],
-                                 channels=channels),
+              params=WriteParams(formats=formats, channels=channels),
               seconds_per_subject=times["write"], doc="NIfTI, DICOM series, masks, per-subject record (atomic)"),
     ]
     shards = []
-    per_worker = math.ceil(n / max(1, workers))
-    for w in range(max(1, workers)):
+    per_worker = math.ceil(n / workers)
+    for w in range(workers):
         start, stop = w * per_worker, min(n, (w + 1) * per_worker)
         if start < stop:
             shards.append(Shard(index=w, start=start, stop=stop))
@@ -199,12 +243,16 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     debug = cohort.debug.model_dump(include=set(DebugParams.model_fields)) if cohort.debug else {}
     return Plan(
         synthspec_version=__version__, spec_file=result.path, spec_hash=spec_hash(result.program.texts),
+        sources=dict(result.program.texts),
         seed_key=seed_key(data), cohort_name=cohort.name, cohort_seed=cohort.seed or 0, subjects=n,
         modality=modality_name, anatomy=cohort.anatomy, device=device, grid=grid, batch_size=int(batch),
-        workers=max(1, workers), shards=shards, stages=stages, scanners=scanners, labels=labels,
+        workers=workers, shards=shards, stages=stages, scanners=scanners, labels=labels,
         validation=ValidationParams(**validate), debug=DebugParams(**debug), summary=_summary(data, stdlib),
-        memory={"per_subject_bytes": per_subject, "budget_bytes": budget, "available_bytes": int(available)},
-        estimates={"seconds_per_subject": seconds, "total_seconds": seconds * n / max(1, workers),
-                   **{f"{k}_s": v for k, v in times.items()}},
+        memory={"per_subject_bytes": per_subject, "budget_bytes": budget, "device_bytes": device_bytes},
+        estimates={"seconds_per_subject": seconds, "total_seconds": seconds * n / workers,
+                   **{f"{k}_s": v for k, v in times.items()},
+                   "bytes_on_disk_per_subject": sum(disk.values()), "bytes_on_disk": sum(disk.values()) * n,
+                   **{f"disk_{k}_bytes": v for k, v in disk.items()},
+                   "max_seconds": max_hours * 3600, "max_bytes_on_disk": max_storage_bytes},
         notes=notes,
     )

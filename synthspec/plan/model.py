@@ -21,8 +21,9 @@ from pydantic import BaseModel, Field, model_validator
 from synthspec.compiler.model import ConstraintFields, DebugFields, PopulationFields, ValidateFields
 from synthspec.compiler.values import Dist, Mix
 
-PLAN_VERSION = 2
-"""2: typed stage parameters and the label table replaced the model dump (`cohort`) of version 1."""
+PLAN_VERSION = 3
+"""2: typed stage parameters and the label table replaced the model dump (`cohort`) of version 1.
+3: the spec's sources are recorded in the plan; its path and text hash no longer enter the plan hash."""
 
 class TensorSpec(BaseModel):
     name: str
@@ -172,6 +173,8 @@ class Plan(BaseModel):
     spec_file: str
     spec_hash: str
     """sha256 of the spec's source text and everything it imports (provenance)."""
+    sources: dict[str, str] = {}
+    """The exact text of the spec and every file it imports, by the path the compiler read (provenance)."""
     seed_key: str
     """sha256 of the checked model without spans, subject count and outputs: seeds subjects, so
     formatting a spec or asking for more subjects never changes subject k."""
@@ -193,7 +196,13 @@ class Plan(BaseModel):
     debug: DebugParams = DebugParams()
     summary: Summary = Summary()
     memory: dict[str, int]
+    """Bytes: `per_subject_bytes` (the modality's estimate), `budget_bytes` (what a batch may take) and
+    `device_bytes` (the device's memory, a fixed fact; never what was free when planning, so the same spec
+    and options plan to the same bytes on one machine)."""
     estimates: dict[str, float]
+    """Seconds per subject (in all, and `<stage>_s`), `total_seconds` across the workers, bytes on disk
+    (`bytes_on_disk_per_subject`, `bytes_on_disk`, `disk_<part>_bytes`) and the budgets they were checked
+    against (`max_seconds`, `max_bytes_on_disk`)."""
     notes: list[str] = []
 
     @model_validator(mode="after")
@@ -205,6 +214,9 @@ class Plan(BaseModel):
 
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("memory", "estimates", "batch_size", "workers", "shards", "notes")
     """Fields that change how a plan runs but never what it produces; left out of the hash."""
+    PROVENANCE_ONLY: ClassVar[tuple[str, ...]] = ("spec_file", "spec_hash", "sources")
+    """Where the spec came from and how it was spelled: recorded, but left out of the hash, so a
+    reformatted spec, a CRLF checkout or another spelling of its path plans the same cohort."""
 
     def stage(self, kind: str) -> Stage:
         """The plan's stage of this kind (each kind occurs once)."""
@@ -226,7 +238,7 @@ class Plan(BaseModel):
         return list(self.writing.channels)
 
     def canonical_json(self) -> str:
-        data = self.model_dump(mode="json", exclude=set(self.EXECUTION_ONLY))
+        data = self.model_dump(mode="json", exclude={*self.EXECUTION_ONLY, *self.PROVENANCE_ONLY})
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def hash(self) -> str:

@@ -13,6 +13,16 @@ def _bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def disk_bytes(n: float) -> str:
+    """Storage in decimal units, as disks are sold and budgets are stated (25.3 MB, 10 TB)."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    for unit in units:
+        if n < 999.5 or unit == units[-1]:  # 999.7 MB would print as 1e+03 MB
+            break
+        n /= 1000
+    return f"{int(n)} B" if unit == "B" else f"{n:.3g} {unit}"
+
+
 def _seconds(s: float) -> str:
     if s < 90:
         return f"{s:.1f} s"
@@ -42,14 +52,25 @@ def render(plan: Plan) -> str:
             lines.append(f"      {s.doc}")
         if outs:
             lines.append(f"      -> {outs}")
+    memory, estimates = plan.memory, plan.estimates
+    device_bytes = f" of the {_bytes(memory['device_bytes'])} {plan.device} has" if memory.get("device_bytes") else ""
     lines += [
         "",
-        f"Memory: ~{_bytes(plan.memory['per_subject_bytes'])} per subject; budget {_bytes(plan.memory['budget_bytes'])} "
-        f"of {_bytes(plan.memory['available_bytes'])} available on {plan.device}",
-        f"Scanners: {', '.join(plan.scanners)}",
+        f"Memory: ~{_bytes(memory['per_subject_bytes'])} per subject; batch budget {_bytes(memory['budget_bytes'])}"
+        f"{device_bytes}",
     ]
+    if "bytes_on_disk_per_subject" in estimates:
+        parts = ", ".join(f"{k[len('disk_'):-len('_bytes')]} {disk_bytes(v)}" for k, v in estimates.items()
+                          if k.startswith("disk_") and k.endswith("_bytes") and v)
+        lines.append(f"Storage: ~{disk_bytes(estimates['bytes_on_disk_per_subject'])} per subject ({parts}); "
+                     f"~{disk_bytes(estimates['bytes_on_disk'])} in all")
+    if "max_seconds" in estimates:
+        lines.append(f"Budgets: {estimates['max_seconds'] / 3600:g} h of compute (--max-hours), "
+                     f"{disk_bytes(estimates['max_bytes_on_disk'])} on disk (--max-storage); over either is refused")
+    lines.append(f"Scanners: {', '.join(plan.scanners)}")
     for note in plan.notes:
         lines.append(f"Note: {note}")
-    lines += ["", f"Plan: {plan.subjects} subjects to generate, ~{_seconds(plan.estimates['seconds_per_subject'])} each, "
-                  f"~{_seconds(plan.estimates['total_seconds'])} in all on {plan.device}."]
+    disk = f", ~{disk_bytes(estimates['bytes_on_disk'])} on disk" if "bytes_on_disk" in estimates else ""
+    lines += ["", f"Plan: {plan.subjects} subjects to generate, ~{_seconds(estimates['seconds_per_subject'])} each, "
+                  f"~{_seconds(estimates['total_seconds'])} in all on {plan.device}{disk}."]
     return "\n".join(lines) + "\n"

@@ -71,7 +71,8 @@ class CTSeriesInfo:
     mas: float
     kernel: str
     slice_thickness_mm: float
-    spec_hash: str
+    model_key: str
+    """The plan's seed key (a hash of the checked model): not the spec's text, so formatting keeps the bytes."""
     synthspec_version: str
     series_description: str
     body_part: str = ""
@@ -233,7 +234,7 @@ def _base_dataset(info: CTSeriesInfo, shape, spacing_zyx, bits_stored: int):
     ds.WindowCenterWidthExplanation = [n for n, _c, _w in WINDOWS]
     # Private block: provenance of the synthetic data
     block = ds.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
-    block.add_new(0x00, "LO", _trim(info.spec_hash, 64))
+    block.add_new(0x00, "LO", _trim(info.model_key, 64))
     block.add_new(0x01, "LO", _trim(version, 64))
     block.add_new(0x02, "CS", "SYNTHETIC")
     return ds
