@@ -16,6 +16,7 @@ importing this module costs nothing (the lint commands never import it).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -102,8 +103,16 @@ def plan(spec: PathLike | FileResult, device: str = "auto", subjects: int | None
     from synthspec.plan.lower import lower
 
     result = spec if isinstance(spec, FileResult) else compile(spec)
-    return lower(result, device=device, subjects=subjects, workers=workers, max_hours=max_hours,
-                 max_storage_bytes=max_storage_bytes)
+    # The checked model is a large acyclic tree: the cyclic collector rescanning it while lowering
+    # made planning a large spec grow faster than its size; pause it, as compiling does.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return lower(result, device=device, subjects=subjects, workers=workers, max_hours=max_hours,
+                     max_storage_bytes=max_storage_bytes)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def save_plan(plan: Plan, file: PathLike) -> Path:

@@ -24,6 +24,12 @@ class ConfigError(Exception):
     """A configuration file that cannot be used; the CLI prints it and exits 2."""
 
 
+ALWAYS_REPORTED = frozenset({"SYN001", "SYN004", "SYN005", "SYN007", "SYN008", "SYN014", "SYN016"})
+"""Findings that mean a file was not read, not parsed or reads other than it shows: no `select`,
+`ignore`, `severity` or suppression comment hides or softens them, or a planted configuration
+could turn the check of a broken or hostile spec green."""
+
+
 @dataclass
 class Config:
     select: list[str] = field(default_factory=list)
@@ -36,12 +42,14 @@ class Config:
     source: Path | None = None
 
     def enabled(self, code: str) -> bool:
+        if code in ALWAYS_REPORTED:
+            return True
         if self.select and not any(code.startswith(s) for s in self.select):
             return False
         return not any(code.startswith(i) for i in self.ignore)
 
     def grade(self, code: str, default: Severity) -> Severity:
-        return self.severity.get(code, default)
+        return default if code in ALWAYS_REPORTED else self.severity.get(code, default)
 
 
 def find(start: Path) -> Path | None:
@@ -73,6 +81,18 @@ def _strings(table: dict, key: str) -> list[str]:
     return value
 
 
+def _known_codes(path: Path, key: str, codes: list[str]) -> None:
+    """Every entry names a rule code or a prefix of one: an unknown entry (a typo, or `select = ["XYZ"]`
+    planted to silence everything) is a configuration error, never a silent pass."""
+    from synthspec.compiler.rules.registry import all_rules
+
+    known = [r.code for r in all_rules()]
+    for entry in codes:
+        if not entry or not any(code.startswith(entry) for code in known):
+            raise ConfigError(f"{path}: `{key}` in [tool.synth] names {entry!r}, which is no rule code or prefix "
+                              "of one; `synth rules` lists them")
+
+
 def load(path: Path | None) -> Config:
     if path is None:
         return Config()
@@ -97,6 +117,8 @@ def load(path: Path | None) -> Config:
         config.select = [str(s).upper() for s in _strings(table, "select")]
         config.ignore = [str(s).upper() for s in _strings(table, "ignore")]
         config.severity = {str(k).upper(): Severity(v) for k, v in table.get("severity", {}).items()}
+        for key, codes in (("select", config.select), ("ignore", config.ignore), ("severity", list(config.severity))):
+            _known_codes(path, key, codes)
         config.fail_on = Severity(table.get("fail-on", "error"))
         config.roots = [(path.parent / r).resolve() for r in _strings(table, "roots")]
         config.exclude = [(path.parent / r).resolve() for r in _strings(table, "exclude")]

@@ -22,7 +22,7 @@ from synthspec.compiler.rules import ranges as R
 from synthspec.compiler.rules import syntax as S
 from synthspec.compiler.rules import units as U
 from synthspec.compiler.schema import SCHEMAS, FieldType
-from synthspec.compiler.syntax import Block, Call, Date, Field, Quantity, Range, Ref, Require, String, Value
+from synthspec.compiler.syntax import Block, Call, Date, Field, Quantity, Range, Ref, Require, String
 from synthspec.compiler.values import Dist, Mix
 
 DISTRIBUTIONS = ("normal", "uniform", "lognormal")

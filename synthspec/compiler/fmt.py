@@ -37,9 +37,16 @@ Layout
     an item (`kv: 120 kV  # note`), a block's opening `{` or its closing `}`;
     it is printed two spaces after that thing.  When items joined by `;` are
     split onto their own lines, the comment follows the last of them.
-* Lines end in `\\n` (`\\r\\n` input is converted), no line has trailing
-  whitespace, the text ends with exactly one newline (an empty spec stays
-  empty).  Formatting is idempotent.
+* A line whose comment is a suppression (`# synth: ignore[CODE] reason`) is
+  never split: its items stay on one line joined by `; ` (with the `{` or `}`
+  that shared the line), so the suppression covers exactly the findings it
+  covered before.
+* Lines end in `\\n`: the text comes from `compiler.text.decode`, the decoder
+  `synth check` uses, which reads `\\r\\n` and a lone `\\r` as line breaks, so
+  the formatted file means what the checked one meant, and `synth fmt --check`
+  reports a file with other line endings as one to reformat.  No line has
+  trailing whitespace, the text ends with exactly one newline (an empty spec
+  stays empty).  Formatting is idempotent.
 """
 
 from __future__ import annotations
@@ -55,8 +62,9 @@ from pydantic import BaseModel
 from synthspec.compiler.diagnostics import Diagnostic, Span
 from synthspec.compiler.parse import parse_text
 from synthspec.compiler.rules.syntax import SYNTAX_ERROR
-from synthspec.compiler.suppress import comment_start
+from synthspec.compiler.suppress import comment_start, is_line_suppression
 from synthspec.compiler.syntax import Block, Field, Header, Import, Module, Node, Require
+from synthspec.compiler.text import newlines
 
 INDENT = "  "
 TRAILING_GAP = "  "
@@ -64,23 +72,29 @@ TRAILING_GAP = "  "
 _BLANK = None  # a blank line in a run of comment lines
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _WEIGHT = re.compile(r"\[[\t \f]*([^\]\t \f]+)[\t \f]*\]")
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 class _Source:
     """The source split into lines, with each line's comment found."""
 
     def __init__(self, text: str) -> None:
-        self.lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+        self.lines = newlines(text).split("\n")  # a no-op for `format_text`, which normalises first
         self.comments: dict[int, str] = {}
         self.alone: set[int] = set()
         """Lines whose comment has no code before it."""
+        self.kept: set[int] = set()
+        """Lines whose comment suppresses a finding on that line: never split."""
         for number, line in enumerate(self.lines, start=1):
+            if "#" not in line:
+                continue
             start = comment_start(line)
             if start >= 0:
                 self.comments[number] = line[start:].rstrip()
                 if not line[:start].strip(" \t\f;"):
                     self.alone.add(number)
+                elif is_line_suppression(self.comments[number]):
+                    self.kept.add(number)
 
     def line(self, number: int) -> str:
         return self.lines[number - 1] if 1 <= number <= len(self.lines) else ""
@@ -156,7 +170,13 @@ class _Printer:
             elif top and _needs_blank(previous, item) and _BLANK not in run:
                 run.insert(0, _BLANK)
             out.extend("" if line is _BLANK else indent + line for line in run)
-            self._item(item, depth, out)
+            if previous is not None and previous.span.end_line == item.span.line in self.src.kept:
+                piece: list[str] = []  # it shares a suppressed line with the item before: keep them on one line
+                self._item(item, depth, piece)
+                out[-1] = f"{out[-1]}; {piece[0].lstrip()}"
+                out.extend(piece[1:])
+            else:
+                self._item(item, depth, out)
             previous, after = item, item.span.end_line
         run = _strip_blanks(self.src.gap(after, before), leading=previous is None, trailing=True)
         out.extend("" if line is _BLANK else indent + line for line in run)
@@ -213,9 +233,15 @@ class _Printer:
         if not inner and ("open", id(block)) not in self.trailing:
             out.append(self._with_comment(f"{head} {{}}", "close", block))
             return
-        out.append(self._with_comment(f"{head} {{", "open", block))
-        out.extend(inner)
-        out.append(self._with_comment(f"{indent}}}", "close", block))
+        lines = [self._with_comment(f"{head} {{", "open", block), *inner]
+        close = self._with_comment(f"{indent}}}", "close", block)
+        if block.items and block.span.line == block.items[0].span.line in self.src.kept:
+            lines[0:2] = [f"{lines[0]} {lines[1].lstrip()}"]  # `{` and the first item share a suppressed line
+        if block.items and block.items[-1].span.end_line == block.span.end_line in self.src.kept:
+            lines[-1] = f"{lines[-1]} {close.lstrip()}"  # the last item and `}` share a suppressed line
+        else:
+            lines.append(close)
+        out.extend(lines)
 
 
 def _needs_blank(previous, item) -> bool:
@@ -250,7 +276,11 @@ def comments_of(text: str) -> list[str]:
 
 
 def format_text(text: str, file: str = "<spec>") -> tuple[str | None, list[Diagnostic]]:
-    """The canonical layout of `text`, or `(None, diagnostics)` when it does not parse."""
+    """The canonical layout of `text`, or `(None, diagnostics)` when it does not parse.
+
+    Line breaks are read as `synth check` reads them (`compiler.text.newlines`) before anything else,
+    so the parser and the comment finder see the same lines."""
+    text = newlines(text)
     module, problems = parse_text(text, file)
     if module is None:
         return None, problems

@@ -3,10 +3,17 @@
 The LALR parser is built once per process (its tables cached per user, see
 `_cache_file`), with the node builder applied inline: syntax nodes are made as
 the parser reduces, so no intermediate parse tree is kept and no second pass
-runs.  A bad file never raises: `parse_text` returns `(None, [diagnostic])`.
+runs.  A bad file never raises: `parse_text` returns `(None, [diagnostic])`
+(a file that parses may still bring findings on its text, SYN015).
 
 Limits that keep hostile input cheap: blocks and calls nest at most
 `MAX_NESTING` deep (checked by the lexer, so nothing recursive ever sees more).
+
+Digits are ASCII only: the grammar's `\\d` would match every Unicode decimal digit
+(Arabic-Indic U+0660..U+0669, full-width U+FF10..U+FF19, ...) and Python's
+`int`/`float` would read them, so the lexer runs with `re.ASCII`; a non-ASCII
+digit in code is SYN016, never a number.  Bidirectional control characters
+anywhere in the text are SYN015 (see `compiler.text`).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import re
 import sys
 import threading
 from functools import lru_cache
@@ -22,7 +30,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from synthspec.compiler.diagnostics import Diagnostic, Span
-from synthspec.compiler.rules.syntax import SYNTAX_ERROR
+from synthspec.compiler.rules.syntax import NON_ASCII_DIGIT, SYNTAX_ERROR
 from synthspec.compiler.syntax import Block, Call, Choice, Date, Field, Header, Import, Module, Node, Quantity, Range, Ref, Require, String, Value
 
 # Names users read instead of terminal names.
@@ -78,11 +86,20 @@ def _close(token: Token) -> Token:
 _setattr = object.__setattr__
 
 
+_FIELDS_SET: dict = {}
+"""One `__pydantic_fields_set__` per node class, shared by its nodes: the builder always passes every
+field, so the set is complete and never grows; a private set per node cost half of a large parse's
+peak memory."""
+
+
 def _fast_new(cls, values: dict):
     """`cls.model_construct(**values)` without its per-call overhead; every field is passed."""
     node = cls.__new__(cls)
     _setattr(node, "__dict__", values)
-    _setattr(node, "__pydantic_fields_set__", set(values))
+    shared = _FIELDS_SET.get(cls)
+    if shared is None or len(shared) != len(values):  # the builder always passes every field of its class
+        shared = _FIELDS_SET[cls] = set(values)
+    _setattr(node, "__pydantic_fields_set__", shared)
     _setattr(node, "__pydantic_extra__", None)
     _setattr(node, "__pydantic_private__", None)
     return node
@@ -310,10 +327,14 @@ def _cache_file(grammar: str) -> str | bool:
         info = os.stat(folder)
         if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
             return False
-        digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+        digest = hashlib.sha256(f"{grammar}\0flags={_REGEX_FLAGS}".encode("utf-8")).hexdigest()[:16]
         return os.path.join(folder, f"parser-{digest}-lark{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}.pickle")
     except (OSError, ValueError, RuntimeError):
         return False
+
+
+_REGEX_FLAGS = re.ASCII
+"""`\\d` matches 0-9 only (and `\\w`, `\\s` ASCII only), whatever the grammar file says."""
 
 
 @lru_cache(maxsize=1)
@@ -322,7 +343,7 @@ def _parser() -> Lark:
 
     grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", keep_all_tokens=True, maybe_placeholders=True,
-                transformer=_BUILD, cache=_cache_file(grammar),
+                transformer=_BUILD, cache=_cache_file(grammar), g_regex_flags=_REGEX_FLAGS,
                 lexer_callbacks={"LBRACE": _open, "LPAR": _open, "RBRACE": _close, "RPAR": _close})
 
 
@@ -340,6 +361,12 @@ def syntax_diagnostic(file: str, text: str, error: UnexpectedInput) -> Diagnosti
     line, column = getattr(error, "line", 1) or 1, getattr(error, "column", 1) or 1
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if 0 <= error.pos_in_stream < len(text) else "?"
+        if char.isdigit() and not char.isascii():
+            from synthspec.compiler.text import describe
+
+            codepoint, name = describe(char)
+            span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+            return NON_ASCII_DIGIT.diagnostic(span, codepoint=codepoint, char_name=name)
         if char == '"':
             detail = "unterminated string (a closing `\"` is missing on this line)"
         elif char == "\ufeff" and error.pos_in_stream == 0:
@@ -401,7 +428,33 @@ def _too_deep(file: str, token: Token) -> Diagnostic:
 
 
 def parse_text(text: str, file: str = "<spec>") -> tuple[Module | None, list[Diagnostic]]:
-    """Parse one file's text; never raises on bad input."""
+    """Parse one file's text; never raises on bad input.
+
+    Returns the module and the text's own findings (SYN015), or None and what stopped the parse.
+    """
+    from synthspec.compiler.text import BIDI_CONTROLS, bidi_findings, control_findings
+
+    bidi = bidi_findings(text, file) + control_findings(text, file)
+    module, problems = _parse(text, file)
+    if bidi and problems and problems[0].code == SYNTAX_ERROR.code:
+        error = problems[0].span
+        at = _offset(text, error.line, error.column)
+        if 0 <= at < len(text) and text[at] in BIDI_CONTROLS:
+            problems = []  # the parse stopped at a control character: its SYN015 says why
+    return module, problems + bidi
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    """The index of (line, column) in `text`, lines counted at `\\n`; -1 when outside it."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return -1
+    return start + column - 1
+
+
+def _parse(text: str, file: str) -> tuple[Module | None, list[Diagnostic]]:
     _STATE.depth = 0
     # A parse allocates hundreds of thousands of small objects and no cycles; the cyclic
     # garbage collector would otherwise rescan the growing heap again and again

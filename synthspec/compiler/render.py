@@ -1,4 +1,9 @@
-"""Render diagnostics: text with a source excerpt, JSON, SARIF 2.1.0, GitHub workflow commands."""
+"""Render diagnostics: text with a source excerpt, JSON, SARIF 2.1.0, GitHub workflow commands.
+
+Text and GitHub output print at most `MAX_FINDINGS_PER_FILE` findings per file and then one line with
+how many more (JSON and SARIF keep all); every file is split into lines once per rendering, a long
+line is shown as a window around the finding, and bidirectional controls are shown as U+FFFD (JSON
+and SARIF escape them), so what is printed reads as it is stored."""
 
 from __future__ import annotations
 
@@ -15,23 +20,37 @@ _COLOURS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severi
 _BOLD, _BLUE, _RESET = "\033[1m", "\033[1;34m", "\033[0m"
 
 
-_SPLIT: list = [None, []]
-"""The last text split into lines (the text object, its lines): findings come file by file, so one
-split per file keeps rendering linear in the file's size."""
+MAX_FINDINGS_PER_FILE = 200
+"""Findings `text` and `github` print per file (then one line says how many more); JSON and SARIF
+keep every finding, and the summary counts all of them."""
+MAX_EXCERPT = 160
+"""Characters of a source line shown under a finding; a longer line is cut around the finding."""
 
 
-def _line(texts: dict[str, str], file: str, number: int) -> str | None:
-    """Line `number` of a file the compiler read (`texts`); never read from disk here, so a file the
-    loader refused (a link to /proc/self/environ) is never shown."""
-    text = texts.get(file)
-    if text is None:
-        return None
-    if _SPLIT[0] is not text:
-        # Lines are counted at `\n` only, as the parser counts them: `str.splitlines` would also
-        # split at form feeds, U+2028 and friends and show the wrong line under a finding.
-        _SPLIT[:] = [text, text.split("\n")]
-    lines = _SPLIT[1]
-    return lines[number - 1].removesuffix("\r") if 0 < number <= len(lines) else None
+def split_lines(text: str) -> list[str]:
+    """A text's lines, counted at `\\n` only, as the parser counts them: `str.splitlines` would also
+    split at form feeds, U+2028 and friends and show the wrong line under a finding."""
+    return text.split("\n")
+
+
+class _Lines:
+    """The lines of the files the compiler read, each file split once per rendering (so rendering
+    stays linear in the files' size however many findings they have)."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = texts
+        self.split: dict[str, list[str]] = {}
+
+    def line(self, file: str, number: int) -> str | None:
+        """Line `number` of a file the compiler read; never read from disk here, so a file the
+        loader refused (a link to /proc/self/environ) is never shown."""
+        lines = self.split.get(file)
+        if lines is None:
+            text = self.texts.get(file)
+            if text is None:
+                return None
+            lines = self.split[file] = split_lines(text)
+        return lines[number - 1].removesuffix("\r") if 0 < number <= len(lines) else None
 
 
 def _pad(source: str, column: int) -> str:
@@ -39,26 +58,72 @@ def _pad(source: str, column: int) -> str:
     return "".join("\t" if ch == "\t" else " " for ch in source[:column - 1]).ljust(column - 1)
 
 
-def text(diagnostics: list[Diagnostic], texts: dict[str, str], colour: bool = False) -> str:
+def excerpt(source: str, column: int, width: int) -> tuple[str, int, int]:
+    """The part of a source line to show, the finding's column in it and the caret's width.
+
+    A line up to `MAX_EXCERPT` characters is shown whole; a longer one is cut to a window around the
+    finding, marked with `…` where it was cut, so a finding on a 1 MB line prints a short line."""
+    source = source.rstrip()
+    if len(source) <= MAX_EXCERPT:
+        return source, column, width
+    start = max(0, min(column - 1 - MAX_EXCERPT // 4, len(source) - MAX_EXCERPT))
+    end = start + MAX_EXCERPT
+    shown = ("…" if start else "") + source[start:end] + ("…" if end < len(source) else "")
+    column = column - start + (1 if start else 0)
+    width = max(1, min(width, MAX_EXCERPT - (column - (2 if start else 1))))
+    return shown, column, width
+
+
+def _more(file: str, count: int) -> str:
+    return f"... and {count} more finding(s) in {file}; see --format json for all"
+
+
+def text(diagnostics: list[Diagnostic], texts: dict[str, str], colour: bool = False,
+         limit: int | None = MAX_FINDINGS_PER_FILE) -> str:
+    """Findings for people: each with its source line and a caret; at most `limit` per file (None: all)."""
+    from synthspec.compiler.text import shown as safe
+
     out = []
+    lines = _Lines(texts)
+    printed: dict[str, int] = {}
+    held: dict[str, int] = {}  # findings left out, per file, not yet announced
+    current = None
+
+    def announce(file) -> None:
+        if held.get(file):
+            out.append(_more(file, held.pop(file)))
+            out.append("")
+
+    c = (lambda s, code: f"{code}{s}{_RESET}") if colour else (lambda s, code: s)
     for d in diagnostics:
-        c = (lambda s, code: f"{code}{s}{_RESET}") if colour else (lambda s, code: s)
-        head = f"{c(str(d.span), _BOLD)}: {c(f'{d.severity.value}[{d.code}]', _COLOURS[d.severity])} {d.message}"
+        file = d.span.file
+        if file != current:
+            announce(current)
+            current = file
+        if limit is not None and printed.get(file, 0) >= limit:
+            held[file] = held.get(file, 0) + 1
+            continue
+        printed[file] = printed.get(file, 0) + 1
+        head = f"{c(str(d.span), _BOLD)}: {c(f'{d.severity.value}[{d.code}]', _COLOURS[d.severity])} {safe(d.message)}"
         out.append(head)
-        source = _line(texts, d.span.file, d.span.line)
+        source = lines.line(file, d.span.line)
         if source is not None:
             gutter = " " * len(str(d.span.line))
-            width = 1
             if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
                 width = d.span.end_column - d.span.column
             else:
                 width = max(1, len(source.rstrip()) - d.span.column + 1)
+            shown, column, width = excerpt(source, d.span.column, width)
+            shown = safe(shown)
             out.append(f"{gutter} {c('|', _BLUE)}")
-            out.append(f"{c(str(d.span.line), _BLUE)} {c('|', _BLUE)} {source.rstrip()}")
-            out.append(f"{gutter} {c('|', _BLUE)} {_pad(source, d.span.column)}{c('^' * width, _COLOURS[d.severity])}")
+            out.append(f"{c(str(d.span.line), _BLUE)} {c('|', _BLUE)} {shown}")
+            out.append(f"{gutter} {c('|', _BLUE)} {_pad(shown, column)}{c('^' * width, _COLOURS[d.severity])}")
         if d.hint:
-            out.append(f"  = hint: {d.hint}")
+            out.append(f"  = hint: {safe(d.hint)}")
         out.append("")
+    announce(current)
+    for file in list(held):
+        announce(file)
     return "\n".join(out)
 
 
@@ -87,10 +152,19 @@ def _escape_property(s: str) -> str:
     return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def github(diagnostics: list[Diagnostic]) -> str:
+def github(diagnostics: list[Diagnostic], limit: int | None = MAX_FINDINGS_PER_FILE) -> str:
+    """GitHub workflow commands, one a finding; at most `limit` per file (None: all), then one notice."""
+    from synthspec.compiler.text import shown as safe
+
     level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
     lines = []
+    printed: dict[str, int] = {}
+    held: dict[str, int] = {}
     for d in diagnostics:
+        if limit is not None and printed.get(d.span.file, 0) >= limit:
+            held[d.span.file] = held.get(d.span.file, 0) + 1
+            continue
+        printed[d.span.file] = printed.get(d.span.file, 0) + 1
         props = [f"file={_escape_property(d.span.file)}", f"line={d.span.line}", f"col={d.span.column}"]
         if d.span.end_line >= d.span.line:
             props.append(f"endLine={d.span.end_line}")
@@ -98,7 +172,9 @@ def github(diagnostics: list[Diagnostic]) -> str:
                 props.append(f"endColumn={d.span.end_column}")
         props.append(f"title={_escape_property(f'{d.code} {d.name}')}")
         message = d.message + (f" (hint: {d.hint})" if d.hint else "")
-        lines.append(f"::{level[d.severity]} {','.join(props)}::{_escape_data(message)}")
+        lines.append(f"::{level[d.severity]} {','.join(props)}::{_escape_data(safe(message))}")
+    for file, count in held.items():
+        lines.append(f"::notice file={_escape_property(file)},title=synthspec::{_escape_data(_more(file, count))}")
     return "\n".join(lines)
 
 
@@ -179,10 +255,18 @@ def sarif(diagnostics: list[Diagnostic], root: Path, texts: dict[str, str]) -> s
     root_uri = root.as_uri().rstrip("/") + "/"
     results = []
     seen: dict[str, int] = {}
+    lines = _Lines(texts)
+    locations: dict[str, dict] = {}
+    code_of_line: dict[tuple[str, int], str] = {}  # each line's fingerprint text, made once however many findings
     for d in diagnostics:
-        location = _artifact_location(d.span.file, root)
-        source = _line(texts, d.span.file, d.span.line) or ""
-        digest = hashlib.sha256(f"{d.code}\0{location['uri']}\0{_fingerprint_text(source)}".encode()).hexdigest()[:32]
+        location = locations.get(d.span.file)
+        if location is None:
+            location = locations[d.span.file] = _artifact_location(d.span.file, root)
+        key = (d.span.file, d.span.line)
+        code_text = code_of_line.get(key)
+        if code_text is None:
+            code_text = code_of_line[key] = _fingerprint_text(lines.line(d.span.file, d.span.line) or "")
+        digest = hashlib.sha256(f"{d.code}\0{location['uri']}\0{code_text}".encode()).hexdigest()[:32]
         # Findings of one rule on identical lines would share a hash; the occurrence count keeps
         # them apart (the `hash:n` form code scanning itself uses), in source order, so it is stable.
         seen[digest] = seen.get(digest, 0) + 1

@@ -1,7 +1,8 @@
 """Resolve: read files safely, follow imports, collect definitions, merge `extends`.
 
 Reading is the only place a spec touches the file system, so every guard lives
-here: a size limit, UTF-8 only, imports only inside the allowed roots, cycles
+here: a size limit, regular files only, UTF-8 only (decoded by `compiler.text.decode`,
+which `synth fmt` uses too), imports only inside the allowed roots, cycles
 reported with their path.  The stdlib is a prelude: always loaded, and
 `import stdlib.NAME` only checks that the module exists.
 """
@@ -22,6 +23,7 @@ from synthspec.compiler.rules import names as N
 from synthspec.compiler.rules import syntax as S
 from synthspec.compiler.schema import DEFINITION_KINDS, SCHEMAS
 from synthspec.compiler.syntax import Block, Field, Import, Module
+from synthspec.compiler.text import decode
 
 MAX_FILE_BYTES = 1_000_000
 MAX_IMPORT_DEPTH = 50
@@ -100,8 +102,8 @@ def default_roots(path: Path, config_source: Path | None = None) -> list[Path]:
     return [folder]
 
 
-def read_source(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX_FILE_BYTES) -> str | None:
-    """Read a spec file; a missing, huge, special or undecodable file becomes a diagnostic.
+def read_bytes(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX_FILE_BYTES) -> bytes | None:
+    """The bytes of a spec file; a missing, huge or special file becomes a diagnostic.
 
     Only regular files are read (a FIFO or a device would block or never end), and
     never more than `limit` + 1 bytes, even if the file grows after `stat`.
@@ -136,14 +138,14 @@ def read_source(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX
     except ValueError as error:  # e.g. a NUL byte in the name
         sink.report(S.IMPORT_NOT_FOUND, where, target=repr(str(path))[1:-1], reason=str(error), hint="check the path")
         return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        line_start = data.rfind(b"\n", 0, error.start) + 1
-        column = len(data[line_start:error.start].decode("utf-8", "replace")) + 1  # characters, as the parser counts
-        sink.report(S.NOT_UTF8, Span(file=str(path), line=line, column=column), byte=data[error.start], offset=error.start)
-        return None
+    return data
+
+
+def read_source(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX_FILE_BYTES) -> str | None:
+    """Read a spec file as every command reads it: `read_bytes`, then `text.decode` (UTF-8, line
+    breaks `\\r\\n` and a lone `\\r` read as `\\n`); any problem becomes a diagnostic."""
+    data = read_bytes(path, sink, at, limit)
+    return None if data is None else decode(data, str(path), sink)
 
 
 STDLIB_MODULES = ("tissues", "agents", "scanners", "anatomy_thorax", "anatomy_head", "anatomy_hand",
@@ -161,7 +163,9 @@ def stdlib() -> tuple[Registry, tuple[D.Diagnostic, ...]]:
     registry = Registry()
     root = _stdlib_root()
     for name in STDLIB_MODULES:
-        text = root.joinpath(f"{name}.synth").read_text(encoding="utf-8")
+        text = decode(root.joinpath(f"{name}.synth").read_bytes(), f"stdlib/{name}.synth", sink)
+        if text is None:
+            continue
         module, errors = parse_text(text, f"stdlib/{name}.synth")
         for e in errors:
             sink.add(e)
@@ -204,9 +208,22 @@ class Program:
     entry: str
     modules: dict[str, Module] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
+    """Each file's text as the compiler reads it (line breaks as `\\n`)."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Each file's text exactly as it is on disk (its own line endings), for provenance."""
     registry: Registry = field(default_factory=Registry)
     cohorts: list[Definition] = field(default_factory=list)
     entry_cohorts: list[Definition] = field(default_factory=list)
+    _by_name: tuple[int, dict[str, Definition]] = field(default_factory=lambda: (-1, {}), repr=False)
+
+    def cohort(self, name: str | None) -> Definition | None:
+        """The first cohort of that name; the index is built once, so resolving many cohorts stays linear."""
+        if self._by_name[0] != len(self.cohorts):
+            index: dict[str, Definition] = {}
+            for c in self.cohorts:
+                index.setdefault(c.name, c)  # the first definition wins
+            self._by_name = (len(self.cohorts), index)
+        return self._by_name[1].get(name) if name is not None else None
 
 
 class Loader:
@@ -251,13 +268,15 @@ class Loader:
                              hint="point the link at a spec inside the repository, or add its folder to `roots` in "
                                   "[tool.synth]")
             return
-        text = read_source(path, self.sink, at, self.max_bytes)
+        data = read_bytes(path, self.sink, at, self.max_bytes)
+        text = None if data is None else decode(data, str(path), self.sink)
         if text is None:
             return
         module, errors = parse_text(text, str(path))
         for e in errors:
             self.sink.add(e)
         program.texts[str(path)] = text
+        program.sources[str(path)] = data.decode("utf-8")
         if module is None:
             return
         program.modules[key] = module
@@ -328,9 +347,6 @@ def resolve_extends(cohort: Definition, program: Program, sink: Sink, seen: tupl
     Walks the chain in a loop (a chain of thousands of cohorts must not exhaust
     the stack); a cycle or an unknown parent ends the chain with a diagnostic.
     """
-    by_name: dict[str, Definition] = {}
-    for c in program.cohorts:
-        by_name.setdefault(c.name, c)  # the first definition wins, as before
     chain = [cohort]
     names = seen + (cohort.name,)
     current = cohort
@@ -338,7 +354,7 @@ def resolve_extends(cohort: Definition, program: Program, sink: Sink, seen: tupl
         if current.extends in names:
             sink.report(S.IMPORT_CYCLE, current.span, cycle=" -> ".join(names + (current.extends,)))
             break
-        parent = by_name.get(current.extends)
+        parent = program.cohort(current.extends)
         if parent is None:
             from synthspec.compiler.elaborate import suggest
 

@@ -7,7 +7,7 @@ language.  `elaborate` walks a block against this table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,12 @@ def comment_start(line: str) -> int:
     return -1
 
 
+def is_line_suppression(comment: str) -> bool:
+    """Whether a comment (from its `#`) is a `# synth: ignore[...]` of its own line (not `ignore-file`)."""
+    match = _MARK.match(comment)
+    return match is not None and match.group(1) == "ignore"
+
+
 def scan(text: str, file: str) -> tuple[list[Suppression], list[Diagnostic]]:
     found, problems = [], []
     if "ignore" not in text:  # no marker can match: skip the per-line scan (most files)
@@ -73,12 +79,35 @@ def scan(text: str, file: str) -> tuple[list[Suppression], list[Diagnostic]]:
 
 
 def apply(diagnostics: list[Diagnostic], suppressions: dict[str, list[Suppression]]) -> list[Diagnostic]:
-    """Mark suppressed diagnostics; add SYN011 for suppressions that matched nothing."""
+    """Mark suppressed diagnostics; add SYN011 for suppressions that matched nothing.
+
+    A diagnostic is covered by the first suppression, in the file's order, that names its code and
+    sits on its first or last line or covers the whole file.  Suppressions are indexed by line and,
+    file-wide ones, by code, so the work is linear in findings plus suppressions."""
+    by_line: dict[tuple[str, int], list[tuple[Suppression, frozenset]]] = {}
+    whole: dict[tuple[str, str], Suppression] = {}
+    for file, items in suppressions.items():
+        for s in items:
+            if s.whole_file:
+                for code in s.codes:
+                    whole.setdefault((file, code), s)  # the first one in the file wins
+            else:
+                by_line.setdefault((file, s.line), []).append((s, frozenset(s.codes)))
+    from synthspec.compiler.config import ALWAYS_REPORTED
+
     for d in diagnostics:
-        for s in suppressions.get(d.span.file, []):
-            if d.code in s.codes and (s.whole_file or s.line in (d.span.line, d.span.end_line)) and d.code not in ("SYN010", "SYN011"):
-                d.suppressed, d.suppression_reason, s.used = True, s.reason, True
-                break
+        if d.code in ("SYN010", "SYN011") or d.code in ALWAYS_REPORTED:   # those are never suppressed
+            continue
+        file = d.span.file
+        found = [s for s, codes in by_line.get((file, d.span.line), ()) if d.code in codes]
+        if d.span.end_line != d.span.line:
+            found += [s for s, codes in by_line.get((file, d.span.end_line), ()) if d.code in codes]
+        everywhere = whole.get((file, d.code))
+        if everywhere is not None:
+            found.append(everywhere)
+        if found:
+            s = min(found, key=_order)
+            d.suppressed, d.suppression_reason, s.used = True, s.reason, True
     extra = []
     for file, items in suppressions.items():
         for s in items:
@@ -86,3 +115,7 @@ def apply(diagnostics: list[Diagnostic], suppressions: dict[str, list[Suppressio
                 for code in s.codes:
                     extra.append(S.UNUSED_SUPPRESSION.diagnostic(Span(file=file, line=s.line, column=s.column), code=code))
     return diagnostics + extra
+
+
+def _order(s: Suppression) -> tuple[int, int]:
+    return (s.line, s.column)

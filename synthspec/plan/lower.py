@@ -242,8 +242,8 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     validate = cohort.validate_.model_dump(include=set(ValidationParams.model_fields)) if cohort.validate_ else {}
     debug = cohort.debug.model_dump(include=set(DebugParams.model_fields)) if cohort.debug else {}
     return Plan(
-        synthspec_version=__version__, spec_file=result.path, spec_hash=spec_hash(result.program.texts),
-        sources=dict(result.program.texts),
+        synthspec_version=__version__, spec_file=result.path, spec_hash=spec_hash(result.program.sources),
+        sources=dict(result.program.sources),
         seed_key=seed_key(data), cohort_name=cohort.name, cohort_seed=cohort.seed or 0, subjects=n,
         modality=modality_name, anatomy=cohort.anatomy, device=device, grid=grid, batch_size=int(batch),
         workers=workers, shards=shards, stages=stages, scanners=scanners, labels=labels,

@@ -157,6 +157,7 @@ def territories(ctx) -> None:
     if ctx.family is None:
         return
     covers = {t.name: set(t.get("covers", [])) for t in ctx.family.all("territory")}
+    fitting: dict[tuple, list[str]] = {}
     for p in ctx.cohort.pathologies:
         if not p.territory or not p.location:
             continue
@@ -167,9 +168,13 @@ def territories(ctx) -> None:
         for loc in p.location.names:
             organs = ctx.expand(loc)
             if organs and not any(o in supplied for o in organs):
-                right = [t for t, cov in covers.items() if any(o in cov for o in organs)]
+                key = tuple(organs)
+                if key not in fitting:  # once per location, however many pathologies name it
+                    fitting[key] = [t for t, cov in covers.items() if any(o in cov for o in organs)]
+                right = fitting[key]
+                shown = " or ".join(right[:8]) + (" or …" if len(right) > 8 else "")
                 ctx.sink.report(OUTSIDE_TERRITORY, p.at("location"), location=loc, territories="/".join(chosen),
-                                right=" or ".join(right) or "no territory (choose another location)")
+                                right=shown or "no territory (choose another location)")
 
 
 @check
@@ -204,9 +209,7 @@ def field_of_view(ctx) -> None:
     proto = c.protocol
     if family is None or proto is None:
         return
-    regions = family.get("regions") or []
     if proto.coverage:
-        missing = [r for r in regions if r not in proto.coverage]
         for p in c.pathologies:
             for loc in (p.location.names if p.location else []):
                 for organ in ctx.expand(loc):

@@ -74,6 +74,17 @@ def _ref(ctx, kind: str, what: str, name: str | None, span) -> bool:
     return True
 
 
+def _every_structure(registry) -> set:
+    """Every organ and group name of every anatomy family."""
+    out = set()
+    for family in registry.items["anatomy"].values():
+        for organ in family.all("organ"):
+            out.add(organ.name)
+            if organ.get("group"):
+                out.add(organ.get("group"))
+    return out
+
+
 @check
 def references(ctx) -> None:
     """Every name in the cohort resolves in the stdlib or an imported module."""
@@ -87,6 +98,7 @@ def references(ctx) -> None:
     if c.protocol and c.protocol.contrast_agent:
         a = c.protocol.contrast_agent
         _ref(ctx, "agent", "contrast agent", a.agent, a.at("agent"))
+    everywhere: set | None = None
     for p in c.pathologies:
         if not _ref(ctx, "pathology_kind", "pathology kind", p.kind, p.at("kind")):
             continue
@@ -98,8 +110,8 @@ def references(ctx) -> None:
                     ctx.sink.report(UNKNOWN_OPTION, p.at("subtype"), name=s, what=f"subtype of {p.kind}",
                                     suggestion=_suggest(s, subtypes) if subtypes else f"{p.kind} has no subtypes; remove the field")
         if p.location and ctx.family is not None:
-            everywhere = {o.name for f in ctx.registry.items["anatomy"].values() for o in f.all("organ")}
-            everywhere |= {o.get("group") for f in ctx.registry.items["anatomy"].values() for o in f.all("organ") if o.get("group")}
+            if everywhere is None:  # once per cohort, not once per pathology
+                everywhere = _every_structure(ctx.registry)
             for loc in p.location.names:
                 base = loc.split(".")[-1]
                 if not ctx.expand(loc) and base not in everywhere:
@@ -145,7 +157,8 @@ def check_definitions(registry, sink, files: set[str] | None = None) -> None:
             if mine(d):
                 required(d, f"{d.kind} {d.name}")
 
-    tissues = registry.names("tissue")
+    tissue_names = registry.names("tissue")
+    tissues = set(tissue_names)
     families = registry.items.get("anatomy", {})
     for family in families.values():
         if not mine(family):
@@ -154,7 +167,7 @@ def check_definitions(registry, sink, files: set[str] | None = None) -> None:
         for organ in family.all("organ"):
             t = organ.get("tissue")
             if t and t not in tissues:
-                sink.report(UNKNOWN_REFERENCE, organ.at("tissue"), what="tissue", name=t, suggestion=_suggest(t, tissues))
+                sink.report(UNKNOWN_REFERENCE, organ.at("tissue"), what="tissue", name=t, suggestion=_suggest(t, tissue_names))
             label = organ.get("label")
             if label in labels:
                 sink.report(DUPLICATE_DEFINITION, organ.at("label"), what="label", name=str(label), first=labels[label])
@@ -165,19 +178,30 @@ def check_definitions(registry, sink, files: set[str] | None = None) -> None:
                 if target not in organs:
                     sink.report(UNKNOWN_REFERENCE, territory.at("covers"), what=f"structure of {family.name}", name=target,
                                 suggestion=_suggest(target, organs))
+    structures: dict[tuple, set] = {}  # per set of families, built once however many kinds name it
+
+    def structures_of(fams: tuple) -> set:
+        if fams not in structures:
+            names = set()
+            for fam in fams:
+                for organ in families[fam].all("organ"):
+                    names.add(organ.name)
+                    if organ.get("group"):
+                        names.add(organ.get("group"))
+            structures[fams] = names
+        return structures[fams]
+
     for kind in registry.items.get("pathology_kind", {}).values():
         if not mine(kind):
             continue
-        known = set()
+        found = []
         for fam in kind.get("families", []):
             if fam not in families:
                 sink.report(UNKNOWN_REFERENCE, kind.at("families"), what="anatomy family", name=fam,
                             suggestion=_suggest(fam, families))
                 continue
-            for organ in families[fam].all("organ"):
-                known.add(organ.name)
-                if organ.get("group"):
-                    known.add(organ.get("group"))
+            found.append(fam)
+        known = structures_of(tuple(dict.fromkeys(found)))
         for loc in kind.get("locations", []):
             if known and loc not in known:
                 sink.report(UNKNOWN_REFERENCE, kind.at("locations"), what="location", name=loc, suggestion=_suggest(loc, known))

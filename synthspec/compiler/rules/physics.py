@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 from synthspec.compiler.rules.registry import check, rule
 
@@ -176,11 +175,14 @@ def scanners(ctx) -> None:
     wants = c.task.modality if c.task and c.task.modality else (proto.modality if proto else None)
     if wants is None:
         return
+    choices = None
     for name, scanner in ctx.scanners():
         span = c.at("scanners")
         has = scanner.get("modality")
         if has != wants:
-            choices = ", ".join(n for n, d in ctx.registry.items["scanner"].items() if d.get("modality") == wants)
+            if choices is None:  # once per cohort, and at most eight names however many scanners are defined
+                fitting = [n for n, d in ctx.registry.items["scanner"].items() if d.get("modality") == wants]
+                choices = ", ".join(fitting[:8]) + (", …" if len(fitting) > 8 else "")
             ctx.sink.report(SCANNER_MODALITY, span, scanner=name, has=_LABEL.get(has, has), wants=_LABEL.get(wants, wants),
                             choices=choices)
             continue

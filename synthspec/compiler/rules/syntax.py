@@ -93,3 +93,34 @@ FILE_REFUSED = rule(
         "files into a CI log; such a file is refused before a byte of it is read, and nothing of it is shown.",
     bad="specs/x.synth -> /proc/self/environ", good="specs/x.synth (a regular file inside the repository)",
     fix="{hint}", family=FAMILY)
+
+BIDI_CONTROL = rule(
+    "SYN015", "bidi-control-character", "error",
+    "bidirectional control character {codepoint} ({char_name}) in {where}",
+    why="Bidirectional controls (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C) change the order in which\n"
+        "text is shown without changing what it says (\"Trojan Source\", CVE-2021-42574): a reviewer can read a\n"
+        "string or a comment that the compiler reads differently, for example a quote that seems to close a string.\n"
+        "Specs are reviewed as text, so what a reviewer sees must be what the compiler reads.  The finding names the\n"
+        "code point and never prints the character itself.",
+    bad="approved_by: \"Imaging board<U+202E> draob\"  # the override reverses what follows",
+    good="approved_by: \"Imaging board\"",
+    fix="delete the control character (right-to-left text that needs one: `# synth: ignore[SYN015] reason`)",
+    family=FAMILY)
+
+CONTROL_CHARACTER = rule(
+    "SYN017", "control-character", "error", "control character {codepoint} ({char_name}) in {where}",
+    why="A control character (ESC, NUL, BEL, the C1 controls ...) in a string or a comment is invisible in a review\n"
+        "but acts on every terminal that shows it: ESC starts an escape sequence that can clear the screen, move the\n"
+        "cursor or recolour a CI log, and a string carries it on into DICOM headers and reports.  Tabs and line\n"
+        "breaks (and form feeds) are the only control characters a spec may hold.",
+    bad="title: \"Lung<ESC>[2J nodules\"", good="title: \"Lung nodules\"",
+    fix="delete the control character", family=FAMILY)
+
+NON_ASCII_DIGIT = rule(
+    "SYN016", "non-ascii-digit", "error", "{codepoint} ({char_name}) is not an ASCII digit; numbers are written with 0-9",
+    why="Python reads full-width (`\uff11\uff12\uff10`), Arabic-Indic (`\u0661\u0666`) and other Unicode digits as\n"
+        "numbers, but a reviewer, a diff tool or another program may not, and some look like ASCII digits they are\n"
+        "not.  The .synth language reads numbers, dates and versions in ASCII digits only, so a value means the same\n"
+        "to every reader.",
+    bad="subjects: \u0661\u0666\nkv: \uff11\uff12\uff10 kV", good="subjects: 16\nkv: 120 kV",
+    fix="retype the number with the digits 0-9", family=FAMILY)
