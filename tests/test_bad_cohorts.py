@@ -113,3 +113,11 @@ def test_a_special_file_in_place_of_a_volume_never_hangs(cohort, tmp_path, capsy
     code = main(["report", str(cohort), "--out", str(tmp_path / "report.html")])   # reads every image
     text = capsys.readouterr().err
     assert code == 2 and "image.nii.gz" in text and "Traceback" not in text, text
+
+
+def test_validate_fails_a_cohort_with_a_damaged_file_it_does_not_read(cohort, capsys):
+    image = cohort / "subjects" / "S000001" / "image.nii.gz"
+    image.write_bytes(image.read_bytes()[:-100])   # truncated: ITK would read the rest as zeros
+    assert main(["validate", str(cohort), "--only", "anatomy"]) == 2
+    err = capsys.readouterr().err
+    assert "S000001/image.nii.gz does not match the SHA-256" in err and "--resume" in err

@@ -54,11 +54,17 @@ class SubjectFiles:
     def lesions(self) -> np.ndarray:
         return self._read(layout.LESIONS)
 
-    def _read(self, name: str, shape: tuple | None = None) -> np.ndarray:
-        """Check the file against the SHA-256 that `synth run` recorded, then read it.
+    def check_files(self) -> None:
+        """Check every file the subject's record lists against its recorded SHA-256 (a gate such as
+        `synth validate` passes a subject only when all of its files are the ones written)."""
+        for name in sorted(self.record.get("hashes") or {}):
+            if not os.path.lexists(self.folder / name):
+                raise CohortError(f"{self.folder / name} is missing; move {self.folder} aside and regenerate the subject "
+                                  "with `synth run ... --resume`")
+            self._verify(name)
 
-        ITK reads a truncated .nii.gz without complaint (the missing voxels come back as 0), so
-        a damaged file would otherwise be validated as if it were the cohort."""
+    def _verify(self, name: str) -> None:
+        """Check one file against the SHA-256 that `synth run` recorded (once per file)."""
         path = self.folder / name
         expected = (self.record.get("hashes") or {}).get(name)
         if name not in self.verified and os.path.lexists(path):
@@ -78,6 +84,14 @@ class SubjectFiles:
                     f"move {self.folder} aside and run `synth run --plan {cohort / 'plan.json'} --out {cohort} "
                     "--resume` to regenerate that subject exactly")
             self.verified.add(name)
+
+    def _read(self, name: str, shape: tuple | None = None) -> np.ndarray:
+        """Check the file against the SHA-256 that `synth run` recorded, then read it.
+
+        ITK reads a truncated .nii.gz without complaint (the missing voxels come back as 0), so
+        a damaged file would otherwise be validated as if it were the cohort."""
+        path = self.folder / name
+        self._verify(name)
         volume = _read(path)
         expected_shape = shape or self.shape
         if expected_shape is not None and tuple(volume.shape) != tuple(expected_shape):

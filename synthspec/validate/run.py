@@ -42,6 +42,8 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
         raise CohortError(f"{cohort.folder} is not writable, so validation.json could not be saved; make it writable "
                           "(or copy the cohort) and run again")
     started = time.perf_counter()
+    for subject in cohort.subjects:   # a damaged file fails the gate even when no check reads it
+        subject.check_files()
     chosen = wanted_families(cohort, families)
     if references and "realism" not in chosen:
         log("validate: note: --reference is used by the realism checks only, which this run does not include")
