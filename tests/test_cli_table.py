@@ -60,7 +60,7 @@ def test_every_command_is_in_the_table_with_its_functions():
     names = [c.name for c in cli.COMMANDS]
     assert len(names) == len(set(names))
     assert set(names) == {"check", "fmt", "explain", "rules", "plan", "run", "verify", "validate", "report",
-                          "review-pack", "review-score"}
+                          "review-pack", "review-score", "export"}
     for command in cli.COMMANDS:
         module = importlib.import_module(command.module)
         slug = command.name.replace("-", "_")
@@ -112,7 +112,7 @@ def test_building_every_parser_imports_nothing_of_the_generator():
     loaded = set(done.stdout.split())
     # the executors table (standard library only) names the choices of `synth run --executor`
     assert loaded == {"synthspec", "synthspec.errors", "synthspec.cli", "synthspec.cli.common", "synthspec.cli.lint",
-                      "synthspec.cli.generate", "synthspec.cli.review", "synthspec.engine",
+                      "synthspec.cli.generate", "synthspec.cli.review", "synthspec.cli.export", "synthspec.engine",
                       "synthspec.engine.executors"}, loaded
 
 
@@ -126,7 +126,7 @@ def test_python_dash_m_runs_the_cli():
 
 @pytest.mark.parametrize("word, line", [
     ("chek", "synth: error: no command `chek`; did you mean `check`?"),
-    ("reprot", "synth: error: no command `reprot`; did you mean `report`?"),
+    ("reprot", "synth: error: no command `reprot`; did you mean `report` or `export`?"),
     ("xyzzy", "synth: error: no command `xyzzy`; `synth --help` lists them"),
 ])
 def test_a_mistyped_command_suggests_the_right_one(capsys, word, line):

@@ -49,6 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("report", "synthspec.cli.review", "write the cohort card (Markdown + JSON) and the HTML report"),
     Command("review-pack", "synthspec.cli.review", "blinded reader study: mix synthetic and real slices for a radiologist"),
     Command("review-score", "synthspec.cli.review", "score a reader's answers against the key (accuracy with a 95%% CI)"),
+    Command("export", "synthspec.cli.export", "export a cohort for a training framework: nnU-Net v2 (DatasetXXX_NAME)"),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 _colour = common.colour  # the old cli module's name for it (tests/test_render.py)

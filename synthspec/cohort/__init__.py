@@ -7,7 +7,10 @@
     nifti.py     NIfTI volumes (SimpleITK) in DICOM LPS with identity direction
     manifest.py  manifest.csv / manifest.json, provenance.json, package versions
     writer.py    write one subject, then the cohort's closing files (manifest, labels.json, cohort.json)
+    interop.py   what other tools read: label tables and colours, the semantic map, MONAI datalist,
+                 LUNA16-style annotations, SHA256SUMS
     read.py      read a cohort folder back, checking every volume against its recorded hash
+    export_nnunet.py  `synth export nnunet`: the cohort as an nnU-Net v2 raw dataset (through read.py)
 
 It imports nothing of the engine: validation, reports and the reader pack read cohorts here.
 """

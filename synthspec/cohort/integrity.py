@@ -1,9 +1,9 @@
 """What cohort.json vouches for, and the check that a folder still holds exactly that.
 
 cohort.json is written last, when every subject exists; it records the SHA-256 of each
-cohort-level file (plan, manifests, label table, provenance) and one hash over every
-subject's subject.json (`records_hash`), besides the content hash over the subjects' files.
-Every reader calls `findings` (through `cohort.read.load`, or `synth verify` for the full
+cohort-level file (plan, manifests, label tables, datalist, annotations, provenance, SHA256SUMS)
+and one hash over every subject's subject.json (`records_hash`), besides the content hash over
+the subjects' files.  Every reader calls `findings` (through `cohort.read.load`, or `synth verify` for the full
 list), so a deleted manifest, a truncated label table or a subject copied in from another
 cohort is named with its fix instead of being read as if it were the cohort.
 
@@ -18,7 +18,8 @@ from pathlib import Path
 from synthspec.cohort import layout
 from synthspec.cohort.atomic import sha256_file
 
-VOUCHED_FILES = (layout.PLAN, layout.MANIFEST_CSV, layout.MANIFEST_JSON, layout.LABEL_TABLE, layout.PROVENANCE)
+VOUCHED_FILES = (layout.PLAN, layout.MANIFEST_CSV, layout.MANIFEST_JSON, layout.LABEL_TABLE, layout.LABEL_ITKSNAP,
+                 layout.LABEL_SLICER, layout.DATALIST, layout.ANNOTATIONS, layout.PROVENANCE, layout.CHECKSUMS)
 """The cohort-level files cohort.json records the SHA-256 of (written before it, never after)."""
 
 

@@ -1,12 +1,13 @@
 """Cohort tables: manifest.csv / manifest.json (one row per subject) and provenance.json.
 
 manifest.json is {"format": 1, "columns": [...], "rows": [...]} with rows sorted
-by "index" and values as they are.  manifest.csv has the same columns (first
-row's keys in order, then any new keys in order of appearance) and one line
-per row; lists and dicts are JSON-encoded (compact, sorted keys), booleans
-are `true`/`false`, None is an empty cell, numbers use Python's repr (which
-reads back exactly).  `read_manifest_csv` turns the CSV back into the rows.
-Both files are written atomically.
+by "index" and values as they are, nested details included (lesions, files, hashes).
+manifest.csv is flat, for spreadsheets and pandas: one column per scalar (the flat
+rows' keys, first row's keys in order, then any new keys in order of appearance)
+and one line per subject; no nested JSON and no hashes (those are in manifest.json
+and SHA256SUMS).  Booleans are `true`/`false`, None is an empty cell, numbers use
+Python's repr (which reads back exactly).  `read_manifest_csv` turns the CSV back
+into flat rows.  Both files are written atomically.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _cell(value) -> str:
             raise ValueError(f"manifest value {value} is not finite")
         return repr(value)
     if isinstance(value, (list, dict)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        raise ValueError("manifest.csv holds scalars only; nested values belong in manifest.json")
     return str(value)
 
 
@@ -67,21 +68,27 @@ def _columns(rows: list[dict]) -> list[str]:
     return columns
 
 
-def write_manifest(folder: Path, rows: list[dict]) -> tuple[Path, Path]:
-    """Write manifest.csv and manifest.json into `folder`; returns (csv path, json path)."""
+def _scalars(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not isinstance(v, (list, dict))}
+
+
+def write_manifest(folder: Path, rows: list[dict], flat: list[dict] | None = None) -> tuple[Path, Path]:
+    """Write manifest.csv and manifest.json into `folder`; returns (csv path, json path).
+
+    `rows` go to manifest.json as they are; `flat` (one scalar-only row per subject, with the same
+    "index" values) to manifest.csv.  Without `flat`, the CSV holds each row's scalar values."""
     folder = Path(folder)
-    if any("index" not in row for row in rows):
-        raise ValueError("every manifest row needs an 'index'")
-    ordered = sorted((_plain(row) for row in rows), key=lambda row: row["index"])
-    indices = [row["index"] for row in ordered]
-    if len(set(indices)) != len(indices):
-        raise ValueError("manifest rows have duplicate indices")
+    ordered = _ordered(rows)
+    flat_rows = _ordered(flat) if flat is not None else [_scalars(row) for row in ordered]
+    if [row["index"] for row in flat_rows] != [row["index"] for row in ordered]:
+        raise ValueError("the flat manifest rows are not the rows of the manifest")
     columns = _columns(ordered)
+    flat_columns = _columns(flat_rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in ordered:
-        writer.writerow([_cell(row.get(column)) for column in columns])
+    writer.writerow(flat_columns)
+    for row in flat_rows:
+        writer.writerow([_cell(row.get(column)) for column in flat_columns])
     csv_path, json_path = folder / layout.MANIFEST_CSV, folder / layout.MANIFEST_JSON
     write_text_atomic(csv_path, buffer.getvalue())
     document = {"format": MANIFEST_FORMAT, "synthetic": True, "columns": columns, "rows": ordered}
@@ -89,16 +96,21 @@ def write_manifest(folder: Path, rows: list[dict]) -> tuple[Path, Path]:
     return csv_path, json_path
 
 
+def _ordered(rows: list[dict]) -> list[dict]:
+    if any("index" not in row for row in rows):
+        raise ValueError("every manifest row needs an 'index'")
+    ordered = sorted((_plain(row) for row in rows), key=lambda row: row["index"])
+    indices = [row["index"] for row in ordered]
+    if len(set(indices)) != len(indices):
+        raise ValueError("manifest rows have duplicate indices")
+    return ordered
+
+
 def _parse_cell(text: str):
     if text == "":
         return None
     if text in ("true", "false"):
         return text == "true"
-    if text[0] in "[{":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text
     for kind in (int, float):
         try:
             return kind(text)
@@ -108,7 +120,7 @@ def _parse_cell(text: str):
 
 
 def read_manifest_csv(path: Path) -> list[dict]:
-    """Inverse of the CSV writer: rows with numbers, booleans, None, lists and dicts restored.
+    """Inverse of the CSV writer: flat rows with numbers, booleans and None restored.
 
     Strings that look like numbers come back as numbers; manifest.json keeps every type exactly.
     """

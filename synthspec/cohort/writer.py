@@ -1,11 +1,13 @@
 """Write a cohort folder: one subject at a time, atomically, then the cohort's closing files.
 
 `write_subject` stages a subject's files in a `.tmp-*` folder and renames it into place only
-when complete (a subject exists iff its folder exists); `finish` writes the manifest, the
-provenance and cohort.json once every subject is there.  Image channels are NIfTI (one file
-per channel the modality declares), masks are NIfTI, and the modality writes its own series
-(CT: DICOM).  Nothing here writes a timestamp or a random value: the same subject gives the
-same bytes, which `synth verify` and `--resume` rely on.
+when complete (a subject exists iff its folder exists); `finish` writes the cohort-level files
+(manifests, label tables, MONAI datalist, annotations, provenance, SHA256SUMS) and cohort.json
+once every subject is there.  Image channels are NIfTI (one file per channel the modality
+declares), masks are NIfTI (anatomy labels, lesion instances and the semantic map of both,
+`cohort.interop`), and the modality writes its own series (CT: DICOM).  Nothing here writes a
+timestamp or a random value: the same subject gives the same bytes, which `synth verify` and
+`--resume` rely on.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from synthspec.cohort import layout
 from synthspec.cohort.atomic import sha256_file, staged_dir, write_text_atomic
 from synthspec.cohort.record import content_hash, subject_record
 
-COHORT_FORMAT = 3
+COHORT_FORMAT = 4
 """2: subjects may hold several named image channels; the label table is written with the cohort.
-3: cohort.json vouches for the cohort-level files and every subject.json (`cohort.integrity`)."""
+3: cohort.json vouches for the cohort-level files and every subject.json (`cohort.integrity`).
+4: semantic.nii.gz per subject; labels.json with finding classes and colours, ITK-SNAP and Slicer tables,
+datalist.json, annotations.csv, SHA256SUMS; manifest.csv flat (one column per scalar)."""
 MANIFEST_FIELDS = ("index", "subject_id", "patient_id", "sex", "age_y", "height_mm", "bmi", "scanner")
 
 
 def write_subject(out: Path, plan, subject) -> dict:
     """Write one generated subject into a staged folder and rename it into place; returns its record."""
     from synthspec.identity import identity_for
+    from synthspec.cohort.interop import semantic_map
     from synthspec.cohort.nifti import write_nifti
     from synthspec.families import registry
 
@@ -46,8 +51,11 @@ def write_subject(out: Path, plan, subject) -> dict:
         if "masks" in formats or not formats:
             write_nifti(tmp / layout.LABELS, subject.labels, spacing, origin)
             write_nifti(tmp / layout.LESIONS, subject.lesion_mask, spacing, origin)
+            write_nifti(tmp / layout.SEMANTIC, semantic_map(plan, subject.labels, subject.lesion_mask, subject.lesions),
+                        spacing, origin)
             files["labels"] = layout.LABELS
             files["lesions"] = layout.LESIONS
+            files["semantic"] = layout.SEMANTIC
         if "dicom" in formats:
             files["dicom"] = modality.write_series(tmp, subject, plan, identity, __version__)
         hashes = {path.relative_to(tmp).as_posix(): sha256_file(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
@@ -57,19 +65,14 @@ def write_subject(out: Path, plan, subject) -> dict:
     return record
 
 
-def label_table(plan) -> dict:
-    """labels.json: every id that can occur in labels.nii.gz, with its name and tissue."""
-    return {"format": 1, "file": layout.LABELS, "background": 0,
-            "labels": [{"id": e.id, "name": e.name, "tissue": e.tissue, "group": e.group, "kind": e.kind}
-                       for e in plan.labels if e.written]}
-
-
 def finish(out: Path, plan) -> str:
-    """The manifest, provenance, label table and cohort.json of a complete cohort; returns its content hash.
+    """The cohort-level files and cohort.json of a complete cohort; returns its content hash.
 
     `plan` must be the folder's own plan.json (the one the cohort was started with), so provenance
     records the plan and sources that shaped the subjects, whatever a resume was started from.
-    cohort.json comes last and vouches for everything before it (`cohort.integrity`)."""
+    SHA256SUMS lists every subject file; cohort.json comes last and vouches for everything before
+    it (`cohort.integrity`)."""
+    from synthspec.cohort import interop
     from synthspec.cohort.integrity import records_hash, vouched
     from synthspec.cohort.manifest import package_versions, write_manifest, write_provenance
     from synthspec.families import registry
@@ -80,18 +83,23 @@ def finish(out: Path, plan) -> str:
         digests.append((layout.subject_id(k), sha256_file(record_file)))
         records.append(json.loads(record_file.read_text(encoding="utf-8")))
     acquisition = registry.modality(plan.modality).acquisition_fields
-    rows = []
+    rows, flat = [], []
     for r in records:
         row = {k: r[k] for k in (*MANIFEST_FIELDS, *acquisition, "positive") if k in r}
         row["stratum"] = r["stratum"]
         row["n_lesions"] = len(r["lesions"])
+        flat.append(flat_row(r, acquisition, tuple(plan.channels)))
         row["lesions"] = r["lesions"]
         row["files"] = r["files"]
         row["hashes"] = r["hashes"]
         rows.append(row)
-    write_manifest(out, rows)
+    write_manifest(out, rows, flat)
     digest = content_hash(records)
-    write_text_atomic(out / layout.LABEL_TABLE, json.dumps(label_table(plan), indent=2, sort_keys=True))
+    write_text_atomic(out / layout.LABEL_TABLE, json.dumps(interop.label_table(plan), indent=2, sort_keys=True))
+    write_text_atomic(out / layout.LABEL_ITKSNAP, interop.itksnap_labels(plan))
+    write_text_atomic(out / layout.LABEL_SLICER, interop.slicer_colour_table(plan))
+    write_text_atomic(out / layout.DATALIST, json.dumps(interop.datalist(plan, records), indent=2) + "\n")
+    write_text_atomic(out / layout.ANNOTATIONS, interop.annotations_csv(records))
     write_provenance(out, {
         "synthetic": True,
         "cohort": plan.cohort_name, "spec_file": Path(plan.spec_file).name, "spec_hash": plan.spec_hash,
@@ -102,6 +110,7 @@ def finish(out: Path, plan) -> str:
         "plan_hash": plan.hash(), "plan": plan.model_dump(mode="json"), "versions": package_versions(),
         "content_hash": digest,
     })
+    write_text_atomic(out / layout.CHECKSUMS, interop.checksums(records, digests))
     write_text_atomic(out / layout.COHORT_INFO, json.dumps({
         "format": COHORT_FORMAT, "synthspec_version": __version__, "synthetic": True, "cohort": plan.cohort_name,
         "subjects": plan.subjects, "spec_hash": plan.spec_hash, "plan_hash": plan.hash(), "content_hash": digest,
@@ -112,3 +121,20 @@ def finish(out: Path, plan) -> str:
         "files": vouched(out), "records_hash": records_hash(digests),
     }, indent=2, sort_keys=True))
     return digest
+
+
+def flat_row(record: dict, acquisition: tuple[str, ...], channels: tuple[str, ...] = ("image",)) -> dict:
+    """A subject's manifest.csv row: one column per scalar, then one `<kind>_path` column per file kind
+    (image channels, labels, lesions, semantic, dicom folder); the stratum as `key=value;...` ("all"
+    when the cohort is not stratified)."""
+    row = {k: record[k] for k in (*MANIFEST_FIELDS, *acquisition) if k in record}
+    stratum = record.get("stratum") or {}
+    row["stratum"] = ";".join(f"{k}={v}" for k, v in sorted(stratum.items())) or "all"
+    row["positive"] = bool(record["positive"])
+    row["n_lesions"] = len(record["lesions"])
+    row["series_uid"] = record.get("series_uid")
+    files = record["files"]
+    first = [k for k in (*channels, "labels", "lesions", "semantic") if k in files]
+    for kind in (*first, *sorted(k for k in files if k not in first)):
+        row[f"{kind}_path"] = files[kind]
+    return row

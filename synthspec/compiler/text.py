@@ -105,9 +105,10 @@ def bidi_findings(text: str, file: str) -> list[Diagnostic]:
     return out
 
 
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
-"""Bidirectional controls and the C0/C1 control characters but tab and line feed: a terminal would act on
-them (ESC starts an escape sequence that can clear the screen or recolour the log), never show them."""
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
+"""Bidirectional controls and the C0/C1 control characters but tab, line feed and carriage return (never
+in a source line, which is split at both; the github format escapes them in messages): a terminal would
+act on them (ESC starts an escape sequence that can clear the screen or recolour the log), never show them."""
 
 
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")

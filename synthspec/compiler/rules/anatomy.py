@@ -219,7 +219,6 @@ def field_of_view(ctx) -> None:
                                         what=f"`{loc}` lies in the {region}, outside the protocol's coverage ({', '.join(proto.coverage)})",
                                         fix=f"add {region} to `coverage` or choose a location inside it")
                         break
-        del missing
     if proto.field_of_view and family.get("body_width") and proto.modality != "xray":
         bmi_high = _largest(c.population.bmi) if (c.population and c.population.bmi) else 30.0
         height_high = _largest(c.population.height) if (c.population and c.population.height) else family.get("reference_height")

@@ -65,8 +65,9 @@ def bytes_on_disk_per_subject(shape: tuple[int, int, int], formats) -> dict[str,
     voxels = z * y * x
     formats = set(formats) or {"nifti", "masks"}
     parts = {"nifti": int(voxels * 2 * IMAGE_GZIP_RATIO) if "nifti" in formats else 0,
-             "masks": int(voxels * (LABELS_BYTES_PER_VOXEL + LESIONS_BYTES_PER_VOXEL)) if "masks" in formats else 0,
+             # labels, lesions and the semantic map (the labels with findings: sized as the labels)
+             "masks": int(voxels * (2 * LABELS_BYTES_PER_VOXEL + LESIONS_BYTES_PER_VOXEL)) if "masks" in formats else 0,
              "dicom": z * (y * x * 2 + DICOM_HEADER_BYTES) if "dicom" in formats else 0}
-    files = ("nifti" in formats) + 2 * ("masks" in formats) + z * ("dicom" in formats) + 1
+    files = ("nifti" in formats) + 3 * ("masks" in formats) + z * ("dicom" in formats) + 1
     parts["record"] = RECORD_BYTES + RECORD_BYTES_PER_FILE * files
     return parts
