@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.4.0": "d30d68ec67984a01e46e3e962733ab93d31baadda8f8d1f40485bff0e375c85c"}
+PINNED = {"0.4.0": "9813e0aefab541f7848626cce3f61493fdf3e0bb0ad108ce9219333f507aafbf"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

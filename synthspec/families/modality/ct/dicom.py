@@ -24,15 +24,15 @@ What the files say (and why):
   dciodvfy accepts with a warning.
 * Identity: PatientName/PatientID from the synthetic identity, PatientBirthDate
   empty, PatientAge from the sampled age, PatientSex F/M/O.
-* Dates and times: StudyDate, StudyTime, ContentDate and ContentTime are
-  present and EMPTY (all are type 2 / 2C, so empty is valid and dciodvfy
-  accepts it); SeriesDate/SeriesTime and InstanceCreationDate/Time are absent
-  (type 3).  A made-up date would look like a real one, and a clock time would
-  make the bytes differ between runs.
+* Dates and times: StudyDate and ContentDate are the fixed SYNTHETIC_DATE
+  (1900-01-01) and StudyTime and ContentTime SYNTHETIC_TIME (00:00:00): a
+  date no real CT study has, the same for every subject, so PACS and DICOMDIR
+  builders that need one stop warning and nothing depends on the clock.
+  SeriesDate/SeriesTime and InstanceCreationDate/Time are absent (type 3).
 * Marked synthetic: PatientIdentityRemoved YES, DeidentificationMethod
   "synthspec synthetic data - no real patient", BurnedInAnnotation NO,
   ImageComments "SYNTHETIC IMAGE", Manufacturer "synthspec (synthetic)", and a
-  private block (group 0x0011, creator "SYNTHSPEC") holding the spec hash
+  private block (group 0x0011, creator "SYNTHSPEC") holding the plan's model key
   (0011,xx00), the synthspec version (0011,xx01) and a "SYNTHETIC" flag (0011,xx02).
 
 Nothing in a file depends on the clock or a random source: the same inputs
@@ -59,6 +59,9 @@ HU_FLOOR = RESCALE_INTERCEPT
 HU_CEILING = RESCALE_INTERCEPT + 0xFFFF
 WINDOWS = (("LUNG", -600, 1500), ("MEDIASTINUM", 40, 400))
 NOMINAL_EXPOSURE_TIME_MS = 1000
+SYNTHETIC_DATE = "19000101"
+"""StudyDate/ContentDate of every synthetic series: fixed, and before any CT scanner existed (1971)."""
+SYNTHETIC_TIME = "000000"
 
 
 @dataclass
@@ -163,10 +166,10 @@ def _base_dataset(info: CTSeriesInfo, shape, spacing_zyx, bits_stored: int):
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     ds.SOPClassUID = CTImageStorage
     # General Study
-    ds.StudyDate = ""
-    ds.StudyTime = ""
-    ds.ContentDate = ""  # General Image, type 2C (temporally related images): present and empty
-    ds.ContentTime = ""
+    ds.StudyDate = SYNTHETIC_DATE      # fixed and clearly not a real study: PACS and DICOMDIR builders need one
+    ds.StudyTime = SYNTHETIC_TIME
+    ds.ContentDate = SYNTHETIC_DATE    # General Image, type 2C (temporally related images)
+    ds.ContentTime = SYNTHETIC_TIME
     ds.AccessionNumber = ""
     ds.Modality = "CT"
     # General Equipment
