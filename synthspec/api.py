@@ -119,16 +119,12 @@ def save_plan(plan: Plan, file: PathLike) -> Path:
     """Write `plan` as JSON (atomically) for `load_plan` / `synth run --plan FILE`; returns the path."""
     from synthspec.cohort.atomic import write_text_atomic
 
-    from synthspec.cohort.folder import system_tree
+    from synthspec.cohort.folder import file_target_problem
 
     path = Path(file)
-    if system_tree(path) is not None:
-        raise InputError(f"{path} is inside the system tree {system_tree(path)}; save the plan to a file on a disk, "
-                         "e.g. --save plan.json")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; give --save a file name such as {path / 'plan.json'}")
-    if os.path.lexists(path) and not path.is_file():
-        raise InputError(f"{path} exists and is not a regular file; give --save a new file name such as plan.json")
+    problem = file_target_problem(path)
+    if problem is not None:
+        raise InputError(f"{path} {problem}; give --save a new file name on a disk, e.g. --save plan.json")
     try:
         write_text_atomic(path, json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True))
     except OSError as error:

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from synthspec.compiler.check import FileResult, compile_file
 from synthspec.compiler.config import Config
+from synthspec.plan.lower import cohort_data   # the checked model without positions, as the planner keys it
 from synthspec.compiler.diagnostics import Sink
 from synthspec.compiler.fmt import format_text
 from synthspec.compiler.text import decode
@@ -143,18 +144,9 @@ def test_mutated_examples_never_raise(workdir, text):
     compile_bytes(workdir, text.encode("utf-8", "surrogatepass"), "mutated.synth")
 
 
-def _strip_spans(value):
-    """The checked model without positions (what `plan.lower.cohort_data` keeps)."""
-    if isinstance(value, dict):
-        return {k: _strip_spans(v) for k, v in value.items() if k not in ("span", "spans", "file")}
-    if isinstance(value, list):
-        return [_strip_spans(v) for v in value]
-    return value
-
-
 def meaning(result: FileResult):
     """What a spec means to `synth check`: the model without positions and the codes it raises."""
-    model = _strip_spans(result.cohort.model_dump(mode="json")) if result.cohort is not None else None
+    model = cohort_data(result.cohort) if result.cohort is not None else None
     return (model, sorted({d.code for d in result.visible}), sorted({d.code for d in result.diagnostics if d.suppressed}))
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from synthspec.cli import main
 from synthspec.compiler import render
+from synthspec.plan.lower import cohort_data   # the checked model without positions, as the planner keys it
 from synthspec.compiler import suppress as sup
 from synthspec.compiler.check import FileResult, compile_file
 from synthspec.compiler.config import Config
@@ -58,18 +59,9 @@ def synth(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def strip_spans(value):
-    """The checked model without positions (what `plan.lower.cohort_data` keeps)."""
-    if isinstance(value, dict):
-        return {k: strip_spans(v) for k, v in value.items() if k not in ("span", "spans", "file")}
-    if isinstance(value, list):
-        return [strip_spans(v) for v in value]
-    return value
-
-
 def meaning(result: FileResult):
     """What a spec means to `synth check`: its model without positions, its visible codes, how many suppressed."""
-    model = strip_spans(result.cohort.model_dump(mode="json")) if result.cohort is not None else None
+    model = cohort_data(result.cohort) if result.cohort is not None else None
     return (model, sorted(d.code for d in result.visible), sum(d.suppressed for d in result.diagnostics))
 
 

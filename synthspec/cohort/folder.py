@@ -44,6 +44,19 @@ def system_tree(path: Path) -> Path | None:
     return next((t for t in SYSTEM_TREES if real == t or t in real.parents), None)
 
 
+def file_target_problem(path: Path) -> str | None:
+    """Why `path` cannot take a file synthspec writes (`plan --save`, `report --out`), or None:
+    inside a system tree, a folder, or an existing link, device or FIFO.  The caller adds its fix."""
+    tree = system_tree(path)
+    if tree is not None:
+        return f"is inside the system tree {tree}"
+    if Path(path).is_dir():
+        return "is a folder"
+    if os.path.lexists(path) and not Path(path).is_file():
+        return "exists and is not a regular file"
+    return None
+
+
 def check_out(out: Path) -> None:
     """Refuse an `--out` that cannot be a cohort folder, before anything is created."""
     out = Path(out)

@@ -84,24 +84,33 @@ class _Places:
         return "a comment" if self.in_comment else "a string" if self.in_string else "code"
 
 
-def bidi_findings(text: str, file: str) -> list[Diagnostic]:
-    """SYN015 for every bidirectional control character, in order; linear in the text's length."""
-    if text.isascii():
-        return []
-    out: list[Diagnostic] = []
+def _matches(pattern: re.Pattern, text: str):
+    """(character, line, column, place) of every match of `pattern`, in order; linear in the text's length.
+    The place is "a string", "a comment" or "code" (see `_Places`)."""
     places = _Places(text)
     line, line_start, position = 1, 0, 0
-    for match in _BIDI.finditer(text):
+    for match in pattern.finditer(text):
         index = match.start()
         breaks = text.count("\n", position, index)
         if breaks:
             line += breaks
             line_start = text.rfind("\n", position, index) + 1
         position = index
-        codepoint, name = describe(match.group())
-        column = index - line_start + 1
-        span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
-        out.append(S.BIDI_CONTROL.diagnostic(span, codepoint=codepoint, char_name=name, where=places.at(index, line_start)))
+        yield match.group(), line, index - line_start + 1, places.at(index, line_start)
+
+
+def _span(file: str, line: int, column: int) -> Span:
+    return Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+
+
+def bidi_findings(text: str, file: str) -> list[Diagnostic]:
+    """SYN015 for every bidirectional control character, in order."""
+    if text.isascii():
+        return []
+    out: list[Diagnostic] = []
+    for char, line, column, where in _matches(_BIDI, text):
+        codepoint, name = describe(char)
+        out.append(S.BIDI_CONTROL.diagnostic(_span(file, line, column), codepoint=codepoint, char_name=name, where=where))
     return out
 
 
@@ -120,28 +129,17 @@ _CONTROL_NAMES = {0x00: "NULL", 0x07: "BELL", 0x08: "BACKSPACE", 0x0B: "LINE TAB
 
 def control_findings(text: str, file: str) -> list[Diagnostic]:
     """SYN017 for every control character of `_CONTROLS` inside a string or a comment (in code
-    the parser already stops at it); linear in the text's length."""
+    the parser already stops at it)."""
     if _CONTROLS.search(text) is None:
         return []
     out: list[Diagnostic] = []
-    places = _Places(text)
-    line, line_start, position = 1, 0, 0
-    for match in _CONTROLS.finditer(text):
-        index = match.start()
-        breaks = text.count("\n", position, index)
-        if breaks:
-            line += breaks
-            line_start = text.rfind("\n", position, index) + 1
-        position = index
-        where = places.at(index, line_start)
+    for char, line, column, where in _matches(_CONTROLS, text):
         if where == "code":
             continue
-        code = ord(match.group())
-        codepoint = f"U+{code:04X}"
+        code = ord(char)
         name = _CONTROL_NAMES.get(code) or ("C1 control" if code >= 0x80 else "C0 control")
-        column = index - line_start + 1
-        span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
-        out.append(S.CONTROL_CHARACTER.diagnostic(span, codepoint=codepoint, char_name=name, where=where))
+        out.append(S.CONTROL_CHARACTER.diagnostic(_span(file, line, column), codepoint=f"U+{code:04X}", char_name=name,
+                                                  where=where))
     return out
 
 

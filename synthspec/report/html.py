@@ -165,15 +165,11 @@ def write_report(cohort, validation: ValidationReport | None = None, out_path: P
 def report_path(folder: Path, out_path: Path | None) -> Path:
     """Where the report goes, refused before anything is written if it could overwrite data or cannot be written."""
     out_path = Path(out_path) if out_path is not None else Path(folder) / layout.REPORT_HTML
-    from synthspec.cohort.folder import system_tree
+    from synthspec.cohort.folder import file_target_problem
 
-    if system_tree(out_path) is not None:
-        raise ReportError(f"{out_path} is inside the system tree {system_tree(out_path)}; write the report to a "
-                          "file on a disk, e.g. --out report.html")
-    if out_path.is_dir():
-        raise ReportError(f"{out_path} is a folder; give a file name such as {out_path / 'report.html'}")
-    if os.path.lexists(out_path) and not out_path.is_file():
-        raise ReportError(f"{out_path} exists and is not a regular file; choose another --out")
+    problem = file_target_problem(out_path)
+    if problem is not None:
+        raise ReportError(f"{out_path} {problem}; give --out an .html file name on a disk, e.g. report.html")
     if out_path.suffix.lower() not in (".html", ".htm"):
         raise ReportError(f"{out_path} is not an .html file name; give one such as report.html")
     if (Path(folder) / layout.SUBJECTS).resolve() in out_path.resolve().parents:
