@@ -47,16 +47,21 @@ COMMANDS: tuple[Command, ...] = (
             "check every subject's files against their recorded hashes and regenerate a sample"),
     Command("validate", "synthspec.cli.review", "check a cohort: anatomy, realism against real scans, shortcut tests"),
     Command("report", "synthspec.cli.review", "write the cohort card (Markdown + JSON) and the HTML report"),
+    Command("transfer", "synthspec.cli.transfer",
+            "train on synthetic, test on held-out real sites: four arms, per-site metrics, the spec's gate"),
     Command("review-pack", "synthspec.cli.review", "blinded reader study: mix synthetic and real slices for a radiologist"),
     Command("review-score", "synthspec.cli.review", "score a reader's answers against the key (accuracy with a 95%% CI)"),
     Command("export", "synthspec.cli.export", "export a cohort for a training framework: nnU-Net v2 (DatasetXXX_NAME)"),
+    Command("lsp", "synthspec.cli.lsp", "language server for editors: diagnostics as you type, hover, completion, formatting"),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 _colour = common.colour  # the old cli module's name for it (tests/test_render.py)
 
-# top-level packages of the `run` extra: a command that needs a missing one says how to install it
+# top-level packages of the `run` extra (and of the `lsp` extra, in EXTRA): a command that needs a missing
+# one says how to install it
 OPTIONAL = frozenset({"numpy", "scipy", "torch", "SimpleITK", "pydicom", "numba", "jinja2", "tqdm", "matplotlib",
-                      "monai", "skimage"})
+                      "monai", "skimage", "pygls", "lsprotocol"})
+EXTRA = {"pygls": ("lsp", "the language server"), "lsprotocol": ("lsp", "the language server")}
 
 DESCRIPTION = """\
 synth compiles .synth cohort specs into synthetic medical-imaging cohorts.
@@ -142,9 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"synth {command.name}: {label}{one_line(error)}", file=sys.stderr)
         return error.exit_code
     except ModuleNotFoundError as error:
-        if (error.name or "").split(".")[0] in OPTIONAL:
-            print(f"synth {command.name}: error: needs {error.name}, which is not installed; install the runtime "
-                  "with `pip install 'synthspec[run]'`", file=sys.stderr)
+        if (top := (error.name or "").split(".")[0]) in OPTIONAL:
+            extra, what = EXTRA.get(top, ("run", "the runtime"))
+            print(f"synth {command.name}: error: needs {error.name}, which is not installed; install {what} "
+                  f"with `pip install 'synthspec[{extra}]'`", file=sys.stderr)
             return EXIT_USAGE
         raise
     except KeyboardInterrupt:

@@ -72,8 +72,12 @@ def _missing(elab: Elaborator, d: Definition, label: str) -> None:
         _missing(elab, child, f"{label}.{child.kind}" + (f" {child.name}" if child.name else ""))
 
 
-def compile_file(path: Path, config: Config | None = None, roots: list[Path] | None = None) -> FileResult:
+def compile_file(path: Path, config: Config | None = None, roots: list[Path] | None = None,
+                 unsaved: dict[str, str] | None = None) -> FileResult:
     """Check one spec file; never raises on bad input.
+
+    `unsaved` maps paths to texts read instead of those files on disk (an editor's buffers, the
+    language server's); imports still resolve relative to each file's own path.
 
     The cyclic garbage collector is paused while one file compiles: the passes
     build large acyclic trees, and on a 10,000-line spec the collector rescanning
@@ -82,18 +86,25 @@ def compile_file(path: Path, config: Config | None = None, roots: list[Path] | N
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _compile(path, config, roots)
+        return _compile(path, config, roots, unsaved)
     finally:
         if collecting:
             gc.enable()
 
 
-def _compile(path: Path, config: Config | None, roots: list[Path] | None) -> FileResult:
+def compile_text(text: str, path: Path, config: Config | None = None, roots: list[Path] | None = None) -> FileResult:
+    """Check `text` as the contents of the spec at `path` (which need not exist yet)."""
+    return compile_file(path, config, roots, unsaved={str(path): text})
+
+
+def _compile(path: Path, config: Config | None, roots: list[Path] | None,
+             unsaved: dict[str, str] | None = None) -> FileResult:
     config = config or Config()
     sink = Sink()
     real = resolved(path)
     allowed = roots or config.roots or default_roots(path, config.source)
-    loader = Loader(sink, allowed, config.max_file_bytes)
+    texts = {str(r): t for p, t in (unsaved or {}).items() if (r := resolved(Path(p))) is not None}
+    loader = Loader(sink, allowed, config.max_file_bytes, texts)
     program = loader.load(path)
     result = FileResult(path=str(path), program=program)
 

@@ -227,10 +227,24 @@ class Program:
 
 
 class Loader:
-    def __init__(self, sink: Sink, roots: list[Path], max_bytes: int = MAX_FILE_BYTES):
+    def __init__(self, sink: Sink, roots: list[Path], max_bytes: int = MAX_FILE_BYTES,
+                 unsaved: dict[str, str] | None = None):
         self.sink = sink
         self.roots = [r for r in map(resolved, roots) if r is not None]
         self.max_bytes = max_bytes
+        self.unsaved = unsaved or {}
+        """Texts to read instead of the file on disk (an editor's unsaved buffers), by resolved path;
+        every other guard (roots, refusals, size, UTF-8, line breaks) applies to them as to a file."""
+
+    def _read(self, path: Path, key: str, at: Span | None) -> bytes | None:
+        text = self.unsaved.get(key)
+        if text is None:
+            return read_bytes(path, self.sink, at, self.max_bytes)
+        data = text.encode("utf-8", "surrogatepass")  # a lone surrogate then fails to decode: SYN005, as on disk
+        if len(data) > self.max_bytes:
+            self.sink.report(S.FILE_TOO_LARGE, Span(file=str(path)), size=len(data), limit=self.max_bytes)
+            return None
+        return data
 
     def load(self, path: Path) -> Program:
         registry, stdlib_errors = stdlib()
@@ -268,7 +282,7 @@ class Loader:
                              hint="point the link at a spec inside the repository, or add its folder to `roots` in "
                                   "[tool.synth]")
             return
-        data = read_bytes(path, self.sink, at, self.max_bytes)
+        data = self._read(path, key, at)
         text = None if data is None else decode(data, str(path), self.sink)
         if text is None:
             return
