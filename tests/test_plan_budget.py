@@ -101,9 +101,10 @@ def test_the_storage_estimate_is_near_a_written_subject_of_the_example(result, o
 
 def test_plan_shows_storage_and_budgets(result):
     text = render(lower(result, device="cpu", subjects=10))
-    assert "Storage: ~25.5 MB per subject (" in text and "dicom 15.9 MB" in text and "~255 MB in all" in text
+    assert "Storage: ~25.7 MB per subject (" in text and "dicom 15.9 MB" in text and "~257 MB in all" in text
+    assert "seg 168 kB" in text                                     # the lesion SEG (dicom_seg: lesions, the default)
     assert "Budgets: 168 h of compute (--max-hours), 10 TB on disk (--max-storage)" in text
-    assert text.rstrip().endswith("~255 MB on disk.")
+    assert text.rstrip().endswith("~257 MB on disk.")
 
 
 # ---- the command line --------------------------------------------------------------------------------

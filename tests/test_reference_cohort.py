@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.4.0": "9813e0aefab541f7848626cce3f61493fdf3e0bb0ad108ce9219333f507aafbf"}
+PINNED = {"0.5.0": "3b95ec5557216c6593820659b46c9a9f1ef7adccff8da37291cee4d5a691c3ad"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

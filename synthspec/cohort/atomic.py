@@ -202,3 +202,16 @@ def read_regular(path: Path, limit: int = MAX_READ_BYTES) -> bytes:
 
 
 rename_noreplace = _rename_noreplace
+
+
+def link_or_copy(source: Path, target: Path, copy: bool = False) -> bool:
+    """Hard-link `source` to `target` where the filesystem allows it (never a symlink), else copy; True when
+    linked.  An export places the cohort's own bytes this way: edit neither name in place."""
+    if not copy:
+        try:
+            os.link(source, target, follow_symlinks=False)
+            return True
+        except OSError:   # another filesystem (EXDEV), or links not allowed there
+            pass
+    shutil.copyfile(source, target)
+    return False

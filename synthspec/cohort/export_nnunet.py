@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 
 from synthspec import __version__
 from synthspec.cohort import layout
-from synthspec.cohort.atomic import sha256_file, staged_dir, write_text_atomic
+from synthspec.cohort.atomic import link_or_copy, sha256_file, staged_dir, write_text_atomic
 from synthspec.errors import InputError
 
 LABEL_CHOICES = ("semantic", "findings")
@@ -163,7 +162,7 @@ def _write(cohort, target: Path, channels: list[str], lut: np.ndarray, known: se
             for c, channel in enumerate(channels):
                 source = subject.folder / layout.channel_file(channel)
                 _check_hash(subject, layout.channel_file(channel), source)
-                if _place(source, tmp / layout.NNUNET_IMAGES / layout.nnunet_image(case, c), copy):
+                if link_or_copy(source, tmp / layout.NNUNET_IMAGES / layout.nnunet_image(case, c), copy):
                     linked += 1
                 else:
                     copied += 1
@@ -195,14 +194,3 @@ def _check_hash(subject, name: str, path: Path) -> None:
         raise ExportError(f"{path} does not match the SHA-256 recorded when it was written (damaged or edited); "
                           f"move {subject.folder} aside and regenerate it with `synth run --plan ... --resume`")
 
-
-def _place(source: Path, target: Path, copy: bool) -> bool:
-    """Hard-link `source` to `target` where the filesystem allows it (never a symlink), else copy; True when linked."""
-    if not copy:
-        try:
-            os.link(source, target, follow_symlinks=False)
-            return True
-        except OSError:   # another filesystem (EXDEV), or links not allowed there
-            pass
-    shutil.copyfile(source, target)
-    return False

@@ -22,8 +22,9 @@ Coordinate frames (README "Using a cohort with MONAI, nnU-Net and other tools"):
                z superior): what SimpleITK's TransformIndexToPhysicalPoint gives and what LUNA16 uses.
                nibabel and MONAI report the NIfTI affine in RAS (x and y negated).
     boxes      datalist.json `box`: MONAI box mode `cccwhd` in world LPS mm (centre x, y, z, then
-               width, height, depth = the lesion's diameter); AffineBoxToImageCoordinated(...,
-               affine_lps_to_ras=True) turns them into image coordinates, as in MONAI's LUNA16 recipe.
+               width, height, depth = the lesion's diameter); ConvertBoxToStandardModed(mode="cccwhd") then
+               AffineBoxToImageCoordinated(..., affine_lps_to_ras=True) turn them into image coordinates, as in
+               MONAI's LUNA16 recipe (the affine transform alone would read cccwhd boxes as corners).
     bbox_voxels  subject.json: (z0, y0, x0, z1, y1, x1) half-open indices into the numpy [z, y, x]
                array SimpleITK returns, covering every voxel the lesion changed (padded, not a box).
 """
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import numpy as np
 
@@ -193,8 +193,9 @@ DATALIST_DESCRIPTION = (
     "(ids in `labels`; colours in labels.json). box: one per lesion, MONAI box mode cccwhd (centre x, y, z, then "
     "width, height, depth = the lesion's diameter) in world millimetres of the DICOM/ITK LPS frame (x to the "
     "patient's left, y posterior, z superior), the frame of annotations.csv and LUNA16; nibabel/MONAI affines are "
-    "RAS, so convert with AffineBoxToImageCoordinated(box_keys='box', box_ref_image_keys='image', "
-    "affine_lps_to_ras=True). box_label: 0-based index into box_classes. fold: 0..{last}, balanced for positives.")
+    "RAS, so convert with ConvertBoxToStandardModed(box_keys='box', mode='cccwhd') and then "
+    "AffineBoxToImageCoordinated(box_keys='box', box_ref_image_keys='image', affine_lps_to_ras=True). "
+    "box_label: 0-based index into box_classes. fold: 0..{last}, balanced for positives.")
 
 
 def datalist(plan, records: list[dict]) -> dict:

@@ -7,6 +7,8 @@
         lesions.nii.gz         lesion instance ids (1..n, as in subject.json's lesions)
         semantic.nii.gz        anatomy labels with every lesion voxel set to its finding class (labels.json)
         dicom/ ...             the DICOM series of the first channel
+        seg.dcm                DICOM SEG of the masks over that series (`output.dicom_seg`: lesions, or all
+                               with the anatomy; absent with `lesions` for a subject without lesions)
         subject.json           the subject record, with the SHA-256 of every file above
     manifest.csv               one flat row per subject: scalars and one path column per file kind
     manifest.json              the same subjects with every nested detail (lesions, files, hashes)
@@ -19,6 +21,7 @@
     SHA256SUMS                 `sha256sum -c` list of every subject file (subject.json included)
     cohort.json                written last; vouches for all of the above (cohort.integrity)
     validation.json  cohort_card.md  cohort_card.json  report.html   (validate / report)
+    transfer.json              the transfer test's result (`synth transfer`; not vouched, like validation.json)
 
 Every file above cohort.json is written by `writer.finish` when all subjects exist.
 
@@ -35,6 +38,7 @@ MANIFEST_CSV = "manifest.csv"
 MANIFEST_JSON = "manifest.json"
 PROVENANCE = "provenance.json"
 VALIDATION = "validation.json"
+TRANSFER = "transfer.json"
 LABEL_TABLE = "labels.json"
 LABEL_ITKSNAP = "labels.itksnap.txt"
 LABEL_SLICER = "labels.ctbl"
@@ -50,6 +54,7 @@ LABELS = "labels.nii.gz"
 LESIONS = "lesions.nii.gz"
 SEMANTIC = "semantic.nii.gz"
 DICOM = "dicom"
+SEG = "seg.dcm"
 STAGING_PREFIX = ".tmp-"
 
 # `synth export nnunet` (nnU-Net v2's raw dataset layout, names as nnU-Net spells them)

@@ -24,7 +24,7 @@ from synthspec.cohort.atomic import write_text_atomic
 from synthspec.cohort import layout
 
 MANIFEST_FORMAT = 1
-PACKAGES = ("synthspec", "numpy", "torch", "SimpleITK", "pydicom", "lark", "pydantic")
+PACKAGES = ("synthspec", "numpy", "torch", "SimpleITK", "pydicom", "highdicom", "pyjpegls", "lark", "pydantic")
 
 
 def _json_default(value):

@@ -5,7 +5,8 @@ when complete (a subject exists iff its folder exists); `finish` writes the coho
 (manifests, label tables, MONAI datalist, annotations, provenance, SHA256SUMS) and cohort.json
 once every subject is there.  Image channels are NIfTI (one file per channel the modality
 declares), masks are NIfTI (anatomy labels, lesion instances and the semantic map of both,
-`cohort.interop`), and the modality writes its own series (CT: DICOM).  Nothing here writes a
+`cohort.interop`), and the modality writes its own series (CT: DICOM), with a DICOM SEG of the masks over
+it (`cohort.dicom_seg`, as `output.dicom_seg` asks).  Nothing here writes a
 timestamp or a random value: the same subject gives the same bytes, which `synth verify` and
 `--resume` rely on.
 """
@@ -20,11 +21,12 @@ from synthspec.cohort import layout
 from synthspec.cohort.atomic import sha256_file, staged_dir, write_text_atomic
 from synthspec.cohort.record import content_hash, subject_record
 
-COHORT_FORMAT = 4
+COHORT_FORMAT = 5
 """2: subjects may hold several named image channels; the label table is written with the cohort.
 3: cohort.json vouches for the cohort-level files and every subject.json (`cohort.integrity`).
 4: semantic.nii.gz per subject; labels.json with finding classes and colours, ITK-SNAP and Slicer tables,
-datalist.json, annotations.csv, SHA256SUMS; manifest.csv flat (one column per scalar)."""
+datalist.json, annotations.csv, SHA256SUMS; manifest.csv flat (one column per scalar).
+5: seg.dcm, a DICOM SEG beside the DICOM series (`output.dicom_seg`), file kind `dicom_seg`."""
 MANIFEST_FIELDS = ("index", "subject_id", "patient_id", "sex", "age_y", "height_mm", "bmi", "scanner")
 
 
@@ -58,6 +60,12 @@ def write_subject(out: Path, plan, subject) -> dict:
             files["semantic"] = layout.SEMANTIC
         if "dicom" in formats:
             files["dicom"] = modality.write_series(tmp, subject, plan, identity, __version__)
+            if plan.writing.dicom_seg != "none":
+                from synthspec.cohort.dicom_seg import write_seg
+
+                seg = write_seg(tmp, subject, plan, identity, __version__, files["dicom"].rstrip("/"))
+                if seg:
+                    files["dicom_seg"] = seg
         hashes = {path.relative_to(tmp).as_posix(): sha256_file(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
         record = subject_record(subject, identity, {k: f"{layout.SUBJECTS}/{p.subject_id}/{v}" for k, v in files.items()},
                                 hashes)
@@ -125,8 +133,8 @@ def finish(out: Path, plan) -> str:
 
 def flat_row(record: dict, acquisition: tuple[str, ...], channels: tuple[str, ...] = ("image",)) -> dict:
     """A subject's manifest.csv row: one column per scalar, then one `<kind>_path` column per file kind
-    (image channels, labels, lesions, semantic, dicom folder); the stratum as `key=value;...` ("all"
-    when the cohort is not stratified)."""
+    (image channels, labels, lesions, semantic, dicom folder, dicom_seg; a subject without one leaves its
+    cell empty); the stratum as `key=value;...` ("all" when the cohort is not stratified)."""
     row = {k: record[k] for k in (*MANIFEST_FIELDS, *acquisition) if k in record}
     stratum = record.get("stratum") or {}
     row["stratum"] = ";".join(f"{k}={v}" for k, v in sorted(stratum.items())) or "all"

@@ -165,6 +165,8 @@ class Output(Located):
     formats: list[str] = ["nifti", "dicom", "masks"]
     dir: str | None = None
     masks: bool = True
+    dicom_seg: str = "lesions"
+    dicom_compression: str = "none"
 
 
 class DebugFields(BaseModel):

@@ -66,6 +66,10 @@ STRATA = ("sex", "age_band", "bmi_band", "scanner", "site")
 MAX_SUBJECTS = 10_000_000
 """The most subjects one cohort may ask for (the spec's `subjects:` and `--subjects` alike)."""
 FORMATS = ("dicom", "nifti", "masks", "png")
+DICOM_SEG = ("lesions", "all", "none")
+"""`output.dicom_seg`: a DICOM SEG beside each series with the lesion masks (default), lesions and anatomy, or none."""
+DICOM_COMPRESSION = ("none", "jpeg_ls")
+"""`output.dicom_compression`: the transfer syntax of written series, lossless only (why not deflate: ct/dicom.py)."""
 VIEWS = ("pa", "ap", "lateral", "oblique")
 TERRITORIES = ("ACA", "MCA", "PCA")
 SHORTCUT_TESTS = ("counterfactual", "lesion_mask", "artifact_swap", "scanner_swap")
@@ -192,6 +196,8 @@ SCHEMAS: dict[str, BlockSchema] = {
         "formats": names(FORMATS),
         "dir": path(),
         "masks": boolean(),
+        "dicom_seg": name(DICOM_SEG),
+        "dicom_compression": name(DICOM_COMPRESSION),
     }, doc="What is written and where."),
     "debug": BlockSchema(fields={
         "planted_shortcut": boolean(),

@@ -68,6 +68,15 @@ def memory_budget(device: str) -> int:
     return int(device_memory(device) * MEMORY_FRACTION[device])
 
 
+def cuda_usable() -> bool:
+    """Whether torch sees a CUDA GPU here (False when torch is missing)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def available_memory(device: str) -> int:
     """Bytes the device can give now (available RAM on CPU, free GPU memory on CUDA).
 
@@ -81,8 +90,9 @@ def available_memory(device: str) -> int:
     return _meminfo("MemAvailable") or _sysconf("SC_AVPHYS_PAGES") or FALLBACK_BYTES
 
 
-def resolve_device(requested: str) -> str:
-    """auto -> cuda when a GPU is usable, else cpu; cuda without a GPU is an error."""
+def resolve_device(requested: str, gpu_memory: int | None = None) -> str:
+    """auto -> cuda when a GPU is usable, else cpu; cuda without a GPU is an error unless `gpu_memory` says which
+    GPU the plan is for (planning on a laptop for a GPU node)."""
     if requested == "cpu":
         return "cpu"
     try:
@@ -92,5 +102,8 @@ def resolve_device(requested: str) -> str:
     except ImportError:
         has_cuda = False
     if requested == "cuda" and not has_cuda:
-        raise RuntimeError("--device cuda was asked for, but no CUDA GPU is usable here; use --device cpu or auto")
+        if gpu_memory is not None:
+            return "cuda"
+        raise RuntimeError("--device cuda was asked for, but no CUDA GPU is usable here; use --device cpu or auto, "
+                           "or plan for a GPU elsewhere with --gpu-memory SIZE (e.g. 80GiB)")
     return "cuda" if has_cuda else "cpu"

@@ -127,6 +127,24 @@ def _hours(seconds: float) -> str:
     return f"{hours:,.0f} h" if hours >= 100 else f"{hours:.3g} h"
 
 
+def _dicom_options(output) -> dict:
+    """The output block's DICOM choices, as the write stage carries them (defaults when there is no block)."""
+    if output is None:
+        return {}
+    return {"dicom_seg": output.dicom_seg, "dicom_compression": output.dicom_compression}
+
+
+def _seg_segments(output, labels, pathologies: list[PathologyParams]) -> tuple[int, int]:
+    """(finding classes, anatomy labels) the DICOM SEG of `output.dicom_seg` holds, for the storage estimate
+    (`cohort.dicom_seg.segment_classes` numbers the same ones)."""
+    mode = output.dicom_seg if output is not None else "lesions"
+    if mode == "none":
+        return 0, 0
+    findings = len({p.kind for p in pathologies if p.prevalence > 0 and p.count[1] >= 1})
+    anatomy = sum(1 for e in labels if e.kind == "anatomy" and e.written) if mode == "all" else 0
+    return findings, anatomy
+
+
 def _refuse_over_budget(n: int, device: str, workers: int, seconds: float, disk: dict[str, int], formats,
                         max_hours: float, max_storage_bytes: int) -> None:
     """PlanError, with the estimate and the knobs, when the plan's compute or storage is over its budget."""
@@ -147,19 +165,20 @@ def _refuse_over_budget(n: int, device: str, workers: int, seconds: float, disk:
 
 def lower(result: FileResult, device: str = "auto", subjects: int | None = None, workers: int = 1,
           memory_budget: int | None = None, max_hours: float | None = None,
-          max_storage_bytes: int | None = None) -> Plan:
+          max_storage_bytes: int | None = None, gpu_memory: int | None = None) -> Plan:
     """The plan of a checked spec; PlanError when it cannot be made or is over a budget.
 
     `memory_budget` replaces the bytes a batch may take (default: a share of the device's memory,
     `estimate.memory_budget`); `max_hours` and `max_storage_bytes` the time and storage budgets
-    (default DEFAULT_MAX_HOURS, DEFAULT_MAX_STORAGE_BYTES)."""
+    (default DEFAULT_MAX_HOURS, DEFAULT_MAX_STORAGE_BYTES).  `gpu_memory` plans a CUDA run for a GPU of that
+    many bytes instead of the GPU here (none need be here: the plan is then for another machine)."""
     cohort = result.cohort
     if cohort is None or result.program is None:
         raise PlanError("the spec has no cohort to plan")
     stdlib = result.program.registry
     modality_name, anatomy, modality = _families(cohort)
     try:
-        device = estimate.resolve_device(device)
+        device = estimate.resolve_device(device, gpu_memory if device == "cuda" else None)
     except RuntimeError as error:
         raise PlanError(str(error)) from None
     n = subjects if subjects is not None else cohort.subjects
@@ -183,8 +202,9 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     grid = GridSpec(shape=shape, spacing=spacing)
     acquisition, notes = modality.lower(cohort.protocol, shape, spacing, tissue_hu, bone_labels)
     per_subject, times = modality.estimate(shape, acquisition, device)
-    device_bytes = estimate.device_memory(device)
-    budget = int(memory_budget) if memory_budget is not None else estimate.memory_budget(device)
+    device_bytes = int(gpu_memory) if device == "cuda" and gpu_memory else estimate.device_memory(device)
+    budget = int(memory_budget) if memory_budget is not None else \
+        int(device_bytes * estimate.MEMORY_FRACTION[device])
     z, y, x = shape
     if per_subject > budget:
         raise PlanError(
@@ -195,7 +215,8 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     seconds = sum(times.values())
     workers = max(1, workers)
     formats = cohort.output.formats if cohort.output else ["nifti", "dicom", "masks"]
-    disk = modality.bytes_on_disk(shape, formats)
+    disk = modality.bytes_on_disk(shape, formats, _seg_segments(cohort.output, labels, _pathologies(cohort)),
+                                  cohort.output.dicom_compression if cohort.output else "none")
     max_hours = DEFAULT_MAX_HOURS if max_hours is None else max_hours
     max_storage_bytes = DEFAULT_MAX_STORAGE_BYTES if max_storage_bytes is None else max_storage_bytes
     _refuse_over_budget(n, device, workers, seconds, disk, formats, max_hours, max_storage_bytes)
@@ -229,7 +250,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
               seconds_per_subject=times["acquire"], bytes_per_subject=per_subject,
               doc=f"{modality_name}: render tissue contrast, simulate the acquisition and the scanner class"),
         Stage(id="write", kind="write", after=["acquire"],
-              params=WriteParams(formats=formats, channels=channels),
+              params=WriteParams(formats=formats, channels=channels, **_dicom_options(cohort.output)),
               seconds_per_subject=times["write"], doc="NIfTI, DICOM series, masks, per-subject record (atomic)"),
     ]
     shards = []
@@ -254,5 +275,6 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
                    "bytes_on_disk_per_subject": sum(disk.values()), "bytes_on_disk": sum(disk.values()) * n,
                    **{f"disk_{k}_bytes": v for k, v in disk.items()},
                    "max_seconds": max_hours * 3600, "max_bytes_on_disk": max_storage_bytes},
-        notes=notes,
+        notes=[*notes, *([f"planned for a GPU with {device_bytes / 2**30:.1f} GiB (--gpu-memory); the CUDA speed "
+                         "is an assumed factor over the CPU's, not measured"] if device == "cuda" and gpu_memory else [])],
     )

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 from synthspec.compiler.model import ConstraintFields, DebugFields, PopulationFields, ValidateFields
 from synthspec.compiler.values import Dist, Mix
 
-PLAN_VERSION = 3
+PLAN_VERSION = 4
 """2: typed stage parameters and the label table replaced the model dump (`cohort`) of version 1.
 3: the spec's sources are recorded in the plan; its path and text hash no longer enter the plan hash."""
 
@@ -76,6 +76,11 @@ class WriteParams(BaseModel):
     formats: list[str] = ["nifti", "dicom", "masks"]
     channels: list[str] = ["image"]
     """Image channels of every subject, as the modality declares them (CT: one, `image`)."""
+    dicom_seg: Literal["lesions", "all", "none"] = "lesions"
+    """DICOM SEG beside each series (when `dicom` is written): lesion segments, lesions and anatomy, or none."""
+    dicom_compression: Literal["none", "jpeg_ls"] = "none"
+    """Transfer syntax of the written series: Explicit VR Little Endian or JPEG-LS lossless."""
+
 
 
 class Stage(BaseModel):

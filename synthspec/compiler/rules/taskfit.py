@@ -33,6 +33,15 @@ NO_POSITIVES = rule(
     bad="prevalence: 0%", good="prevalence: 30%",
     fix="give a positive prevalence and count", family=FAMILY)
 
+DICOM_OPTION_WITHOUT_DICOM = rule(
+    "TSK005", "dicom-option-without-dicom", "warning", "output sets `{field}`, but `formats` does not write `dicom`",
+    why="DICOM SEG and the DICOM transfer syntax only shape DICOM files; without them the setting does nothing.",
+    bad="output {\n  formats: nifti, masks\n  dicom_compression: jpeg_ls\n}",
+    good="output {\n  formats: nifti, dicom, masks\n  dicom_compression: jpeg_ls\n}",
+    fix="add `dicom` to `output.formats`, or drop `{field}`", family=FAMILY)
+
+DICOM_OPTIONS = ("dicom_seg", "dicom_compression")
+
 
 @check
 def finding_generated(ctx) -> None:
@@ -89,6 +98,17 @@ def masks(ctx) -> None:
         ctx.sink.report(SEGMENT_WITHOUT_MASKS, c.output.at("formats"), problem="does not list `masks`")
     elif c.output.masks is False:
         ctx.sink.report(SEGMENT_WITHOUT_MASKS, c.output.at("masks"), problem="sets `masks: false`")
+
+
+@check
+def dicom_options(ctx) -> None:
+    """A DICOM-only setting in an output block that writes no DICOM (a non-default value the writer would ignore)."""
+    out = ctx.cohort.output
+    if out is None or "dicom" in out.formats:
+        return
+    for field in DICOM_OPTIONS:
+        if field in out.spans and field not in out.invalid:
+            ctx.sink.report(DICOM_OPTION_WITHOUT_DICOM, out.at(field), field=field)
 
 
 del math

@@ -91,11 +91,12 @@ class CT:
         views = int(settings["views"])
         return estimate.bytes_per_subject(shape, views), estimate.seconds_per_subject(shape, views, device)
 
-    def bytes_on_disk(self, shape, formats) -> dict[str, int]:
-        """What one subject's files take on disk, by part (NIfTI image, masks, DICOM series, records)."""
+    def bytes_on_disk(self, shape, formats, seg: tuple[int, int] = (1, 0), compression: str = "none") -> dict[str, int]:
+        """What one subject's files take on disk, by part (NIfTI image, masks, DICOM series in the `compression`
+        transfer syntax, DICOM SEG with `seg` = (finding classes, anatomy labels) segments, records)."""
         from synthspec.families.modality.ct import estimate
 
-        return estimate.bytes_on_disk_per_subject(tuple(shape), formats)
+        return estimate.bytes_on_disk_per_subject(tuple(shape), formats, tuple(seg), compression)
 
     def sample(self, settings: dict, rng, draw, budget: int) -> dict:
         """This subject's acquisition: the fixed kV, kernel and slice, and mAs drawn from the spec's distribution."""
@@ -145,7 +146,7 @@ class CT:
         info = CTSeriesInfo(identity=identity, age_y=p.age_y, sex=p.sex, scanner=p.scanner, kv=a["kv"], mas=a["mas"],
                             kernel=a["kernel"], slice_thickness_mm=a["slice_thickness_mm"], model_key=plan.seed_key,
                             synthspec_version=version, series_description=f"SYNTHETIC {plan.cohort_name} {p.subject_id}",
-                            body_part=body_part_for(plan.anatomy))
+                            body_part=body_part_for(plan.anatomy), compression=plan.writing.dicom_compression)
         (folder / "dicom").mkdir()
         write_ct_series(folder / "dicom", subject.channels["image"], tuple(plan.grid.spacing), plan.grid.origin_xyz(),
                         info)

@@ -2,8 +2,14 @@
 
 What the files say (and why):
 
-* Transfer syntax Explicit VR Little Endian, with a 128-byte preamble and
-  file meta; our own deterministic Implementation Class UID.
+* Transfer syntax Explicit VR Little Endian by default, with a 128-byte
+  preamble and file meta; our own deterministic Implementation Class UID.
+  `output { dicom_compression: jpeg_ls }` stores each slice JPEG-LS lossless
+  (1.2.840.10008.1.2.4.80, CharLS through pydicom's pyjpegls plugin: about a
+  half the bytes for CT, the same HU after decoding), so
+  LossyImageCompression stays 00.  Deflated Explicit VR Little Endian is not
+  offered: dcm2niix and dicom3tools' dciodvfy cannot read it (checked with
+  dcm2niix v1.0.20260724), and JPEG-LS compresses CT further.
 * Pixels: unsigned 16-bit words, RescaleIntercept -1024, RescaleSlope 1,
   RescaleType HU, so stored = HU + 1024.  HU below -1024 (below air; only noise
   gets there) is clipped to -1024.  BitsStored is 12 (HighBit 11) when the
@@ -62,6 +68,8 @@ NOMINAL_EXPOSURE_TIME_MS = 1000
 SYNTHETIC_DATE = "19000101"
 """StudyDate/ContentDate of every synthetic series: fixed, and before any CT scanner existed (1971)."""
 SYNTHETIC_TIME = "000000"
+TRANSFER_SYNTAXES = {"none": "1.2.840.10008.1.2.1",       # Explicit VR Little Endian
+                     "jpeg_ls": "1.2.840.10008.1.2.4.80"}  # JPEG-LS Lossless Image Compression
 
 
 @dataclass
@@ -80,6 +88,8 @@ class CTSeriesInfo:
     series_description: str
     body_part: str = ""
     """DICOM BodyPartExamined (e.g. "CHEST"; see body_part_for); empty when unknown."""
+    compression: str = "none"
+    """`none` or `jpeg_ls` (the spec's `output.dicom_compression`; see TRANSFER_SYNTAXES)."""
 
 
 # Anatomy family prefix -> BodyPartExamined defined term, for unpaired body parts only
@@ -243,18 +253,34 @@ def _base_dataset(info: CTSeriesInfo, shape, spacing_zyx, bits_stored: int):
     return ds
 
 
-def _file_meta(sop_instance_uid: str, version: str):
+def _file_meta(sop_instance_uid: str, version: str, transfer_syntax: str = TRANSFER_SYNTAXES["none"]):
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+    from pydicom.uid import CTImageStorage, UID
 
     meta = FileMetaDataset()
     meta.FileMetaInformationVersion = b"\x00\x01"
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = sop_instance_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = UID(transfer_syntax)
     meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
     meta.ImplementationVersionName = _trim(f"SYNTHSPEC_{version}", 16)
     return meta
+
+
+def _encoded(ds, pixels: np.ndarray, syntax: str):
+    """`ds` ready for `syntax`: itself when uncompressed, else a copy with JPEG-LS encapsulated pixels (CharLS,
+    lossless: decoding gives `pixels`)."""
+    if syntax != TRANSFER_SYNTAXES["jpeg_ls"]:
+        ds.file_meta.TransferSyntaxUID = syntax
+        return ds
+    from copy import copy
+
+    from pydicom.uid import JPEGLSLossless
+
+    out = copy(ds)
+    out.file_meta = copy(ds.file_meta)
+    out.compress(JPEGLSLossless, np.ascontiguousarray(pixels), encoding_plugin="pyjpegls", generate_instance_uid=False)
+    return out
 
 
 def write_ct_series(folder: Path, hu: np.ndarray, spacing_zyx, origin_xyz, info: CTSeriesInfo) -> list[Path]:
@@ -267,6 +293,9 @@ def write_ct_series(folder: Path, hu: np.ndarray, spacing_zyx, origin_xyz, info:
         raise ValueError(f"spacing must be three positive numbers, got {tuple(spacing_zyx)}")
     if len(origin_xyz) != 3:
         raise ValueError(f"origin must be three numbers, got {tuple(origin_xyz)}")
+    if info.compression not in TRANSFER_SYNTAXES:
+        raise ValueError(f"unknown DICOM compression {info.compression!r}; use one of {', '.join(TRANSFER_SYNTAXES)}")
+    syntax = TRANSFER_SYNTAXES[info.compression]
     stored, bits = encode_hu(hu)
     nz = stored.shape[0]
     if nz > 999_999:
@@ -288,7 +317,7 @@ def write_ct_series(folder: Path, hu: np.ndarray, spacing_zyx, origin_xyz, info:
         ds.PixelData = np.ascontiguousarray(stored[k]).astype("<u2", copy=False).tobytes()
         ds["PixelData"].VR = "OW"
         buffer = BytesIO()
-        dcmwrite(buffer, ds, enforce_file_format=True)
+        dcmwrite(buffer, _encoded(ds, stored[k], syntax), enforce_file_format=True)
         path = folder / f"IM{n:06d}.dcm"
         with open(path, "wb") as handle:
             handle.write(buffer.getvalue())
