@@ -292,3 +292,37 @@ def test_cpu_and_cuda_agree(water_96, phantom_128):
     diff = (gpu.cpu() - cpu).abs()
     # same noise, different summation order and FFT: differences are float rounding, far below 1 HU
     assert float(diff.max()) < 0.5 and float(diff.pow(2).mean().sqrt()) < 0.05
+
+
+def test_a_chunk_the_device_cannot_hold_is_halved_and_scanned_again(water_96, monkeypatch):
+    """An out-of-memory error on a chunk halves it and scans it again from the same noise state, so the
+    volume is the one a run with the smaller chunks from the start gives (bit for bit), not a new draw."""
+    from synthspec.families.modality.ct import acquisition as module
+
+    vol, _, pixel = water_96
+    acq = acquisition(pixel_mm=pixel, mas=30.0)
+    smaller = simulate_ct(vol, acq, torch.Generator().manual_seed(7), chunk_slices=1)
+    real = module.project_columns
+    seen = []
+
+    def small_device(mu, geom, pixel_mm):
+        seen.append(mu.shape[1])
+        if mu.shape[1] > 1:
+            raise module.OUT_OF_MEMORY("CUDA out of memory (simulated)")
+        return real(mu, geom, pixel_mm)
+
+    monkeypatch.setattr(module, "project_columns", small_device)
+    retried = simulate_ct(vol, acq, torch.Generator().manual_seed(7), chunk_slices=vol.shape[0])
+    assert seen[0] == vol.shape[0] and seen[-1] == 1
+    assert torch.equal(retried, smaller)
+
+
+def test_out_of_memory_on_a_single_slice_is_raised(monkeypatch):
+    from synthspec.families.modality.ct import acquisition as module
+
+    def no_memory(mu, geom, pixel_mm):
+        raise module.OUT_OF_MEMORY("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(module, "project_columns", no_memory)
+    with pytest.raises(module.OUT_OF_MEMORY):
+        simulate_ct(torch.zeros(2, 16, 16), acquisition(), None)

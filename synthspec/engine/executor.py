@@ -102,10 +102,40 @@ def _progress(total: int, initial: int):
 
 
 def run(plan: Plan, out: Path, resume: bool = False, device: str | None = None, stop_after: int | None = None) -> RunSummary:
-    """Generate every missing subject of `plan` into `out`; `stop_after` is for tests of interruption.
+    """Generate every missing subject of `plan` into `out` in this process; `stop_after` is for tests of interruption.
 
     The folder is locked for the whole run (a concurrent run or resume is refused), and the plan
     that is run and recorded is the folder's own plan.json once it exists."""
+    import torch
+
+    from synthspec.plan.estimate import cuda_usable
+
+    if plan.device == "cuda" and not cuda_usable():
+        raise RunError("this plan runs on CUDA, but no CUDA GPU is usable here; run it on a GPU machine (or a Ray "
+                       "cluster with GPUs: --executor ray), or make a CPU plan with `synth plan SPEC --device cpu`")
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, plan.workers)))
+
+    def generate_here(plan: Plan, todo: list[int], advance) -> int:
+        generated = 0
+        for start in range(0, len(todo), plan.batch_size):
+            for k in todo[start:start + plan.batch_size]:
+                if stop_after is not None and generated >= stop_after:
+                    raise KeyboardInterrupt
+                write_subject(out, plan, generate_subject(plan, k, device=device))
+                generated += 1
+                advance()
+        return generated
+
+    return run_with(generate_here, plan, out, resume)
+
+
+def run_with(generate, plan: Plan, out: Path, resume: bool) -> RunSummary:
+    """The part every executor shares: check and lock `out`, take the folder's own plan, find the subjects still
+    missing, let `generate(plan, todo, advance)` write them (calling `advance()` once per subject written and
+    returning how many it wrote), and finish the cohort (manifests, tables, cohort.json).
+
+    `generate` may write subjects in any order and from any process: a subject exists iff its folder was renamed
+    into place, and `finish` reads the records from the folders."""
     from synthspec.cohort.folder import check_out, locked, write_failure
 
     check_out(out)
@@ -113,34 +143,21 @@ def run(plan: Plan, out: Path, resume: bool = False, device: str | None = None, 
     with write_failure(out, resume_command):
         out.mkdir(parents=True, exist_ok=True)
         with locked(out):
-            return _run_locked(plan, out, resume, device, stop_after)
-
-
-def _run_locked(plan: Plan, out: Path, resume: bool, device: str | None, stop_after: int | None) -> RunSummary:
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, plan.workers)))
-    plan = _prepare(out, plan, resume)
-    _clean_partial(out)
-    todo = [k for k in range(plan.subjects) if not layout.subject_dir(out, k).is_dir()]
-    done_before = plan.subjects - len(todo)
-    bar = _progress(plan.subjects, done_before)
-    started = time.perf_counter()
-    generated = 0
-    try:
-        for start in range(0, len(todo), plan.batch_size):
-            batch = todo[start:start + plan.batch_size]
-            for k in batch:
-                if stop_after is not None and generated >= stop_after:
-                    raise KeyboardInterrupt
-                subject = generate_subject(plan, k, device=device)
-                write_subject(out, plan, subject)
-                generated += 1
+            plan = _prepare(out, plan, resume)
+            _clean_partial(out)
+            todo = [k for k in range(plan.subjects) if not layout.subject_dir(out, k).is_dir()]
+            done_before = plan.subjects - len(todo)
+            bar = _progress(plan.subjects, done_before)
+            started = time.perf_counter()
+            try:
+                generated = generate(plan, todo, (lambda: bar.update(1)) if bar is not None else (lambda: None))
+            finally:
                 if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    digest = finish(out, plan)
-    return RunSummary(out=out, generated=generated, skipped=done_before, seconds=time.perf_counter() - started,
-                      content_hash=digest)
+                    bar.close()
+            missing = [k for k in todo if not layout.subject_dir(out, k).is_dir()]
+            if missing:
+                raise RunError(f"{len(missing)} subject(s) were not written (first: {layout.subject_id(missing[0])}); "
+                               f"complete the cohort with `{resume_command}`")
+            digest = finish(out, plan)
+            return RunSummary(out=out, generated=generated, skipped=done_before,
+                              seconds=time.perf_counter() - started, content_hash=digest)

@@ -11,6 +11,8 @@ from importlib import import_module
 
 EXECUTORS: tuple[tuple[str, str, str], ...] = (
     ("local", "synthspec.engine.executor:run", "this process, subjects in batches (CPU, or CUDA when present)"),
+    ("ray", "synthspec.engine.executor_ray:run",
+     "Ray tasks, one per subject, on a local Ray or the cluster at --address (needs the `ray` extra)"),
 )
 NAMES = tuple(name for name, _, _ in EXECUTORS)
 

@@ -77,6 +77,8 @@ TUBE_OUTPUT_KV_EXPONENT = 2.0       # x-ray output ~ kVp^2 at fixed mAs (Bushber
 COUNT_FLOOR = 1.0                   # counts below this read as this (photon starvation; caps p at log N0)
 WORK_BYTES = 384 * 2**20            # per chunk of slices: mu, sinogram and image (tap tables are separate)
 FILTER_SLICES = 8                   # noise draws and FFT filtering run on this many slices at a time
+OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+"""What a device raises when a chunk does not fit: the chunk is halved and scanned again (simulate_ct)."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,8 @@ def simulate_ct(hu: torch.Tensor, acq: CTAcquisition, noise_generator: torch.Gen
 
     noise_generator: a CPU torch.Generator, or None for a noiseless scan (expected counts).
     chunk_slices: slices projected and back-projected together (the tap tables are
-    built once per chunk); None sizes chunks to about WORK_BYTES.  Noise and
+    built once per chunk); None sizes chunks to about WORK_BYTES.  A chunk the
+    device has no memory for is halved and scanned again (down to one slice).  Noise and
     filtering run on sub-batches of at most FILTER_SLICES slices of a chunk.
     Slices that are not square are padded with air to max(Y, X) and cropped back.
     """
@@ -209,22 +212,46 @@ def simulate_ct(hu: torch.Tensor, acq: CTAcquisition, noise_generator: torch.Gen
     py, px = (n - y) // 2, (n - x) // 2
 
     out = torch.empty_like(hu, dtype=torch.float32)
-    for z0 in range(0, z, step):
-        block = hu[z0:z0 + step].to(torch.float32)
-        b = block.shape[0]
-        if (y, x) != (n, n):
-            block = torch.nn.functional.pad(block, (px, n - x - px, py, n - y - py), value=-1000.0)
-        mu = (block.reshape(b, n * n).t() * (mu_w / 1000.0)).add_(mu_w).clamp_(min=0.0).contiguous()
-        del block
-        sino = project_columns(mu, geom, acq.pixel_mm)                  # [V*D, b]
-        del mu
-        for s0 in range(0, b, FILTER_SLICES):
-            s1 = min(s0 + FILTER_SLICES, b)
-            normals = None if noise_generator is None else _noise(s1 - s0, v, d, noise_generator, hu.device)
-            measured = measure(sino[:, s0:s1], n0, acq.electronic_noise, normals)
-            sino[:, s0:s1] = filter_projections(measured, geom, response)
-        rec = backproject_columns(sino, geom, acq.pixel_mm).mul_(math.pi / (v * acq.pixel_mm))
-        del sino
-        rec = rec.t().reshape(b, n, n)[:, py:py + y, px:px + x]
-        out[z0:z0 + b] = rec.mul(1000.0 / mu_w).sub_(1000.0)
+    z0 = 0
+    while z0 < z:
+        state = None if noise_generator is None else noise_generator.get_state()
+        try:
+            block = _scan_chunk(hu[z0:z0 + step], geom, acq, mu_w, n0, response, noise_generator, (py, px))
+        except OUT_OF_MEMORY:
+            if step == 1:
+                raise
+            # the device ran out of memory: halve the chunk and scan it again from the same noise state (the
+            # result does not depend on the chunk size, so the volume is the same bits as without the retry)
+            step = max(1, step // 2)
+            if noise_generator is not None:
+                noise_generator.set_state(state)
+            if hu.device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        out[z0:z0 + block.shape[0]] = block
+        z0 += block.shape[0]
     return out
+
+
+def _scan_chunk(block: torch.Tensor, geom: ParallelBeam, acq: CTAcquisition, mu_w: float, n0, response,
+                noise_generator: torch.Generator | None, pad: tuple[int, int]) -> torch.Tensor:
+    """Project, measure, filter and back-project one chunk of slices [b, Y, X] (HU); returns HU [b, Y, X]."""
+    b, y, x = block.shape
+    n, v, d = geom.n, geom.views, geom.detectors
+    py, px = pad
+    block = block.to(torch.float32)
+    if (y, x) != (n, n):
+        block = torch.nn.functional.pad(block, (px, n - x - px, py, n - y - py), value=-1000.0)
+    mu = (block.reshape(b, n * n).t() * (mu_w / 1000.0)).add_(mu_w).clamp_(min=0.0).contiguous()
+    del block
+    sino = project_columns(mu, geom, acq.pixel_mm)                  # [V*D, b]
+    del mu
+    for s0 in range(0, b, FILTER_SLICES):
+        s1 = min(s0 + FILTER_SLICES, b)
+        normals = None if noise_generator is None else _noise(s1 - s0, v, d, noise_generator, sino.device)
+        measured = measure(sino[:, s0:s1], n0, acq.electronic_noise, normals)
+        sino[:, s0:s1] = filter_projections(measured, geom, response)
+    rec = backproject_columns(sino, geom, acq.pixel_mm).mul_(math.pi / (v * acq.pixel_mm))
+    del sino
+    rec = rec.t().reshape(b, n, n)[:, py:py + y, px:px + x]
+    return rec.mul(1000.0 / mu_w).sub_(1000.0)
