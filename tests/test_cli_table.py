@@ -60,7 +60,7 @@ def test_every_command_is_in_the_table_with_its_functions():
     names = [c.name for c in cli.COMMANDS]
     assert len(names) == len(set(names))
     assert set(names) == {"check", "fmt", "explain", "rules", "plan", "run", "verify", "validate", "report",
-                          "review-pack", "review-score", "export"}
+                          "review-pack", "review-score", "export", "lsp", "transfer"}
     for command in cli.COMMANDS:
         module = importlib.import_module(command.module)
         slug = command.name.replace("-", "_")
@@ -112,8 +112,8 @@ def test_building_every_parser_imports_nothing_of_the_generator():
     loaded = set(done.stdout.split())
     # the executors table (standard library only) names the choices of `synth run --executor`
     assert loaded == {"synthspec", "synthspec.errors", "synthspec.cli", "synthspec.cli.common", "synthspec.cli.lint",
-                      "synthspec.cli.generate", "synthspec.cli.review", "synthspec.cli.export", "synthspec.engine",
-                      "synthspec.engine.executors"}, loaded
+                      "synthspec.cli.generate", "synthspec.cli.review", "synthspec.cli.export", "synthspec.cli.lsp",
+                      "synthspec.cli.transfer", "synthspec.engine", "synthspec.engine.executors"}, loaded
 
 
 def test_python_dash_m_runs_the_cli():
@@ -425,7 +425,7 @@ class RunnablePlan(FakePlan):
 def test_an_interrupted_run_exits_130_with_the_command_that_completes_it(capsys, monkeypatch, tmp_path):
     out = tmp_path / "cohort"
 
-    def interrupted(plan, folder, resume=False, executor="local"):
+    def interrupted(plan, folder, resume=False, executor="local", address=None):
         folder.mkdir()
         (folder / "plan.json").write_text("{}")
         raise KeyboardInterrupt
@@ -452,7 +452,7 @@ def test_a_validation_that_cannot_run_after_a_run_is_a_failure_naming_the_cohort
 
     out = tmp_path / "cohort"
     monkeypatch.setattr(api, "plan", lambda *a, **k: RunnablePlan())
-    monkeypatch.setattr(api, "run", lambda plan, folder, resume=False, executor="local": RunSummary(folder, 2, 0, 1.0, "ab" * 32))
+    monkeypatch.setattr(api, "run", lambda plan, folder, resume=False, executor="local", address=None: RunSummary(folder, 2, 0, 1.0, "ab" * 32))
 
     def broken(*a, **k):
         raise InputError(f"{out} is not a synthspec cohort")

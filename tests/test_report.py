@@ -128,7 +128,11 @@ def test_claims_needing_real_confirmation():
     assert claims["performance_claim"]["needs_real_confirmation"] and claims["performance_claim"]["status"].startswith("required")
     assert claims["clinical_deployment"]["safety_critical"] and "blocked" in claims["clinical_deployment"]["status"]
     assert g["real_confirmation"] == {"declared": "required", "required": True, "done": False,
-                                      "transfer_test": {"data": True, "held_out_sites": ["site_c"]}}
+                                      "transfer_test": {"data": True, "held_out_sites": ["site_c"], "gate": "not run"}}
+    assert claims["performance_claim"]["refused"] and "refused until `synth transfer`" in claims["performance_claim"]["status"]
+    passed = governance_section(model, vocab, datetime.date(2026, 6, 1),
+                                {"gate": {"status": "passed", "rule": "r", "reason": "ok"}, "metric": "dice", "held_out": []})
+    assert not {c["claim"]: c for c in passed["claims"]}["performance_claim"]["refused"]
     assert {"use": "vendor_benchmarking", "meaning": "excluded by this cohort's spec", "source": "spec"} in g["prohibited_uses"]
 
 

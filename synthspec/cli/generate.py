@@ -82,6 +82,9 @@ def args_plan(p) -> None:
     p.add_argument("spec", metavar="SPEC", help="the .synth spec to plan")
     p.add_argument("--json", action="store_true", help="print the plan as JSON instead of the summary")
     p.add_argument("--save", metavar="FILE", help="also save the plan (JSON) for `synth run --plan FILE`")
+    p.add_argument("--gpu-memory", type=_storage, metavar="SIZE",
+                   help="with --device cuda: plan for a GPU with SIZE of memory (e.g. 80GiB) instead of the GPU here; "
+                        "no GPU is needed to plan, the saved plan then runs on such a machine")
     _device_option(p)
     _subjects_option(p)
     _budget_options(p)
@@ -91,7 +94,7 @@ def cmd_plan(args) -> int:
     from synthspec import api
     from synthspec.plan.show import render
 
-    plan = api.plan(args.spec, device=args.device, subjects=args.subjects, **_budgets(args))
+    plan = api.plan(args.spec, device=args.device, subjects=args.subjects, gpu_memory=args.gpu_memory, **_budgets(args))
     saved = api.save_plan(plan, args.save) if args.save else None   # a bad --save fails before anything is shown
     if args.json:
         print(json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True))
@@ -117,6 +120,8 @@ def args_run(p) -> None:
     p.add_argument("--resume", action="store_true", help="complete an interrupted cohort in --out")
     p.add_argument("--executor", choices=EXECUTOR_NAMES, default="local",
                    help="where subjects are generated: " + "; ".join(f"{n}: {d}" for n, _, d in EXECUTORS))
+    p.add_argument("--address", metavar="ADDR",
+                   help="with --executor ray: the cluster to join (auto, or ray://HOST:10001); default: a local Ray")
     p.add_argument("--no-validate", action="store_true",
                    help="skip the validation that follows generation (anatomy always, realism/shortcuts when the spec asks)")
 
@@ -140,13 +145,15 @@ def _resume_command(args, out: Path) -> str:
     """The command that completes an interrupted run: the plan the run saved in `out`, else the same arguments."""
     from synthspec.cohort import layout
 
+    executor, address = getattr(args, "executor", "local"), getattr(args, "address", None)
+    where = (f" --executor {executor}" if executor != "local" else "") + (f" --address {address}" if address else "")
     if (out / layout.PLAN).is_file():
-        return f"synth run --plan {out / layout.PLAN} --out {out} --resume"
+        return f"synth run --plan {out / layout.PLAN} --out {out} --resume{where}"
     if args.plan:
-        return f"synth run --plan {args.plan} --out {out} --resume"
+        return f"synth run --plan {args.plan} --out {out} --resume{where}"
     extra = (f" --subjects {args.subjects}" if args.subjects is not None else "") + \
             (f" --device {args.device}" if args.device != "auto" else "")
-    return f"synth run {args.spec}{extra} --out {out} --resume"
+    return f"synth run {args.spec}{extra} --out {out} --resume{where}"
 
 
 def cmd_run(args) -> int:
@@ -168,7 +175,7 @@ def cmd_run(args) -> int:
     print(f"synth run: {plan.subjects} subjects of {plan.cohort_name} on {plan.device} "
           f"(~{plan.estimates['total_seconds'] / 60:.1f} min estimated) -> {out}", file=sys.stderr)
     try:
-        summary = api.run(plan, out, resume=args.resume, executor=args.executor)
+        summary = api.run(plan, out, resume=args.resume, executor=args.executor, address=args.address)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; finished subjects are kept. Continue with: {_resume_command(args, out)}") from None
     print(f"done: {summary.generated} generated, {summary.skipped} already there, {summary.seconds:.1f} s")

@@ -105,6 +105,16 @@ def load_validation(folder: Path) -> ValidationReport | None:
                           "or delete the file to report without validation") from None
 
 
+def load_transfer(cohort) -> dict | None:
+    """The cohort's transfer.json (`synth transfer`), or None when the transfer test has not been run."""
+    from synthspec.transfer.result import read_transfer
+
+    try:
+        return read_transfer(cohort.folder, cohort.info.get("content_hash"))
+    except InputError as error:
+        raise ReportError(str(error)) from None
+
+
 def manifest_rows(cohort) -> list[dict]:
     """The manifest rows (one per subject), from the manifest.json that `cohort.read.load` checked
     against cohort.json."""
@@ -229,9 +239,14 @@ def composition(rows: list[dict], planned: dict | None = None) -> dict[str, Any]
     }
 
 
-def governance_section(model: dict, vocab: dict[str, list[str]], today: datetime.date) -> dict[str, Any]:
+def governance_section(model: dict, vocab: dict[str, list[str]], today: datetime.date,
+                       transfer_result: dict | None = None) -> dict[str, Any]:
+    """`transfer_result` is the cohort's transfer.json (None: `synth transfer` not run): a claim that needs
+    real confirmation is refused until its gate has passed."""
     g = model.get("governance") or {}
     transfer = model.get("transfer") or {}
+    gate = (transfer_result or {}).get("gate") or {}
+    gate_status = gate.get("status") or "not run"
     purposes = [{"purpose": p, "meaning": PURPOSE_MEANINGS.get(p, "declared by the spec")}
                 for p in g.get("purpose") or []]
     prohibited = [{"use": u, "meaning": PROHIBITED_MEANINGS.get(u, "prohibited for all synthetic data"),
@@ -255,8 +270,14 @@ def governance_section(model: dict, vocab: dict[str, list[str]], today: datetime
             status = "required, not yet done" if not critical else "required, not yet done (safety-critical: blocked)"
         else:
             status = "missing"
+        refused = needs and gate_status != "passed"
+        if refused:
+            status += f"; refused until `synth transfer` passes its gate (gate: {gate_status})"
+        elif needs:
+            status += "; the transfer gate passed on held-out real sites"
         claims.append({"claim": claim, "meaning": CLAIM_MEANINGS.get(claim, "declared by the spec"),
-                       "needs_real_confirmation": needs, "safety_critical": critical, "status": status})
+                       "needs_real_confirmation": needs, "safety_critical": critical, "status": status,
+                       "refused": refused})
     expires = g.get("expires")
     expiry: dict[str, Any] = {"expires": expires, "checked_on": today.isoformat(), "expired": None, "days_left": None}
     if expires:
@@ -273,7 +294,12 @@ def governance_section(model: dict, vocab: dict[str, list[str]], today: datetime
             "declared": confirmation,
             "required": any(c["needs_real_confirmation"] for c in claims),
             "done": confirmation == "done",
-            "transfer_test": {"data": bool(transfer.get("data")), "held_out_sites": list(transfer.get("held_out") or [])},
+            "transfer_test": {"data": bool(transfer.get("data")), "held_out_sites": list(transfer.get("held_out") or []),
+                              "gate": gate_status, **({"gate_rule": gate.get("rule"), "gate_reason": gate.get("reason"),
+                                                       "metric": transfer_result.get("metric"),
+                                                       "sites_tested": [x.get("site") for x in
+                                                                        transfer_result.get("held_out") or []]}
+                                                      if transfer_result else {})},
         },
         "approval": {"approved_by": g.get("approved_by"), "reference": g.get("approval"), **expiry},
     }
@@ -309,7 +335,7 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
                  "job": task.get("job"), "target": task.get("target")},
         "anatomy": plan.anatomy,
         "grid": {"shape_zyx": list(plan.grid.shape), "spacing_mm_zyx": list(plan.grid.spacing)},
-        **governance_section(model, _vocabulary(plan), today or datetime.date.today()),
+        **governance_section(model, _vocabulary(plan), today or datetime.date.today(), load_transfer(cohort)),
         "composition": composition(rows, model),
         "validation": validation_summary(validation, info.get("content_hash"), validation_families(),
                                          requested_families(cohort)),

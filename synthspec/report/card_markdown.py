@@ -75,6 +75,13 @@ def card_markdown(card: dict) -> str:
             f"{'yes' if rc['transfer_test']['data'] else 'no'}"
             + (f" (held out: {md(', '.join(rc['transfer_test']['held_out_sites']))})"
                if rc["transfer_test"]["held_out_sites"] else ""), ""]
+    tt = rc["transfer_test"]
+    gate_line = f"Transfer gate (`synth transfer`): {md(tt.get('gate', 'not run'))}"
+    if tt.get("gate_rule"):
+        gate_line += f" — {md(tt['gate_rule'])}: {md(tt.get('gate_reason'))}"
+    if tt.get("sites_tested"):
+        gate_line += f" (held-out real sites tested: {md(', '.join(map(str, tt['sites_tested'])))})"
+    out += [gate_line + ". Claims that need real confirmation stay refused until it passes.", ""]
     a = c["approval"]
     state = "—" if a["expired"] is None else ("EXPIRED" if a["expired"] else f"valid, {a['days_left']} days left")
     out += ["## Approval", "",

@@ -1,0 +1,14 @@
+"""The transfer test (`synth transfer`): train on synthetic data, judge on held-out real scans from other sites.
+
+    inputs    read and check the real cases (a MONAI-style datalist JSON or a CSV)
+    data      volumes to arrays at one working spacing, CT windowing, seeded patch sampling
+    models    one small MONAI network per job (UNet for segment and detect, DenseNet for classify)
+    train     the seeded training loop, the same budget and optimiser in every arm
+    metrics   Dice, lesion-level sensitivity at fixed false positives per scan, AUC, accuracy, bootstrap CIs
+    protocol  leave-one-site-out over the real sites, the four arms, evaluation
+    gate      the spec's `transfer` rule (mixed minus real only >= min_gain on every held-out site)
+    result    transfer.json: written atomically, read back for the cohort card
+
+The room sits above the cohort and below validate: it reads cohorts through `synthspec.cohort.read.load`
+and generates nothing.
+"""

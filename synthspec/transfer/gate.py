@@ -1,0 +1,51 @@
+"""The governance gate of the transfer test: what the spec's `transfer` block says must hold.
+
+The rule: on every held-out site, metric(mixed) - metric(real_only) >= min_gain, on the point estimates of
+that site's scans (min_gain may be negative: "not worse than real only by more than this margin"; absent, it
+is 0).  The sites judged are the block's `held_out` where it names them, else every site the run held out;
+a named site the run did not hold out, or a difference that cannot be computed, fails the gate.  A spec
+without a `transfer` block asks for no gate: the outcome is "not asked".  Pure: judges a result dict.
+"""
+
+from __future__ import annotations
+
+import math
+
+PASSED, FAILED, NOT_ASKED = "passed", "failed", "not asked"
+GATE_ARM = "mixed"
+
+
+def judge(result: dict, block: dict | None) -> dict:
+    """The gate's outcome for a protocol `result` under the spec's transfer `block` (None or {}: not asked)."""
+    if not block:
+        return {"status": NOT_ASKED, "reason": "the spec has no transfer block, so no gate was asked for",
+                "sites": []}
+    min_gain = float(block.get("min_gain") or 0.0)
+    metric = result["metric"]
+    by_site = {s["site"]: s for s in result["held_out"]}
+    named = list(block.get("held_out") or []) or list(by_site)
+    sites = []
+    for site in named:
+        if site not in by_site:
+            sites.append({"site": site, "passed": False,
+                          "reason": f"{site} was not held out in this run (the spec's transfer block names it)"})
+            continue
+        comparison = by_site[site]["arms"][GATE_ARM]["versus_real_only"]
+        gain = comparison["difference"]
+        if gain is None or not math.isfinite(gain):
+            sites.append({"site": site, "passed": False, "gain": None,
+                          "reason": f"{metric} cannot be computed on {site}'s scans"})
+            continue
+        ok = gain >= min_gain
+        sites.append({"site": site, "passed": ok, "gain": gain, "ci95": comparison["ci95"],
+                      "reason": f"{metric} mixed - real_only = {gain:+.3f} {'>=' if ok else '<'} {min_gain:+.3f}"})
+    passed = bool(sites) and all(s["passed"] for s in sites)
+    failing = [s["site"] for s in sites if not s["passed"]]
+    return {
+        "status": PASSED if passed else FAILED,
+        "rule": f"on every held-out site, {metric}(mixed) - {metric}(real_only) >= {min_gain:+.3f}",
+        "metric": metric, "min_gain": min_gain, "arm": GATE_ARM,
+        "reason": ("holds on every held-out site" if passed
+                   else f"does not hold on {', '.join(failing) or 'any site (none was held out)'}"),
+        "sites": sites,
+    }

