@@ -128,9 +128,9 @@ def test_transfer_json_in_the_cohort_leaves_it_intact_and_reaches_the_card(cohor
 def test_the_gate_judges_the_spec_rule():
     from synthspec.transfer.gate import judge
 
-    def result(gains):
+    def result(gains, width=0.02):
         return {"metric": "dice", "held_out": [
-            {"site": s, "arms": {"mixed": {"versus_real_only": {"difference": g, "ci95": [None, None]}}}}
+            {"site": s, "arms": {"mixed": {"versus_real_only": {"difference": g, "ci95": [g - width, g + width]}}}}
             for s, g in gains.items()]}
 
     assert judge(result({"a": 0.1}), {})["status"] == "not asked"
@@ -139,6 +139,13 @@ def test_the_gate_judges_the_spec_rule():
     assert failed["status"] == "failed" and "b" in failed["reason"]
     assert judge(result({"a": 0.3}), {"min_gain": 0, "held_out": ["z"]})["status"] == "failed"
     assert judge(result({"a": float("nan")}), {"min_gain": 0})["status"] == "failed"
+    # non-inferiority on the interval, not the point: a tie whose interval dips below the margin fails,
+    # and so does a site with no interval at all (one scan), even when the point estimates tie at 0
+    wide = judge(result({"a": 0.0}, width=0.3), {"min_gain": -0.1})
+    assert wide["status"] == "failed" and "-0.300" in wide["sites"][0]["reason"]
+    lone = judge({"metric": "froc", "held_out": [{"site": "a", "arms": {"mixed": {"versus_real_only": {
+        "difference": 0.0, "ci95": [None, None]}}}}]}, {"min_gain": -0.05})
+    assert lone["status"] == "failed" and "no interval" in lone["sites"][0]["reason"]
 
 
 def test_bootstrap_says_when_there_is_no_interval():

@@ -1,9 +1,13 @@
 """The governance gate of the transfer test: what the spec's `transfer` block says must hold.
 
-The rule: on every held-out site, metric(mixed) - metric(real_only) >= min_gain, on the point estimates of
-that site's scans (min_gain may be negative: "not worse than real only by more than this margin"; absent, it
-is 0).  The sites judged are the block's `held_out` where it names them, else every site the run held out;
-a named site the run did not hold out, or a difference that cannot be computed, fails the gate.  A spec
+The rule: on every held-out site, metric(mixed) - metric(real_only) >= min_gain (min_gain may be negative:
+"not worse than real only by more than this margin"; absent, it is 0), judged as a non-inferiority test: the
+lower bound of the paired bootstrap's 95 % interval of the difference must reach min_gain, not only the
+point estimate.  So a site with one scan (no interval) cannot pass, nor can a site whose scans leave the
+difference too uncertain: a gate that unlocks claims must rest on evidence, and two useless models that
+tie at 0 are not evidence.  The sites judged are the block's `held_out` where it names them, else every
+site the run held out; a named site the run did not hold out, or a difference that cannot be computed,
+fails the gate.  A spec
 without a `transfer` block asks for no gate: the outcome is "not asked".  Pure: judges a result dict.
 """
 
@@ -36,14 +40,22 @@ def judge(result: dict, block: dict | None) -> dict:
             sites.append({"site": site, "passed": False, "gain": None,
                           "reason": f"{metric} cannot be computed on {site}'s scans"})
             continue
-        ok = gain >= min_gain
+        low = (comparison.get("ci95") or [None, None])[0]
+        if low is None or not math.isfinite(low):
+            sites.append({"site": site, "passed": False, "gain": gain, "ci95": comparison.get("ci95"),
+                          "reason": f"{metric} mixed - real_only = {gain:+.3f} on {site}, but with no interval "
+                                    "(one scan, or too few to resample), so non-inferiority cannot be shown"})
+            continue
+        ok = low >= min_gain
         sites.append({"site": site, "passed": ok, "gain": gain, "ci95": comparison["ci95"],
-                      "reason": f"{metric} mixed - real_only = {gain:+.3f} {'>=' if ok else '<'} {min_gain:+.3f}"})
+                      "reason": f"{metric} mixed - real_only = {gain:+.3f}, 95% interval from {low:+.3f}: "
+                                f"{'>=' if ok else '<'} {min_gain:+.3f}"})
     passed = bool(sites) and all(s["passed"] for s in sites)
     failing = [s["site"] for s in sites if not s["passed"]]
     return {
         "status": PASSED if passed else FAILED,
-        "rule": f"on every held-out site, {metric}(mixed) - {metric}(real_only) >= {min_gain:+.3f}",
+        "rule": f"on every held-out site, the 95% interval of {metric}(mixed) - {metric}(real_only) lies at or "
+                f"above {min_gain:+.3f}",
         "metric": metric, "min_gain": min_gain, "arm": GATE_ARM,
         "reason": ("holds on every held-out site" if passed
                    else f"does not hold on {', '.join(failing) or 'any site (none was held out)'}"),
