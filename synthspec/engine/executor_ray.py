@@ -81,9 +81,9 @@ def run(plan: Plan, out: Path, resume: bool = False, address: str | None = None,
 
 
 def _init(ray, address: str | None, num_cpus: int | None) -> None:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")   # a local Ray for this run only: no token to keep
     kwargs = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
     if address is None:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")   # a local Ray for this run only: no token to keep
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
     try:
         ray.init(address=address, **kwargs)
