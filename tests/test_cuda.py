@@ -41,19 +41,34 @@ def test_a_cuda_plan_runs_and_writes_a_cohort(tmp_path):
     assert summary.generated == 1
 
 
-def test_a_cuda_out_of_memory_halves_the_chunk():
-    """A real OOM: a volume whose first chunk asks for more than the GPU has left after a large allocation."""
+def test_a_cuda_out_of_memory_halves_the_chunk(monkeypatch):
+    """A real OOM: the GPU is filled until about four slices' working memory (and room for the tap tables) is
+    left, then an 8-slice chunk is asked for; the scan must retry smaller chunks (counted) and give the volume
+    that one-slice chunks give."""
+    from synthspec.families.modality.ct import acquisition as module
     from synthspec.families.modality.ct.acquisition import CTAcquisition, simulate_ct
 
     acq = CTAcquisition(kv=120.0, mas=50.0, slice_thickness_mm=1.0, pixel_mm=0.8, kernel="standard")
     hu = torch.zeros(8, 512, 512, device="cuda")
+    reference = simulate_ct(hu, acq, torch.Generator().manual_seed(1), chunk_slices=1)
+    views = module.default_views(512)
+    detectors = module.ParallelBeam(n=512, views=views).detectors
+    per_slice = 4 * (3 * (512 + 2) ** 2 + 2 * views * detectors)
+    calls = []
+    real = module._scan_chunk
+
+    def counted(block, *args, **kwargs):
+        calls.append(block.shape[0])
+        return real(block, *args, **kwargs)
+
+    monkeypatch.setattr(module, "_scan_chunk", counted)
+    torch.cuda.empty_cache()
     free, _ = torch.cuda.mem_get_info()
-    hog = torch.empty(int(free * 0.97) // 4, dtype=torch.float32, device="cuda")   # leave ~3 % free
+    hog = torch.empty(max(0, free - 4 * per_slice - 512 * 2**20) // 4, dtype=torch.float32, device="cuda")
     try:
-        reference = None
         rec = simulate_ct(hu, acq, torch.Generator().manual_seed(1), chunk_slices=8)
     finally:
         del hog
         torch.cuda.empty_cache()
-    reference = simulate_ct(hu, acq, torch.Generator().manual_seed(1), chunk_slices=1)
+    assert calls[0] == 8 and min(calls) < 8, calls   # the 8-slice chunk did not fit and was halved
     assert torch.allclose(rec, reference, atol=1e-2)

@@ -212,3 +212,13 @@ def test_the_storage_estimate_counts_the_compressed_series(plain, compressed, tm
     assert jpeg.estimates["disk_dicom_bytes"] < 0.6 * raw.estimates["disk_dicom_bytes"]
     written = max(sum(f.stat().st_size for f in _slices(compressed, k)) for k in range(jpeg.subjects))
     assert written <= jpeg.estimates["disk_dicom_bytes"]
+
+
+def test_export_dicomdir_names_a_missing_slice(plain, tmp_path, capsys):
+    damaged = tmp_path / "cohort"
+    shutil.copytree(plain, damaged)
+    _slices(damaged, 1)[5].unlink()
+    assert main(["export", "dicomdir", str(damaged), "--out", str(tmp_path / "media")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "IM000006.dcm is missing" in err and "--resume" in err
+    assert not (tmp_path / "media").exists()

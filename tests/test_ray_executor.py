@@ -85,10 +85,18 @@ def test_a_task_asks_for_the_gpu_share_its_subject_needs(plan):
     assert executor_ray.gpu_share(plan) == 0.0
     on_gpu = plan.model_copy(update={"device": "cuda", "memory": {**plan.memory, "per_subject_bytes": 3 * 2**30,
                                                                    "device_bytes": 80 * 2**30}})
-    assert executor_ray.gpu_share(on_gpu) == pytest.approx(0.04)
+    assert executor_ray.gpu_share(on_gpu) == pytest.approx(0.05)   # 3 GiB of the 64 GiB a plan may use, rounded up
     whole = on_gpu.model_copy(update={"memory": {**plan.memory, "per_subject_bytes": 90 * 2**30,
                                                   "device_bytes": 80 * 2**30}})
     assert executor_ray.gpu_share(whole) == 1.0
+
+
+def test_a_cuda_plan_on_a_cluster_without_gpus_is_refused_in_one_line(local_ray, plan, tmp_path):
+    on_gpu = plan.model_copy(update={"device": "cuda", "memory": {**plan.memory, "per_subject_bytes": 2**30,
+                                                                   "device_bytes": 80 * 2**30}})
+    with pytest.raises(RunError, match="no GPU"):
+        executor_ray.run(on_gpu, tmp_path / "cohort")
+    assert not (tmp_path / "cohort" / layout.COHORT_INFO).exists()
 
 
 def test_address_needs_the_ray_executor(tmp_path, capsys):

@@ -146,6 +146,10 @@ def test_the_gate_judges_the_spec_rule():
     lone = judge({"metric": "froc", "held_out": [{"site": "a", "arms": {"mixed": {"versus_real_only": {
         "difference": 0.0, "ci95": [None, None]}}}}]}, {"min_gain": -0.05})
     assert lone["status"] == "failed" and "no interval" in lone["sites"][0]["reason"]
+    # without `held_out` in the spec every real site must have been held out, not just the ones a run chose
+    partial = {**result({"a": 0.2}), "real_cases": {"a": 2, "b": 2}}
+    judged = judge(partial, {"min_gain": 0})
+    assert judged["status"] == "failed" and [s["site"] for s in judged["sites"]] == ["a", "b"]
 
 
 def test_bootstrap_says_when_there_is_no_interval():

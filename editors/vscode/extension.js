@@ -11,7 +11,7 @@ function activate(context) {
     "synth",
     "Synth language server",
     { command, args, transport: TransportKind.stdio },
-    { documentSelector: [{ language: "synth" }] }
+    { documentSelector: [{ scheme: "file", language: "synth" }, { scheme: "untitled", language: "synth" }] }
   );
   context.subscriptions.push(client);
   return client.start();

@@ -60,7 +60,7 @@ _colour = common.colour  # the old cli module's name for it (tests/test_render.p
 # top-level packages of the `run` extra (and of the `lsp` extra, in EXTRA): a command that needs a missing
 # one says how to install it
 OPTIONAL = frozenset({"numpy", "scipy", "torch", "SimpleITK", "pydicom", "numba", "jinja2", "tqdm", "matplotlib",
-                      "monai", "skimage", "pygls", "lsprotocol"})
+                      "monai", "skimage", "highdicom", "jpeg_ls", "pygls", "lsprotocol"})
 EXTRA = {"pygls": ("lsp", "the language server"), "lsprotocol": ("lsp", "the language server")}
 
 DESCRIPTION = """\

@@ -74,8 +74,11 @@ def export_dicomdir(cohort_folder: Path, out: Path, copy: bool = False) -> Dicom
     fileset.UID = derived_uid("fileset", cohort.info.get("content_hash"))
     originals = {}
     for subject, name in sources:
-        subject._verify(name)   # the bytes written by `synth run`, or a clear error naming the subject
         path = subject.folder / name
+        if not os.path.lexists(path):
+            raise DicomdirError(f"{path} is missing; move {subject.folder} aside and regenerate the subject with "
+                                "`synth run --plan ... --resume`, then export again (nothing was written)")
+        subject._verify(name)   # the bytes written by `synth run`, or a clear error naming the subject
         header = dcmread(path, stop_before_pixels=True)   # the records need the header only
         originals[header.SOPInstanceUID] = path
         fileset.add(header)

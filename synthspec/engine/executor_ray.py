@@ -39,14 +39,19 @@ MAX_IN_FLIGHT_PER_CPU = 2
 
 
 def gpu_share(plan: Plan) -> float:
-    """The fraction of one GPU a subject's task asks for: its estimated device memory over the device's (0 on CPU)."""
+    """The fraction of one GPU a subject's task asks for (0 on CPU): its estimated device memory over the share of
+    the device's memory a plan may use (MEMORY_FRACTION), rounded up to a hundredth so tasks never oversubscribe."""
+    import math
+
+    from synthspec.plan.estimate import MEMORY_FRACTION
+
     if not str(plan.device).startswith("cuda"):
         return 0.0
     per_subject = float(plan.memory.get("per_subject_bytes") or 0)
-    device = float(plan.memory.get("device_bytes") or 0)
-    if per_subject <= 0 or device <= 0:
+    usable = float(plan.memory.get("device_bytes") or 0) * MEMORY_FRACTION["cuda"]
+    if per_subject <= 0 or usable <= 0:
         return 1.0
-    return min(1.0, max(0.01, round(per_subject / device, 2)))
+    return min(1.0, max(0.01, math.ceil(100 * per_subject / usable) / 100))
 
 
 def _write_one(plan: Plan, out: str, k: int) -> int:
@@ -69,13 +74,20 @@ def run(plan: Plan, out: Path, resume: bool = False, address: str | None = None,
 
     def generate_on_ray(plan: Plan, todo: list[int], advance) -> int:
         started_here = not ray.is_initialized()
-        if started_here:
-            _init(ray, address, num_cpus)
+        auth = os.environ.get("RAY_AUTH_MODE")
         try:
+            if started_here:
+                _init(ray, address, num_cpus)
+            if gpu_share(plan) > 0 and not ray.cluster_resources().get("GPU", 0):
+                raise RunError("this plan runs on CUDA, but the Ray cluster has no GPU; run it on a cluster with GPUs "
+                               "(`ray start --num-gpus N` on GPU nodes) or make a CPU plan with "
+                               "`synth plan SPEC --device cpu --save FILE`")
             return _submit(ray, plan, Path(out).resolve(), todo, advance, max_retries)
         finally:
             if started_here:
                 ray.shutdown()
+                if auth is None:   # the local Ray's setting stays with it, not with this process
+                    os.environ.pop("RAY_AUTH_MODE", None)
 
     return run_with(generate_on_ray, plan, Path(out), resume)
 

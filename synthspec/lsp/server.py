@@ -73,9 +73,10 @@ def _document(ls: LanguageServer, uri: str):
 
 
 def _open_buffers(ls: LanguageServer, but: str) -> dict[str, str]:
-    """The text of every other open document, by path: imports read these instead of the disk."""
+    """The text of every other open `file:` document, by path: imports read these instead of the disk (a git
+    revision or another scheme's view of a spec never stands in for the file)."""
     return {str(_path(ls, doc.uri)): doc.source for doc in ls.workspace.text_documents.values()
-            if unquote(doc.uri) != unquote(but)}
+            if unquote(doc.uri) != unquote(but) and doc.uri.startswith("file:")}
 
 
 def refresh(ls: LanguageServer, session: Session, uri: str) -> None:

@@ -131,7 +131,24 @@ def _dicom_options(output) -> dict:
     """The output block's DICOM choices, as the write stage carries them (defaults when there is no block)."""
     if output is None:
         return {}
+    if output.dicom_compression == "jpeg_ls" and "dicom" in output.formats:
+        _needs_jpeg_ls_encoder()
     return {"dicom_seg": output.dicom_seg, "dicom_compression": output.dicom_compression}
+
+
+def _needs_jpeg_ls_encoder() -> None:
+    """Refuse a JPEG-LS plan before anything is generated when pydicom has no JPEG-LS encoder here."""
+    try:
+        from pydicom.pixels import get_encoder
+        from pydicom.uid import JPEGLSLossless
+
+        available = get_encoder(JPEGLSLossless).is_available
+    except ImportError:
+        available = False
+    if not available:
+        raise PlanError("`dicom_compression: jpeg_ls` needs pydicom's JPEG-LS encoder (pyjpegls), which is not "
+                        "installed; pip install 'synthspec[run]' (or pip install pyjpegls), or leave "
+                        "`dicom_compression` out")
 
 
 def _seg_segments(output, labels, pathologies: list[PathologyParams]) -> tuple[int, int]:

@@ -6,7 +6,7 @@ lower bound of the paired bootstrap's 95 % interval of the difference must reach
 point estimate.  So a site with one scan (no interval) cannot pass, nor can a site whose scans leave the
 difference too uncertain: a gate that unlocks claims must rest on evidence, and two useless models that
 tie at 0 are not evidence.  The sites judged are the block's `held_out` where it names them, else every
-site the run held out; a named site the run did not hold out, or a difference that cannot be computed,
+real site of the run (so holding out only a favourable site with `--held-out` cannot pass); a named site the run did not hold out, or a difference that cannot be computed,
 fails the gate.  A spec
 without a `transfer` block asks for no gate: the outcome is "not asked".  Pure: judges a result dict.
 """
@@ -27,12 +27,14 @@ def judge(result: dict, block: dict | None) -> dict:
     min_gain = float(block.get("min_gain") or 0.0)
     metric = result["metric"]
     by_site = {s["site"]: s for s in result["held_out"]}
-    named = list(block.get("held_out") or []) or list(by_site)
+    # without a named list every real site must have been held out: `--held-out` cannot pick a favourable one
+    named = list(block.get("held_out") or []) or sorted(result.get("real_cases") or by_site)
     sites = []
     for site in named:
         if site not in by_site:
             sites.append({"site": site, "passed": False,
-                          "reason": f"{site} was not held out in this run (the spec's transfer block names it)"})
+                          "reason": f"{site} was not held out in this run (the gate judges "
+                                    f"{'the sites the spec names' if block.get('held_out') else 'every real site'})"})
             continue
         comparison = by_site[site]["arms"][GATE_ARM]["versus_real_only"]
         gain = comparison["difference"]

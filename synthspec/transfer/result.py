@@ -68,7 +68,7 @@ def read_transfer(folder: Path, content_hash: str | None = None) -> dict | None:
                          "cohort or delete the file to report without it") from None
     if not isinstance(data, dict) or not isinstance(data.get("gate"), dict):
         raise InputError(f"{path} is not a transfer result; rerun `synth transfer` or delete the file")
-    if content_hash and data.get("content_hash") and data["content_hash"] != content_hash:
+    if content_hash and data.get("content_hash") != content_hash:
         raise InputError(f"{path} is the transfer result of another cohort (its content hash differs); rerun "
                          "`synth transfer` on this cohort or delete the file")
     return data

@@ -86,6 +86,9 @@ def run_transfer(cohort_dir, real, *, steps: int = 200, batch_size: int = 2, see
                              "names; add them or correct `sites:`")
         cases = [c for c in cases if c.site in wanted_sites]
     sites = sorted({c.site for c in cases})
+    if len(sites) < 2:
+        raise InputError(f"{real}: the spec's transfer block keeps {len(sites)} site ({', '.join(sites)}); "
+                         "leave-one-site-out needs at least 2, so name more in `sites:` or add scans")
     chosen = list(held_out or block.get("held_out") or sites)
     unknown = [s for s in chosen if s not in sites]
     if unknown:

@@ -40,7 +40,8 @@ DICOM_OPTION_WITHOUT_DICOM = rule(
     good="output {\n  formats: nifti, dicom, masks\n  dicom_compression: jpeg_ls\n}",
     fix="add `dicom` to `output.formats`, or drop `{field}`", family=FAMILY)
 
-DICOM_OPTIONS = ("dicom_seg", "dicom_compression")
+DICOM_OPTIONS = {"dicom_seg": "lesions", "dicom_compression": "none"}
+"""The DICOM-only settings of `output` and their defaults (a default written out changes nothing)."""
 
 
 @check
@@ -106,8 +107,8 @@ def dicom_options(ctx) -> None:
     out = ctx.cohort.output
     if out is None or "dicom" in out.formats:
         return
-    for field in DICOM_OPTIONS:
-        if field in out.spans and field not in out.invalid:
+    for field, default in DICOM_OPTIONS.items():
+        if field in out.spans and field not in out.invalid and getattr(out, field) not in (default, "none"):
             ctx.sink.report(DICOM_OPTION_WITHOUT_DICOM, out.at(field), field=field)
 
 
