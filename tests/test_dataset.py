@@ -18,22 +18,16 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from synthspec import api
 from synthspec.cohort import layout
 from synthspec.dataset import SubjectDataset, SubjectStream, stream_indices
-from synthspec.engine.executor import run
 from synthspec.errors import InputError, SynthError, UsageError
 
-SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
 VOLUMES = ("image", "label", "lesion_mask", "twin_image")
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dataset") / "cohort"
-    plan = api.plan(SPEC, device="cpu")
-    run(plan, out)
-    return plan, out
+def cohort(reference_cohort):
+    return reference_cohort
 
 
 @pytest.fixture(scope="module")

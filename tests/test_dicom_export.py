@@ -33,10 +33,8 @@ def _spec_with(tmp: Path, output: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory):
-    out = tmp_path_factory.mktemp("plain") / "cohort"
-    run(api.plan(SPEC, device="cpu"), out)
-    return out
+def plain(reference_cohort):
+    return reference_cohort[1]
 
 
 @pytest.fixture(scope="module")

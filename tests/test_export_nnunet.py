@@ -15,19 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthspec import api
 from synthspec.cli import main
 from synthspec.cohort import layout
-from synthspec.engine.executor import run
 
-SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    out = tmp_path_factory.mktemp("nnunet") / "cohort"
-    run(api.plan(SPEC, device="cpu"), out)
-    return out
+def cohort(reference_cohort):
+    return reference_cohort[1]
 
 
 def _export(capsys, *argv: str) -> tuple[int, str, str]:

@@ -24,16 +24,12 @@ from synthspec.cohort.manifest import read_manifest_csv
 from synthspec.cohort.read import CohortError, load
 from synthspec.engine.executor import run
 
-SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
 NEW_FILES = (layout.LABEL_ITKSNAP, layout.LABEL_SLICER, layout.DATALIST, layout.ANNOTATIONS, layout.CHECKSUMS)
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    out = tmp_path_factory.mktemp("interop") / "cohort"
-    plan = api.plan(SPEC, device="cpu")
-    run(plan, out)
-    return plan, out
+def cohort(reference_cohort):
+    return reference_cohort
 
 
 def _read(path: Path) -> np.ndarray:

@@ -75,10 +75,7 @@ def export_dicomdir(cohort_folder: Path, out: Path, copy: bool = False) -> Dicom
     originals = {}
     for subject, name in sources:
         path = subject.folder / name
-        if not os.path.lexists(path):
-            raise DicomdirError(f"{path} is missing; move {subject.folder} aside and regenerate the subject with "
-                                "`synth run --plan ... --resume`, then export again (nothing was written)")
-        subject._verify(name)   # the bytes written by `synth run`, or a clear error naming the subject
+        subject._verify(name)   # present and the bytes written by `synth run`, or a clear error naming the subject
         header = dcmread(path, stop_before_pixels=True)   # the records need the header only
         originals[header.SOPInstanceUID] = path
         fileset.add(header)

@@ -32,7 +32,7 @@ import numpy as np
 
 from synthspec import __version__
 from synthspec.cohort import layout
-from synthspec.cohort.atomic import link_or_copy, sha256_file, staged_dir, write_text_atomic
+from synthspec.cohort.atomic import link_or_copy, staged_dir, write_text_atomic
 from synthspec.errors import InputError
 
 LABEL_CHOICES = ("semantic", "findings")
@@ -161,7 +161,7 @@ def _write(cohort, target: Path, channels: list[str], lut: np.ndarray, known: se
             case = subject.subject_id
             for c, channel in enumerate(channels):
                 source = subject.folder / layout.channel_file(channel)
-                _check_hash(subject, layout.channel_file(channel), source)
+                subject._verify(layout.channel_file(channel))   # present and as written, else one line
                 if link_or_copy(source, tmp / layout.NNUNET_IMAGES / layout.nnunet_image(case, c), copy):
                     linked += 1
                 else:
@@ -186,11 +186,3 @@ def _refuse_existing(out: Path, target: Path, dataset_id: int) -> None:
         if clash:
             raise ExportError(f"{out} already holds {clash[0]}, and nnU-Net needs one dataset per id; choose another "
                               "--dataset-id (nothing was changed)")
-
-
-def _check_hash(subject, name: str, path: Path) -> None:
-    expected = (subject.record.get("hashes") or {}).get(name)
-    if not expected or sha256_file(path) != expected:
-        raise ExportError(f"{path} does not match the SHA-256 recorded when it was written (damaged or edited); "
-                          f"move {subject.folder} aside and regenerate it with `synth run --plan ... --resume`")
-

@@ -58,15 +58,16 @@ class SubjectFiles:
         """Check every file the subject's record lists against its recorded SHA-256 (a gate such as
         `synth validate` passes a subject only when all of its files are the ones written)."""
         for name in sorted(self.record.get("hashes") or {}):
-            if not os.path.lexists(self.folder / name):
-                raise CohortError(f"{self.folder / name} is missing; move {self.folder} aside and regenerate the subject "
-                                  "with `synth run ... --resume`")
             self._verify(name)
 
     def _verify(self, name: str) -> None:
-        """Check one file against the SHA-256 that `synth run` recorded (once per file)."""
+        """Check one file against the SHA-256 that `synth run` recorded (once per file); a recorded file that is
+        gone is an error too."""
         path = self.folder / name
         expected = (self.record.get("hashes") or {}).get(name)
+        if expected and not os.path.lexists(path):
+            raise CohortError(f"{path} is missing; move {self.folder} aside and regenerate the subject "
+                              "with `synth run ... --resume`")
         if name not in self.verified and os.path.lexists(path):
             if not expected:
                 raise CohortError(f"{self.folder / 'subject.json'} records no hash for {name}, so the file cannot be "
