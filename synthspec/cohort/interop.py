@@ -198,6 +198,10 @@ DATALIST_DESCRIPTION = (
     "box_label: 0-based index into box_classes. fold: 0..{last}, balanced for positives.")
 
 
+GRADE = "thacher_wrist"
+"""A lesion attribute the datalist carries as the subject's class label (the rickets severity score)."""
+
+
 def datalist(plan, records: list[dict]) -> dict:
     """datalist.json: MONAI's decathlon datalist (`training` items with image, label, fold and boxes)."""
     from synthspec.families import registry
@@ -215,10 +219,18 @@ def datalist(plan, records: list[dict]) -> dict:
         paths = [files[c] for c in channels if c in files]
         if paths:
             item["image"] = paths[0] if len(paths) == 1 else paths
-        if "semantic" in files:
-            item["label"] = files["semantic"]
-        item["box"] = [_box(lesion) for lesion in r["lesions"]]
-        item["box_label"] = [box_classes.index(lesion["kind"]) for lesion in r["lesions"]]
+        if plan.modality == "xray":   # a radiograph: its masks in the detector plane, no 3-D boxes
+            if "labels_projected" in files:
+                item["label"] = files["labels_projected"]
+                item["lesion_label"] = files["lesions_projected"]
+            grades = [l["attributes"][GRADE] for l in r["lesions"] if GRADE in (l.get("attributes") or {})]
+            if grades:
+                item[GRADE] = max(grades)
+        else:
+            if "semantic" in files:
+                item["label"] = files["semantic"]
+            item["box"] = [_box(lesion) for lesion in r["lesions"]]
+            item["box_label"] = [box_classes.index(lesion["kind"]) for lesion in r["lesions"]]
         items.append(item)
     names = {"0": "background", **{str(e["id"]): e["name"] for e in label_entries(plan)}}
     return {
@@ -226,7 +238,7 @@ def datalist(plan, records: list[dict]) -> dict:
         "description": DATALIST_DESCRIPTION.format(version=__version__, last=k - 1,
                                                    channels=", ".join(_channel_title(c, units.get(c)) for c in channels)),
         "reference": f"synthspec {__version__}, synthetic",
-        "tensorImageSize": "3D",
+        "tensorImageSize": "2D" if plan.modality == "xray" else "3D",
         "modality": {str(n): (_channel_title(c, units.get(c))) for n, c in enumerate(channels)},
         "labels": names,
         "label_map": layout.SEMANTIC,

@@ -44,6 +44,13 @@ class SubjectFiles:
             raise CohortError(f"{self.folder} has no image channel {name!r} (its channels: {', '.join(self.channels)})")
         return self._read(layout.channel_file(name), self.channel_shapes.get(name))
 
+    def detector_mask(self, name: str) -> np.ndarray:
+        """A mask in a radiograph's detector plane (`labels_projected`, `lesions_projected`), on the image's shape."""
+        files = self.record.get("files") or {}
+        if name not in files:
+            raise CohortError(f"{self.folder} has no {name} mask (a radiograph cohort written with `masks` has one)")
+        return self._read(layout.channel_file(name), self.channel_shapes.get(self.channels[0]))
+
     def image(self) -> np.ndarray:
         """The first image channel (the CT volume)."""
         return self.channel(self.channels[0])

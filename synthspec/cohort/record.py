@@ -16,7 +16,8 @@ def lesion_entries(lesions) -> list[dict]:
     (z0, y0, x0, z1, y1, x1) half-open voxel indices holding every voxel the lesion changed."""
     return [{"id": l.id, "kind": l.kind, "subtype": l.subtype, "location": l.location,
              "diameter_mm": round(l.diameter_mm, 3), "centre_mm": [round(c, 2) for c in l.centre_mm],
-             "bbox_voxels": list(l.bbox), "volume_ml": round(l.volume_ml, 5), "attempts": l.attempts}
+             "bbox_voxels": list(l.bbox), "volume_ml": round(l.volume_ml, 5), "attempts": l.attempts,
+             **({"attributes": l.attributes} if getattr(l, "attributes", None) else {})}
             for l in lesions]
 
 

@@ -58,9 +58,14 @@ def write_subject(out: Path, plan, subject) -> dict:
             files["labels"] = layout.LABELS
             files["lesions"] = layout.LESIONS
             files["semantic"] = layout.SEMANTIC
+            for name, mask in subject.masks.items():   # masks in a radiograph's detector plane
+                write_nifti(tmp / layout.channel_file(name), mask, *modality.channel_geometry(plan, "image"))
+                files[name] = layout.channel_file(name)
+        if "png" in formats and hasattr(modality, "write_previews"):
+            files.update(modality.write_previews(tmp, subject, plan))
         if "dicom" in formats:
             files["dicom"] = modality.write_series(tmp, subject, plan, identity, __version__)
-            if plan.writing.dicom_seg != "none":
+            if plan.writing.dicom_seg != "none" and getattr(modality, "writes_seg", True):
                 from synthspec.cohort.dicom_seg import write_seg
 
                 seg = write_seg(tmp, subject, plan, identity, __version__, files["dicom"].rstrip("/"))

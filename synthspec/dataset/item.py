@@ -5,7 +5,8 @@
                  them (a list of files for several channels), so transforms need no change between disk
                  and on the fly
     label        float32 MetaTensor [1, X, Y, Z]: semantic.nii.gz (anatomy ids, lesion voxels set to
-                 their finding class; `cohort.interop.semantic_map`)
+                 their finding class; `cohort.interop.semantic_map`); for a radiograph labels_projected.nii.gz,
+                 the anatomy in the detector plane (and lesion_mask lesions_projected.nii.gz; no boxes)
     lesion_mask  (with lesion_mask=True) float32 MetaTensor [1, X, Y, Z]: lesions.nii.gz, instance ids
                  1..n as in `lesions`
     twin_image   (with twins=True) the counterfactual twin: the subject generated without its lesions
@@ -110,21 +111,24 @@ def subject_item(plan, k: int, options: ItemOptions = ItemOptions()) -> dict[str
     entry = datalist(plan, [record])["training"][0]
     names, affine = _channels(plan, subject)
     sid = record["subject_id"]
+    projected = subject.masks   # a radiograph: its masks lie in the detector plane, as the cohort writes them
+    label = projected["labels_projected"] if projected else semantic_map(plan, subject.labels, subject.lesion_mask,
+                                                                         subject.lesions)
     item: dict[str, Any] = {
         "image": _volume([subject.channels[c] for c in names], affine, sid, options.dtype),
-        "label": _volume([semantic_map(plan, subject.labels, subject.lesion_mask, subject.lesions)], affine, sid,
-                         options.dtype),
+        "label": _volume([label], affine, sid, options.dtype),
     }
     if options.lesion_mask:
-        item["lesion_mask"] = _volume([subject.lesion_mask], affine, sid, options.dtype)
+        lesions = projected["lesions_projected"] if projected else subject.lesion_mask
+        item["lesion_mask"] = _volume([lesions], affine, sid, options.dtype)
     if options.twins:
         if subject.params.lesions:
             twin = generate_subject(plan, k, with_pathology=False, device=options.device)
             item["twin_image"] = _volume([twin.channels[c] for c in names], affine, sid, options.dtype)
         else:   # nothing to take away: the twin's stages are the original's, draw for draw
             item["twin_image"] = item["image"].clone()
-    item["box"] = torch.as_tensor(entry["box"], dtype=torch.float32).reshape(-1, 6)
-    item["box_label"] = torch.as_tensor(entry["box_label"], dtype=torch.long).reshape(-1)
+    item["box"] = torch.as_tensor(entry.get("box", []), dtype=torch.float32).reshape(-1, 6)
+    item["box_label"] = torch.as_tensor(entry.get("box_label", []), dtype=torch.long).reshape(-1)
     fields = (*_META_FIELDS, *registry.modality(plan.modality).acquisition_fields, "positive", "lesions")
     item.update({key: record[key] for key in fields if key in record})
     return item

@@ -181,9 +181,13 @@ def sample_subject(plan: Plan, index: int) -> SubjectParams:
         low, high = p.count
         count = int(rng.integers(low, high + 1))
         for _ in range(count):
-            subtype = choose(p.subtype, rng) if p.subtype else "solid"
-            diameter = (draw(p.diameter, rng, budget, f"pathology {p.name}.diameter") if p.diameter
-                        else family.default_diameter_mm)
+            subtype = choose(p.subtype, rng) if p.subtype else getattr(family, "default_subtype", "solid")
+            if p.diameter:
+                diameter = draw(p.diameter, rng, budget, f"pathology {p.name}.diameter")
+            elif getattr(family, "default_diameter_range_mm", None):   # the family's own spread of sizes
+                diameter = float(rng.uniform(*family.default_diameter_range_mm))
+            else:
+                diameter = family.default_diameter_mm
             location = [choose(p.location, rng)] if p.location else [family.default_location]
             default_lob, default_spic = family.shape_defaults(subtype)
             lob = draw(p.lobulation, rng, budget) if p.lobulation else default_lob

@@ -45,6 +45,8 @@ class GeneratedSubject:
     rejected: list[str]
     attempts: int = 1          # 1 + anatomy re-draws
     anatomy_failures: list[str] | None = None   # reasons still failing after the last re-draw (None: passed)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    """Masks in a channel's own geometry, by name (radiographs: `labels_projected`, `lesions_projected`)."""
 
     @property
     def image(self) -> np.ndarray:
@@ -71,6 +73,7 @@ class _Work:
     failures: list[str] | None = None
     truth: Any = None
     channels: dict = field(default_factory=dict)
+    masks: dict = field(default_factory=dict)
 
 
 def _sample(work: _Work, stage) -> None:
@@ -151,6 +154,8 @@ def _acquire(work: _Work, stage) -> None:
     positive = bool(work.scene.lesions)
     work.channels = {name: modality.store(plant_shortcut(plan, image, positive))
                      for name, image in images.items()}
+    if hasattr(modality, "detector_masks"):   # a projection modality: the masks in its image plane too
+        work.masks = modality.detector_masks(work.scene, stage.params.settings, p.acquisition, work.device)
 
 
 STAGES = {
@@ -195,4 +200,4 @@ def generate_subject(plan: Plan, k: int, *, with_pathology: bool = True, noisele
     scene = work.scene
     return GeneratedSubject(params=work.params, channels=work.channels, truth=work.truth, labels=scene.labels,
                             lesion_mask=scene.lesion_mask, lesions=list(scene.lesions), rejected=list(scene.rejected),
-                            attempts=work.attempts, anatomy_failures=work.failures)
+                            attempts=work.attempts, anatomy_failures=work.failures, masks=work.masks)

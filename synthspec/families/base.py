@@ -60,6 +60,8 @@ class InsertedLesion:
     bbox: tuple[int, int, int, int, int, int]  # (z0, y0, x0, z1, y1, x1) voxel indices, half-open
     volume_ml: float
     attempts: int
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """What the pathology family records beyond size and place (a rickets severity score, a blood age)."""
 
 
 @dataclass
@@ -130,3 +132,35 @@ class Channel:
     unit: str
     dtype: str
     windows: tuple[Window, ...] = ()
+
+
+@dataclass(frozen=True)
+class RadiographyField:
+    """How an anatomy family is radiographed: the phantom the rays cross and where it lies.
+
+    `beams` maps each view the family supports to the direction the central ray travels in its
+    frame ("-y": posterior to anterior in the LPS frame, a PA chest); the detector sits past the
+    phantom, `detector_gap_mm` beyond its far face (cassette cover, table, patient contact)."""
+
+    field_mm: tuple[float, float, float]
+    """(z, y, x) extent of the phantom grid in mm."""
+    voxel_mm: float
+    beams: dict[str, str]
+    default_view: str
+    default_sid_mm: float
+    detector_gap_mm: float
+    body_part: str
+    """DICOM BodyPartExamined."""
+    laterality: str = ""
+    """The side imaged ("L", "R") for a paired part, "" for the chest."""
+    focal_spot: str = "small"
+    """"small" (fine, extremities) or "large" (broad, chest) focal spot."""
+    field_by_age: tuple[tuple[float, tuple[float, float, float]], ...] = ()
+    """Smaller phantoms for cohorts whose oldest subject is at most the given age (y): (max age, field_mm),
+    smallest first; a cohort of young children then casts no rays through room only a teenager needs."""
+
+    def field_for(self, max_age_y: float | None) -> tuple[float, float, float]:
+        for age, field in self.field_by_age:
+            if max_age_y is not None and max_age_y <= age:
+                return field
+        return self.field_mm

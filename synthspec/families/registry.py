@@ -30,14 +30,21 @@ class Line:
 ANATOMIES: tuple[Line, ...] = (
     Line("thorax_adult", "synthspec.families.anatomy.thorax:FAMILY",
          "procedural adult chest: lobes, airways, pulmonary vessels, mediastinum, spine, ribs", modalities=("ct",)),
+    Line("hand_pediatric", "synthspec.families.anatomy.hand:FAMILY",
+         "procedural child's hand and wrist, 0-18 y: bones with epiphyses and physes that ossify and close by age",
+         modalities=("xray",)),
 )
 MODALITIES: tuple[Line, ...] = (
     Line("ct", "synthspec.families.modality.ct:MODALITY",
          "parallel-beam CT: projection, Poisson + electronic noise, filtered back-projection"),
+    Line("xray", "synthspec.families.modality.xray:MODALITY",
+         "projection radiography: cone beam, tungsten spectrum, scatter and grid, flat-panel or CR detector"),
 )
 PATHOLOGIES: tuple[Line, ...] = (
     Line("lung_nodule", "synthspec.families.pathology.lung_nodule:PATHOLOGY",
          "solid, part-solid and ground-glass lung nodules placed under the spec's constraints"),
+    Line("rickets", "synthspec.families.pathology.rickets:PATHOLOGY",
+         "nutritional rickets: widened, frayed and cupped physes with osteopenia, graded by the Thacher score"),
 )
 TABLES = {"anatomy": ANATOMIES, "modality": MODALITIES, "pathology": PATHOLOGIES}
 

@@ -102,6 +102,32 @@ def stdlib_tables(stdlib, anatomy: str, not_drawn) -> tuple[list[Label], dict[st
     return labels, tissue_hu, list(tissues)
 
 
+def _oldest(cohort: Cohort) -> float | None:
+    """The oldest age (y) a subject of the cohort can have, None when the spec leaves age to the family."""
+    age = cohort.population.age if cohort.population else None
+    if age is None:
+        return None
+    high = age.support()[1]
+    return high if math.isfinite(high) else None
+
+
+def _tissue_density(stdlib, labels: list[Label], anatomy, cohort: Cohort) -> dict[str, float]:
+    """Mass density (g/cm^3) of every tissue a subject of this cohort can hold: the anatomy's labels, the tissues
+    its partial-volume layers paint (`layer_tissues`) and those of the spec's pathologies (`tissues`)."""
+    tissues = {e.tissue for e in labels if e.tissue} | set(getattr(anatomy, "layer_tissues", ()))
+    for kind in {p.kind for p in cohort.pathologies}:
+        tissues |= set(getattr(registry.pathology(kind), "tissues", ()))
+    table = stdlib.items["tissue"]
+    out = {}
+    for name in sorted(tissues):
+        density = table[name].get("density") if name in table else None
+        if density is None:
+            raise PlanError(f"tissue `{name}` has no `density` in the stdlib tissue table, which a radiograph needs; "
+                            "add one to its tissue block")
+        out[name] = float(density)
+    return out
+
+
 def _pathologies(cohort: Cohort) -> list[PathologyParams]:
     out = []
     for p in cohort.pathologies:
@@ -215,9 +241,15 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
                                        electronic_noise=s.get("electronic_noise") or 20.0, mtf50=s.get("mtf50"),
                                        kernels=s.get("kernels") or [])
 
-    shape, spacing = modality.grid(cohort.protocol, cohort.voxel_size, anatomy.scan_length_mm)
+    shape, spacing = modality.grid(cohort.protocol, cohort.voxel_size, anatomy, _oldest(cohort))
     grid = GridSpec(shape=shape, spacing=spacing)
-    acquisition, notes = modality.lower(cohort.protocol, shape, spacing, tissue_hu, bone_labels)
+    try:
+        acquisition, notes = modality.lower(cohort.protocol, shape, spacing, tissue_hu, bone_labels, anatomy=anatomy,
+                                            tissue_density=_tissue_density(stdlib, labels, anatomy, cohort)
+                                            if getattr(modality, "needs_density", False) else None,
+                                            scanners=scanners, labels=labels)
+    except ValueError as error:
+        raise PlanError(str(error)) from None
     per_subject, times = modality.estimate(shape, acquisition, device)
     device_bytes = int(gpu_memory) if device == "cuda" and gpu_memory else estimate.device_memory(device)
     budget = int(memory_budget) if memory_budget is not None else \
@@ -232,13 +264,16 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
     seconds = sum(times.values())
     workers = max(1, workers)
     formats = cohort.output.formats if cohort.output else ["nifti", "dicom", "masks"]
-    disk = modality.bytes_on_disk(shape, formats, _seg_segments(cohort.output, labels, _pathologies(cohort)),
-                                  cohort.output.dicom_compression if cohort.output else "none")
+    segments = _seg_segments(cohort.output, labels, _pathologies(cohort)) if getattr(modality, "writes_seg", True) \
+        else (0, 0)
+    disk = modality.bytes_on_disk(shape, formats, segments, cohort.output.dicom_compression if cohort.output else "none",
+                                  settings=acquisition)
     max_hours = DEFAULT_MAX_HOURS if max_hours is None else max_hours
     max_storage_bytes = DEFAULT_MAX_STORAGE_BYTES if max_storage_bytes is None else max_storage_bytes
     _refuse_over_budget(n, device, workers, seconds, disk, formats, max_hours, max_storage_bytes)
 
     vol = list(shape)
+    channel_shape = list(modality.channel_shape(acquisition, shape)) if hasattr(modality, "channel_shape") else vol
     channels = [c.name for c in modality.channels]
     sampling = SampleParams(
         population=PopulationParams(**(cohort.population.model_dump(include=set(PopulationParams.model_fields))
@@ -263,7 +298,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
               doc="lesions placed by rejection sampling under the spec's constraints, added as tissue layers"),
         Stage(id="acquire", kind="acquire", after=["pathology"], device=device,
               params=FamilyParams(stage="acquire", family=modality_name, settings=acquisition),
-              outputs=[TensorSpec(name=c, shape=vol, dtype=ch.dtype) for c, ch in zip(channels, modality.channels)],
+              outputs=[TensorSpec(name=c, shape=channel_shape, dtype=ch.dtype) for c, ch in zip(channels, modality.channels)],
               seconds_per_subject=times["acquire"], bytes_per_subject=per_subject,
               doc=f"{modality_name}: render tissue contrast, simulate the acquisition and the scanner class"),
         Stage(id="write", kind="write", after=["acquire"],

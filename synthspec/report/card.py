@@ -230,7 +230,7 @@ def composition(rows: list[dict], planned: dict | None = None) -> dict[str, Any]
             "by_kind": _counts(l.get("kind") for l in lesions),
             "by_subtype": _counts(l.get("subtype") for l in lesions),
             "by_size_class": {c: sum(1 for l in lesions if size_class(float(l["diameter_mm"])) == c)
-                              for c in SIZE_CLASSES},
+                              for c in SIZE_CLASSES} if all(l.get("kind") == "lung_nodule" for l in lesions) else {},
             "by_location": _counts(l.get("location") for l in lesions),
             "diameter_mm": summary([l.get("diameter_mm") for l in lesions]),
             "requested_not_placed": sum(max(0, int(r.get("lesions_requested", r.get("n_lesions", 0)) or 0)

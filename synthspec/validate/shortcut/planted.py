@@ -28,9 +28,21 @@ def plant(plan, params, image: np.ndarray, strength: float | None = None) -> np.
     return store(plan, marked)
 
 
-def control_result(nb: dict, s: ShortcutSettings) -> CheckResult:
+def control_result(nb: dict, s: ShortcutSettings, modality: str = "ct") -> CheckResult:
     value = nb.get("twin_probe_auc")
     caught = value is not None and value > s.max_probe_auc
+    if modality == "xray":   # radiographs: the real lead laterality marker, absent from the positives' twins
+        details = {"test": "counterfactual"} | dict(nb) | {"control": "laterality marker left out of the positives' "
+                                                           "twins", "must_exceed": s.max_probe_auc}
+        return CheckResult(
+            family="shortcut", name="shortcut_planted_control", passed=caught, value=value,
+            threshold=s.max_probe_auc, details=details,
+            reason=(f"the positives' twins regenerated without their lead laterality marker were told apart by the "
+                    f"twin probe (AUC {value:.2f} > {s.max_probe_auc:.2f}): these tests can see a marker shortcut at "
+                    "this cohort size") if caught else (
+                f"the positives' twins regenerated without their lead laterality marker went unnoticed by the twin "
+                f"probe (AUC {value}): at this cohort size the no-cheat tests are not sensitive enough to trust "
+                "their pass; raise `subjects`"))
     details = {"test": "counterfactual"} | dict(nb) | {"marker_strength": s.control_strength,
                                                        "must_exceed": s.max_probe_auc}
     return CheckResult(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from synthspec.families.anatomy.thorax.references import ANATOMY_CHECKS, LESION_CHECKS
+from synthspec.families.base import RadiographyField
 
 
 class ThoraxSettings(BaseModel):
@@ -31,6 +32,13 @@ class ThoraxFamily:
     name = "thorax_adult"
     scan_length_mm = 300.0
     """Cranio-caudal coverage of the grid: lung apices to the diaphragm with margin."""
+    radiography = RadiographyField(field_mm=(300.0, 450.0, 450.0), voxel_mm=2.0, beams={"pa": "-y", "ap": "+y"},
+                                   default_view="pa", default_sid_mm=1800.0, detector_gap_mm=30.0, body_part="CHEST",
+                                   focal_spot="large")
+    """A chest radiograph: PA at 180 cm with the chest against the detector (PHYSICS.md, Radiography); the phantom
+    covers the CT field (the largest subjects, 190 cm at BMI 35, fit 450 mm) at 2 mm voxels."""
+    layer_tissues = ("soft_tissue", "air", "blood", "cortical_bone")
+    """Tissues the partial-volume layers paint (fissures and airway walls, lumens, vessels, the cortex)."""
     not_drawn = ("pleura",)
     """Structures the stdlib declares that the builder does not label (the pleura is the lung's surface)."""
     anatomy_checks = ANATOMY_CHECKS

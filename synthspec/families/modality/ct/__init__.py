@@ -57,9 +57,11 @@ class CT:
     acquisition_fields = ("kv", "mas", "kernel", "slice_thickness_mm")
     """Per-subject acquisition values in the subject record and the manifest."""
 
-    def grid(self, protocol, voxel_size: float | None, scan_length_mm: float) -> tuple[tuple[int, int, int],
-                                                                                     tuple[float, float, float]]:
-        """(shape, spacing) of the reconstructed volume: matrix and field of view in plane, slices along z."""
+    def grid(self, protocol, voxel_size: float | None, anatomy, max_age_y: float | None = None) -> tuple[
+            tuple[int, int, int], tuple[float, float, float]]:
+        """(shape, spacing) of the reconstructed volume: matrix and field of view in plane, slices along z over
+        the anatomy's cranio-caudal coverage (`scan_length_mm`)."""
+        scan_length_mm = anatomy.scan_length_mm
         matrix = protocol.matrix or DEFAULT_MATRIX
         fov = protocol.field_of_view or DEFAULT_FOV_MM
         pixel = fov / matrix
@@ -70,7 +72,7 @@ class CT:
         z = int(math.ceil(scan_length_mm / dz))
         return (z, matrix, matrix), (dz, pixel, pixel)
 
-    def lower(self, protocol, shape, spacing, tissue_hu: dict, bone_labels: list[int]) -> tuple[dict, list[str]]:
+    def lower(self, protocol, shape, spacing, tissue_hu: dict, bone_labels: list[int], **_) -> tuple[dict, list[str]]:
         """The acquisition settings, and notes for `synth plan`.  Full angular sampling unless the spec sets `views`."""
         full = math.ceil(math.pi / 2 * shape[2])
         views = protocol.views or full
@@ -91,7 +93,8 @@ class CT:
         views = int(settings["views"])
         return estimate.bytes_per_subject(shape, views), estimate.seconds_per_subject(shape, views, device)
 
-    def bytes_on_disk(self, shape, formats, seg: tuple[int, int] = (1, 0), compression: str = "none") -> dict[str, int]:
+    def bytes_on_disk(self, shape, formats, seg: tuple[int, int] = (1, 0), compression: str = "none",
+                      settings: dict | None = None) -> dict[str, int]:
         """What one subject's files take on disk, by part (NIfTI image, masks, DICOM series in the `compression`
         transfer syntax, DICOM SEG with `seg` = (finding classes, anatomy labels) segments, records)."""
         from synthspec.families.modality.ct import estimate
