@@ -198,8 +198,9 @@ DATALIST_DESCRIPTION = (
     "box_label: 0-based index into box_classes. fold: 0..{last}, balanced for positives.")
 
 
-GRADE = "thacher_wrist"
-"""A lesion attribute the datalist carries as the subject's class label (the rickets severity score)."""
+GRADES = ("grade", "thacher_wrist")
+"""Lesion attributes the datalist carries as class labels of the subject: the finding's grade (rickets: 1-2 at
+the physis it widened) and the Thacher wrist score (0-4; 0 where only hand physes are affected)."""
 
 
 def datalist(plan, records: list[dict]) -> dict:
@@ -223,9 +224,10 @@ def datalist(plan, records: list[dict]) -> dict:
             if "labels_projected" in files:
                 item["label"] = files["labels_projected"]
                 item["lesion_label"] = files["lesions_projected"]
-            grades = [l["attributes"][GRADE] for l in r["lesions"] if GRADE in (l.get("attributes") or {})]
-            if grades:
-                item[GRADE] = max(grades)
+            for key in GRADES:   # a finding's severity: the subject's class label beside `positive`
+                grades = [l["attributes"][key] for l in r["lesions"] if key in (l.get("attributes") or {})]
+                if grades:
+                    item[key] = max(grades)
         else:
             if "semantic" in files:
                 item["label"] = files["semantic"]

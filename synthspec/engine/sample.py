@@ -27,6 +27,23 @@ from synthspec.plan.model import Plan
 
 DEFAULT_HEIGHT = {"female": (1620.0, 70.0), "male": (1760.0, 75.0)}  # mm; adult means, WHO/NCD-RisC order of magnitude
 DEFAULT_BMI = (26.0, 4.0, 18.0, 40.0)
+CHILD_HEIGHT_MM = {
+    # age (y): (girls, boys) median height in mm; WHO Child Growth Standards (2006) to 5 y, CDC 2000 growth
+    # charts beyond (50th percentile, rounded to 5 mm).  SD about 4.5 % of the median at every age.
+    0.0: (490.0, 500.0), 0.5: (655.0, 675.0), 1.0: (740.0, 755.0), 2.0: (860.0, 875.0), 3.0: (950.0, 960.0),
+    4.0: (1025.0, 1030.0), 5.0: (1095.0, 1100.0), 6.0: (1155.0, 1160.0), 8.0: (1275.0, 1280.0),
+    10.0: (1385.0, 1385.0), 12.0: (1510.0, 1490.0), 14.0: (1600.0, 1635.0), 16.0: (1625.0, 1735.0),
+    18.0: (1635.0, 1760.0),
+}
+CHILD_HEIGHT_CV = 0.045
+
+
+def child_height_mm(sex: str, age_y: float) -> float:
+    """Median height (mm) of a child of this sex and age, interpolated in CHILD_HEIGHT_MM."""
+    ages = sorted(CHILD_HEIGHT_MM)
+    column = 0 if sex == "female" else 1
+    values = [CHILD_HEIGHT_MM[a][column] for a in ages]
+    return float(np.interp(float(age_y), ages, values))
 
 
 class SamplingError(Failure):
@@ -152,6 +169,10 @@ def sample_subject(plan: Plan, index: int) -> SubjectParams:
         raise SamplingError(f"population.age never fell in the age band {stratum['age_band']} within the sampling budget")
     if pop.height:
         height = draw(pop.height, rng, budget, "population.height")
+    elif getattr(registry.anatomy(plan.anatomy), "pediatric", False):   # a child's height follows its age
+        mean = child_height_mm(sex, age)
+        sd = CHILD_HEIGHT_CV * mean
+        height = float(np.clip(rng.normal(mean, sd), mean - 2.5 * sd, mean + 2.5 * sd))
     else:
         mean, sd = DEFAULT_HEIGHT[sex]
         height = float(np.clip(rng.normal(mean, sd), mean - 2.5 * sd, mean + 2.5 * sd))

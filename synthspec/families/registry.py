@@ -29,7 +29,7 @@ class Line:
 
 ANATOMIES: tuple[Line, ...] = (
     Line("thorax_adult", "synthspec.families.anatomy.thorax:FAMILY",
-         "procedural adult chest: lobes, airways, pulmonary vessels, mediastinum, spine, ribs", modalities=("ct",)),
+         "procedural adult chest: lobes, airways, pulmonary vessels, mediastinum, spine, ribs", modalities=("ct", "xray")),
     Line("hand_pediatric", "synthspec.families.anatomy.hand:FAMILY",
          "procedural child's hand and wrist, 0-18 y: bones with epiphyses and physes that ossify and close by age",
          modalities=("xray",)),

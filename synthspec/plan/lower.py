@@ -17,6 +17,8 @@ import json
 import math
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from synthspec import __version__
 from synthspec.compiler.check import FileResult
 from synthspec.compiler.model import Cohort
@@ -103,9 +105,10 @@ def stdlib_tables(stdlib, anatomy: str, not_drawn) -> tuple[list[Label], dict[st
 
 
 def _oldest(cohort: Cohort) -> float | None:
-    """The oldest age (y) a subject of the cohort can have, None when the spec leaves age to the family."""
+    """The oldest age (y) a subject of the cohort can have; None when the spec leaves age to the family or sets
+    heights of its own (which the family's fields by age do not bound)."""
     age = cohort.population.age if cohort.population else None
-    if age is None:
+    if age is None or cohort.population.height is not None:
         return None
     high = age.support()[1]
     return high if math.isfinite(high) else None
@@ -248,6 +251,8 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
                                             tissue_density=_tissue_density(stdlib, labels, anatomy, cohort)
                                             if getattr(modality, "needs_density", False) else None,
                                             scanners=scanners, labels=labels)
+    except ValidationError as error:
+        raise PlanError(f"the {modality_name} settings cannot be planned: {error.errors()[0]['msg']}") from None
     except ValueError as error:
         raise PlanError(str(error)) from None
     per_subject, times = modality.estimate(shape, acquisition, device)

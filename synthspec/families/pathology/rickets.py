@@ -2,9 +2,12 @@
 
 Stage role: given a `hand_pediatric` tissue scene and `lesion_rng`, change the tissues at the
 requested physes and record each lesion.  It draws only from `lesion_rng`, changes labels and
-adds layers only on a crop around each physis (so a twin without pathology matches everywhere
-else), and never sets an intensity: the modality renders cartilage and bone from its own tables
-and applies `scene.factors['bone_mineral_scale']` (osteopenia) to bone density.
+adds layers only on a crop around each physis (so a twin's tissues match everywhere else), and
+never sets an intensity: the modality renders cartilage and bone from its own tables and applies
+`scene.factors['bone_mineral_scale']` (osteopenia) to the density of every bone.  Osteopenia is
+part of the disease, so a twin's delivered radiograph differs from its original's in every bone
+too (and, through the detector's adaptive window, a little in grey level everywhere), most at the
+widened physis.
 
 Grading (Thacher et al., Radiographic scoring method for the assessment of the severity of
 nutritional rickets, J Trop Pediatr 2000;46:132-139; shared PHYSICS.md): wrist score 0-4, the

@@ -22,7 +22,7 @@ import numpy as np
 
 from synthspec.validate.shortcut._generate import generate_with
 from synthspec.validate.shortcut.planted import plant, planted
-from synthspec.validate.shortcut.settings import ShortcutSettings
+from synthspec.validate.shortcut.settings import CONTEXT, ShortcutSettings
 from synthspec.validate.shortcut.slabs import Data
 
 WINDOWS = ((0.0, 1.0), (0.5, 1.0), (0.0, 0.5), (0.0, 0.1))
@@ -77,9 +77,9 @@ def collect_radiographs(cohort, subjects, params, positive, folds, tests, s: Sho
                 unmarked = params[k].model_copy(update={"acquisition": {**params[k].acquisition,
                                                                         "marker_corner": "none"}})
                 bare = _image(generate_with(plan, unmarked, with_pathology=False))
-                data.scan_marked[k] = prep(bare, body)[None]
+                data.scan_marked[k] = prep(bare, body)[CONTEXT][None].half()
         if "counterfactual" in tests:
-            data.scan[k] = prep(free, body)[None]
+            data.scan[k] = prep(free, body)[CONTEXT][None].half()
     if "scanner_swap" in tests:
         names = sorted(plan.scanners)
         if len(names) < 2:

@@ -29,15 +29,23 @@ class HandSettings(BaseModel):
     """Structure name -> id in the plan's label table."""
 
 
+FIELD_BY_AGE = ((6.0, (225.0, 50.0, 145.0)), (10.0, (255.0, 56.0, 170.0)), (14.0, (290.0, 64.0, 200.0)))
+"""Phantom fields (z, y, x mm) for cohorts whose oldest child is at most the given age: the largest hand of 400
+draws per sex at a height 2.5 SD above the age's median (WHO / CDC), fingers spread, 45 mm of forearm and the
+build's margin (`benchmarks/xray_figures.py --only fields` prints them); older cohorts take `field_mm`."""
+
+
 class HandFamily:
     name = "hand_pediatric"
-    field_mm = (270.0, 60.0, 180.0)
-    """(z, y, x) field a fixed cohort grid needs for every age 0-18 y (a tall 18-year-old's hand with the
-    fingers spread and 45 mm of distal forearm); a 10-12 y cohort fits in about 220 x 50 x 140 mm."""
+    pediatric = True
+    """Without `height` in the spec, the sampler draws a child's height for its age (WHO / CDC growth charts)."""
+    field_mm = (305.0, 68.0, 210.0)
+    """(z, y, x) field a fixed cohort grid needs for every age 0-18 y: the largest of 400 hands per sex of an
+    18-year-old 2.5 SD above the median height, fingers spread, with 45 mm of distal forearm."""
     scan_length_mm = field_mm[0]
-    radiography = RadiographyField(field_mm=field_mm, voxel_mm=0.5, beams={"pa": "+y"}, default_view="pa",
+    radiography = RadiographyField(field_mm=field_mm, voxel_mm=0.6, beams={"pa": "+y"}, default_view="pa",
                                    default_sid_mm=1000.0, detector_gap_mm=10.0, body_part="HAND", laterality="L",
-                                   focal_spot="small", field_by_age=((12.0, (220.0, 50.0, 140.0)),))
+                                   focal_spot="small", field_by_age=FIELD_BY_AGE)
     """A left hand PA for bone age (Greulich-Pyle convention): dorsum at -y toward the tube, the palm on the
     detector at +y, SID 100 cm (PHYSICS.md, Radiography).  The hand is centred in the 60 mm depth, so its
     palm lies some 5-10 mm inside the phantom's +y face; the gap adds the cassette cover."""

@@ -112,11 +112,12 @@ def projection_binning(voxel_mm: float, magnification: float, pixel_mm: float) -
 
 def mask_priority(labels) -> list[int]:
     """Which structure a pixel of the projected label map shows where several overlap along its ray: growth
-    plates first (the findings of the hand live there), then bones, then the other structures, the finer
-    (higher id) before the coarser; air and unwritten labels never."""
+    plates first (the findings of the hand live there), then bones (the finer, higher id, first), then the other
+    structures in id order (soft tissue before the subcutaneous fat every ray crosses); air and unwritten
+    labels never."""
     def rank(e) -> tuple[int, int]:
         first = 0 if e.group == "physes" else 1 if e.tissue in BONE_TISSUES else 2
-        return first, -int(e.id)
+        return first, -int(e.id) if first < 2 else int(e.id)   # the envelope: deeper soft tissue before its fat
 
     return [int(e.id) for e in sorted((e for e in labels if e.written and e.tissue != "air" and e.kind == "anatomy"),
                                       key=rank)]
@@ -158,11 +159,18 @@ class XRay:
         depth = shape[1] * spacing[1]
         oid = depth / 2 + r.detector_gap_mm
         sod = sid - oid
+        if sod <= depth:
+            raise ValueError(f"`sid: {sid / 10:g} cm` puts the focal spot within a phantom's depth of the "
+                             f"{depth:.0f} mm deep {anatomy.name} phantom; set `sid` to at least "
+                             f"{(2 * depth + oid) / 10:.0f} cm in the xray block")
         pixel = float(protocol.detector_pixel or 0.15)
         mag = sid / sod
         binning = projection_binning(min(spacing), mag, pixel)
-        rows = binning * int(math.ceil(shape[0] * spacing[0] * mag / pixel / binning))
-        cols = binning * int(math.ceil(shape[2] * spacing[2] * mag / pixel / binning))
+        # rows: the far face's magnification, so the edge rays still cross the phantom's whole depth (a shorter
+        # detector than the isocentre's); cols: the near face's, so nothing lateral falls off the detector
+        far, near = sid / (sod + depth / 2), sid / (sod - depth / 2)
+        rows = binning * int(math.floor(shape[0] * spacing[0] * far / pixel / binning))
+        cols = binning * int(math.ceil(shape[2] * spacing[2] * near / pixel / binning))
         density = {k: float(v) for k, v in (tissue_density or {}).items()}
         tissues = sorted(density)
         filtration = list(DEFAULT_FILTRATION) + ([("Cu", CHEST_ADDED_CU_MM)] if r.body_part == "CHEST" else [])

@@ -125,8 +125,10 @@ def radiograph(truth: np.ndarray, s, acquisition: dict, scanner: str, noise, dev
     positions = (np.arange(s.rows, dtype=np.float64) - (s.rows - 1) / 2) * s.detector_pixel_mm
     heel = heel_profile(float(acquisition["kv"]), filtration, s.anode_angle_deg, s.sid_mm, positions)
     d = s.detectors.get(scanner)
-    detector = DetectorModel(pixel_mm=s.detector_pixel_mm, mtf50_lp_mm=d.mtf50_lp_mm if d else 2.5,
-                             noise_factor=d.noise_factor if d else 1.0)
+    base = DetectorModel(pixel_mm=s.detector_pixel_mm)
+    detector = DetectorModel(pixel_mm=s.detector_pixel_mm, mtf50_lp_mm=d.mtf50_lp_mm if d else base.mtf50_lp_mm,
+                             noise_factor=base.noise_factor * (d.noise_factor if d else 1.0),
+                             electronic_noise=d.electronic_noise if d else base.electronic_noise)
     collimator = torch.zeros(s.rows, s.cols, dtype=torch.bool, device=areal.device)
     collimator[field[0]:field[2], field[1]:field[3]] = True
     out = render_radiograph(areal, materials, spectrum, mas=float(acquisition["mas"]), sid_mm=s.sid_mm,

@@ -198,7 +198,7 @@ def _blur_1d(x: torch.Tensor, sigma: float, dim: int) -> torch.Tensor:
 
 def gaussian_blur(image: torch.Tensor, sigma_px: float) -> torch.Tensor:
     """Separable Gaussian blur of a [H, W] tensor (reflecting edges). Large sigmas run on a block-averaged
-    copy and are interpolated back bicubically (the blur is far wider than the averaging block)."""
+    copy and are interpolated back bilinearly (the blur is far wider than the averaging block)."""
     if sigma_px < 0.3:
         return image
     if sigma_px > 12.0:
@@ -206,7 +206,8 @@ def gaussian_blur(image: torch.Tensor, sigma_px: float) -> torch.Tensor:
         h, w = image.shape
         small = F.avg_pool2d(image[None, None], factor, ceil_mode=True, count_include_pad=False)[0, 0]
         small = gaussian_blur(small, math.sqrt(max(sigma_px**2 - factor**2 / 12.0, 1.0)) / factor)
-        return F.interpolate(small[None, None], size=(h, w), mode="bicubic", align_corners=False)[0, 0]
+        # bilinear, not bicubic: no overshoot, so a blurred count stays >= 0 next to a collimator edge
+        return F.interpolate(small[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
     return _blur_1d(_blur_1d(image, sigma_px, 0), sigma_px, 1)
 
 
@@ -256,7 +257,8 @@ def add_noise(quanta: torch.Tensor, signal: torch.Tensor, generator: torch.Gener
         s = signal.to(torch.float64)
         return blur(s) if blur is not None else s
     device = generator.device
-    q, s = quanta.to(device=device, dtype=torch.float64), signal.to(device=device, dtype=torch.float64)
+    q = quanta.to(device=device, dtype=torch.float64).clamp(min=0.0)   # a count; rounding may leave -1e-12
+    s = signal.to(device=device, dtype=torch.float64)
     per_quantum = torch.where(q > 0, s / q.clamp(min=1e-30), torch.zeros_like(s))
     counts = torch.poisson(q, generator=generator)
     noisy = s + (counts - q) * per_quantum * detector.noise_factor
