@@ -148,3 +148,27 @@ def test_a_view_the_family_cannot_take_is_refused_in_one_line():
     with pytest.raises(PlanError) as error:
         lower(compile_text(text, SPEC), device="cpu")
     assert "lateral" in str(error.value) and "view" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_focal_spot_inside_the_phantom_is_refused_in_one_line():
+    text = SPEC.read_text().replace("sid: 100 cm", "sid: 5 cm")
+    with pytest.raises(PlanError) as error:
+        lower(compile_text(text, SPEC), device="cpu")
+    message = str(error.value)
+    assert "sid" in message and "phantom" in message and "\n" not in message
+
+
+def test_the_shortcut_tests_run_on_radiographs_and_their_marker_control_is_judged(tmp_path):
+    """Eight subjects: the probes train on whole radiographs; every check comes back with a reason, and the
+    planted control is the lead marker left out of the positives' twins."""
+    from synthspec.engine.executor import run
+    from synthspec.validate.shortcut import run_shortcut_tests
+
+    plan = lower(compile_file(SPEC), device="cpu", subjects=8)
+    run(plan, tmp_path / "c")
+    report = run_shortcut_tests(load(tmp_path / "c"), tests=("counterfactual",))
+    names = {c.name for c in report.checks}
+    assert {"shortcut_model", "shortcut_counterfactual", "shortcut_planted_control"} <= names
+    control = next(c for c in report.checks if c.name == "shortcut_planted_control")
+    assert "laterality marker" in control.reason and control.value is not None
+    assert all(c.reason for c in report.checks)
