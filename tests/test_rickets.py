@@ -81,9 +81,37 @@ def test_twins_keep_the_anatomy_and_insertion_is_deterministic(tables):
     labels, settings, _ = tables
     twin, a, b = (_scene(settings) for _ in range(3))
     for s in (a, b):
-        PATHOLOGY.insert(s, GRID, [_lesion(2.5, "physes")], np.random.default_rng(11), labels, 10)
+        # grade 1: no bowing, so every voxel off the lesion is the twin's (bowing has its own test below)
+        PATHOLOGY.insert(s, GRID, [_lesion(2.5, "physes", "grade_1")], np.random.default_rng(11), labels, 10)
     assert np.array_equal(a.labels, b.labels) and np.array_equal(a.lesion_mask, b.lesion_mask)
     assert a.lesions[0].attributes == b.lesions[0].attributes
     outside = a.lesion_mask == 0
     assert np.array_equal(a.labels[outside], twin.labels[outside])
     assert len(twin.layers) + 2 * len(a.lesions[0].attributes["physes_changed"]) == len(a.layers)
+
+
+def test_florid_wrist_rickets_bows_the_forearm_and_leaves_the_lesion_free_scene_alone(tables):
+    labels, settings, ids = tables
+    scene = _scene(settings)
+    clean_labels, clean_layers = scene.labels.copy(), [layer.fraction.copy() for layer in scene.layers]
+    shared_labels, shared_layers = scene.labels, list(scene.layers)
+    PATHOLOGY.insert(scene, GRID, [_lesion(3.5, "distal_radius_physis", "grade_2")], np.random.default_rng(7),
+                     labels, 10)
+    (lesion,) = scene.lesions
+    bow = lesion.attributes["bowing_mm"]
+    assert 1.0 <= bow <= 3.0
+    radius = ids["radius"]
+
+    def centre_x(volume, z):
+        xs = np.nonzero(volume[z] == radius)[1]
+        return xs.mean() if xs.size else np.nan
+
+    top = int(np.floor(min(p["centre_mm"][0] for p in scene.geometry["physes"]
+                           if p["group"] == "distal_radius_physis") / GRID.spacing[0] + (GRID.shape[0] - 1) / 2))
+    mid = top // 2
+    moved = centre_x(scene.labels, mid) - centre_x(clean_labels, mid)
+    assert abs(moved) == pytest.approx(bow / GRID.spacing[2], abs=1.0)         # the middle of the segment moves
+    assert abs(centre_x(scene.labels, 1) - centre_x(clean_labels, 1)) <= 1.0  # its ends stay
+    # the anatomy the engine would re-draw lesions in is untouched
+    assert np.array_equal(shared_labels, clean_labels)
+    assert all(np.array_equal(a, layer.fraction) for a, layer in zip(clean_layers, shared_layers))

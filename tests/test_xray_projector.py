@@ -199,8 +199,10 @@ def test_joseph_integrates_the_same_interpolant_as_a_fine_trilinear_march(rotati
     np.testing.assert_allclose(got[deep], exact[deep], rtol=0.04)
 
 
-def test_joseph_falls_back_to_the_march_for_oblique_views():
+def test_joseph_on_oblique_views_agrees_with_a_fine_march():
     vol = torch.rand(1, 12, 14, 16, generator=torch.Generator().manual_seed(2))
     geometry = OBLIQUE[1]
-    fallback = project(vol, SPACING, geometry, method="joseph")
-    assert torch.equal(fallback, project(vol, SPACING, geometry, method="trilinear", step_mm=1.0))
+    joseph = project(vol, SPACING, geometry, method="joseph")
+    fine = project(vol, SPACING, geometry, method="trilinear", step_mm=0.1)
+    hit = fine > 0.5
+    assert float((joseph - fine)[hit].abs().mean() / fine[hit].mean()) < 0.03

@@ -35,6 +35,8 @@ A closed physis cannot be rickety: the lesion is rejected (`open_physis`) in `sc
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
@@ -139,6 +141,66 @@ def change_physis(scene: TissueScene, grid: Grid, physis: dict, grade: int, wide
             "box": box, "cup_mm": cup, "fray_mm": fray, "splay": splay, "voxels": int(np.count_nonzero(changed))}
 
 
+BOWING_MM = (1.0, 3.0)
+"""Radial deflection (mm) of the distal forearm at the middle of the imaged segment in grade-2 wrist rickets, drawn
+uniformly: an assumption for the visible distal third of a child's forearm (florid rickets bows the long bones,
+Thacher et al. 2000 grade only the physes; no measured paediatric forearm curvature is used here)."""
+
+
+def _roll_x(array: np.ndarray, shifts: np.ndarray, z0: int) -> None:
+    """Shift rows z0.. of `array` [Z, Y, X] along x by `shifts` voxels each (in place; what leaves one side is air
+    coming back on the other, so the body must lie away from the x faces)."""
+    for k, shift in enumerate(shifts):
+        if shift:
+            array[z0 + k] = np.roll(array[z0 + k], int(shift), axis=-1)
+
+
+def bow_forearm(scene: TissueScene, grid: Grid, z_top_mm: float, deflection_mm: float) -> int:
+    """Bend the forearm below `z_top_mm` (the distal physes) sideways: each axial slice between the grid's
+    proximal face and the physes moves along x by deflection * sin(pi * t), t running 0..1 over that
+    segment, so the segment bows while both its ends stay put.  Moves labels, tissues, layers (widened to the
+    whole x range where they are cropped), texture and lesion mask together; returns the largest shift
+    (voxels)."""
+    nz, ny, nx = grid.shape
+    top = int(np.floor(z_top_mm / grid.spacing[0] + (nz - 1) / 2.0))
+    if top < 4:
+        return 0
+    t = np.arange(top) / float(top)
+    shifts = np.rint(deflection_mm * np.sin(np.pi * t) / grid.spacing[2]).astype(int)
+    if not shifts.any():
+        return 0
+    # the anatomy's arrays and layers are shared with the lesion-free scene a re-draw starts from: copy, never edit
+    def moved(array):
+        if array is None or np.ndim(array) != 3 or array.shape[0] != nz:
+            return array
+        out = array.copy()
+        _roll_x(out, shifts, 0)
+        return out
+
+    scene.labels, scene.base_labels = moved(scene.labels), moved(scene.base_labels)
+    _roll_x(scene.lesion_mask, shifts, 0)   # the engine's own copy for this lesion draw
+    scene.textures = {name: moved(field) for name, field in scene.textures.items()}
+    for i, layer in enumerate(scene.layers):
+        box = layer.box if layer.box is not None else (slice(0, nz), slice(0, ny), slice(0, nx))
+        z0, z1 = box[0].indices(nz)[:2]
+        if z0 >= top or np.ndim(layer.fraction) != 3:
+            continue
+        x0, x1 = box[2].indices(nx)[:2]
+
+        def widen(part):
+            if part is None or np.ndim(part) != 3:
+                return part
+            full = np.zeros((z1 - z0, part.shape[1], nx), part.dtype)
+            full[:, :, x0:x1] = part
+            _roll_x(full, shifts[z0:min(z1, top)], 0)
+            return full
+
+        scene.layers[i] = replace(layer, fraction=widen(layer.fraction), core=widen(layer.core),
+                                  keep=widen(layer.keep), texture=widen(layer.texture),
+                                  box=(box[0], box[1], slice(0, nx)))
+    return int(np.abs(shifts).max())
+
+
 def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams], rng: np.random.Generator,
                    max_attempts: int, first_id: int = 1) -> None:
     physes = scene.geometry.get("physes") or []
@@ -185,6 +247,12 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
         else:
             targets = [(p, grade, max(WIDENING_MM[0], HAND_WIDENING * w)) for p in open_]
         results = [change_physis(scene, grid, p, g, wi, rng, lesion_id) for p, g, wi in targets]
+        bowing = 0.0
+        if location in WRIST and max(grades.values()) >= 2:   # florid wrist rickets: the forearm bows too
+            bowing = float(rng.uniform(*BOWING_MM))
+            z_top = min(float(p["centre_mm"][0]) for p, _, _ in targets) - 2.0 * w
+            if bow_forearm(scene, grid, z_top, bowing) == 0:
+                bowing = 0.0
         n = sum(r["voxels"] for r in results)
         if n == 0:
             scene.rejected.append(f"location: {what} at {location}: the physis lies outside the field of view")
@@ -208,7 +276,7 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
                         "grade": int(grade), "physes_changed": [p["bone"] for p, _, _ in targets],
                         "cupping_mm": round(max(r["cup_mm"] for r in results), 3),
                         "added_cartilage_ml": round(cart_ml, 4),
-                        "bone_mineral_scale": round(scale, 4)}))
+                        "bone_mineral_scale": round(scale, 4), "bowing_mm": round(bowing, 3)}))
 
 
 class Rickets:
@@ -232,7 +300,12 @@ class Rickets:
 
     def insert(self, scene: TissueScene, grid: Grid, lesions: list[LesionParams], rng: np.random.Generator,
                labels, max_attempts: int, first_id: int = 1) -> None:
-        """Place `lesions` into `scene`; their ids in the lesion mask start at `first_id`."""
+        """Place `lesions` into `scene`; their ids in the lesion mask start at `first_id`.
+
+        The scene's label maps and factors are shared with the lesion-free scene the engine re-draws lesions
+        from (and twins are made of), so they are copied before the physes are relabelled."""
+        scene.labels, scene.base_labels = scene.labels.copy(), scene.base_labels.copy()
+        scene.factors = dict(scene.factors)
         insert_lesions(scene, grid, lesions, rng, max_attempts=max_attempts, first_id=first_id)
 
 

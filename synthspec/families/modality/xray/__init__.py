@@ -43,10 +43,10 @@ DEFAULT_FILTRATION = (("Al", 2.5),)
 CHEST_ADDED_CU_MM = 0.1
 """0.1 mm Cu added for chest radiography, common on DR rooms to harden the beam above 100 kV."""
 ANODE_ANGLE_DEG = 12.0
-ROTATION_SD_DEG = 4.0
-"""Positioning: the body part turned on the detector about the central ray by a few degrees (SD), drawn per
-subject and clipped at three SDs.  Rotation about the long axis and tube tilt are the projector's
-(`ProjectionGeometry.rotation_deg`, `tilt_deg`) but not drawn yet: they leave the fast axis-aligned path."""
+ROTATION_SD_DEG, AXIAL_ROTATION_SD_DEG, TILT_SD_DEG = 4.0, 3.0, 1.5
+"""Positioning, drawn per subject and clipped at three SDs: the body part turned on the detector about the central
+ray, turned about its own long axis (a hand's pronation or supination, a chest's rotation), and the tube tilted
+along the long axis, by a few degrees (SD) as a technologist's positioning varies."""
 COLLIMATION_MARGIN_MM = (8.0, 25.0)
 """The collimated field's margin around the body part at the detector, drawn per subject (mm)."""
 MARKER_CORNERS = ("top_left", "top_right")
@@ -129,7 +129,8 @@ class XRay:
     windows = WINDOWS
     units_range = (0, STORED_MAX)
     marker_units = MARKER_UNITS
-    acquisition_fields = ("kv", "mas", "sid_mm", "grid_ratio", "view", "rotation_deg")
+    acquisition_fields = ("kv", "mas", "sid_mm", "grid_ratio", "view", "rotation_deg", "axial_rotation_deg",
+                          "tilt_deg")
     """Per-subject acquisition values in the subject record and the manifest."""
     needs_density = True
     """The planner hands `lower` each tissue's mass density (the stdlib's `density`)."""
@@ -213,14 +214,16 @@ class XRay:
 
     def sample(self, settings: dict, rng, draw, budget: int) -> dict:
         """This subject's exposure and positioning: fixed kV and distances, mAs from the spec, the part's rotation
-        on the detector, the collimated field's margin and the corner of the lead marker."""
+        on the detector and about its long axis, the tube's tilt, the collimated field's margin and the corner
+        of the lead marker."""
         s = self.settings(settings)
         mas = draw(s.mas, rng, budget, "xray.mas")
-        rotation = float(max(-3.0, min(3.0, rng.normal()))) * ROTATION_SD_DEG
+        rotation, axial, tilt = (float(max(-3.0, min(3.0, rng.normal()))) * sd
+                                 for sd in (ROTATION_SD_DEG, AXIAL_ROTATION_SD_DEG, TILT_SD_DEG))
         margin = float(rng.uniform(*COLLIMATION_MARGIN_MM))
         corner = MARKER_CORNERS[int(rng.integers(len(MARKER_CORNERS)))]
         return {"kv": s.kv, "mas": round(mas, 3), "sid_mm": s.sid_mm, "grid_ratio": s.grid_ratio, "view": s.view,
-                "rotation_deg": round(rotation, 2),
+                "rotation_deg": round(rotation, 2), "axial_rotation_deg": round(axial, 2), "tilt_deg": round(tilt, 2),
                 "collimation_margin_mm": round(margin, 1), "marker_corner": corner}
 
     def truth(self, scene, settings: dict, label_tissue: dict[int, str]):

@@ -25,15 +25,18 @@ BODY_AREAL_G_CM2 = 0.05
 
 
 def geometry(s, acquisition: dict, binned: bool = True):
-    """The cone beam of the plan: central ray along the family's beam axis, detector square to it.  The subject's
-    rotation on the detector is applied to the projections (`rotate_on_detector`), which is exact for a rotation
-    about the central ray and keeps the fast axis-aligned projector.  `binned`: the coarser detector the rays
-    are cast to (every `projection_binning` pixels, same centre)."""
+    """The cone beam of this subject: central ray along the family's beam axis, turned with the patient about
+    the long (z) axis and tilted along it as positioning drew (`axial_rotation_deg`, `tilt_deg`).  The part's
+    rotation on the detector is applied to the projections (`rotate_on_detector`), exact for a rotation about
+    the central ray.  `binned`: the coarser detector the rays are cast to (every `projection_binning` pixels,
+    same centre)."""
     from synthspec.families.modality.xray.projector import ProjectionGeometry
 
     k = s.projection_binning if binned else 1
     return ProjectionGeometry(sid_mm=s.sid_mm, sod_mm=s.sod_mm, rows=s.rows // k, cols=s.cols // k,
-                              pixel_mm=s.detector_pixel_mm * k, beam=s.beam)
+                              pixel_mm=s.detector_pixel_mm * k, beam=s.beam,
+                              rotation_deg=float(acquisition.get("axial_rotation_deg", 0.0)),
+                              tilt_deg=float(acquisition.get("tilt_deg", 0.0)))
 
 
 def unbin(maps: torch.Tensor, k: int, nearest: bool = False) -> torch.Tensor:

@@ -270,6 +270,67 @@ def _project_joseph(vol, spacing, geometry, axes):
     return acc.reshape(c, -1) * weight.reshape(1, -1)
 
 
+def _beam_axis(geometry: ProjectionGeometry) -> int:
+    """The volume axis the central ray runs most along (Joseph's method steps through its planes)."""
+    source, centre, _, _ = geometry.frame()
+    return int(torch.argmax((centre - source).abs()))
+
+
+def _oblique_planes(geometry: ProjectionGeometry, shape, spacing, a: int, device):
+    """For Joseph's method on any view: per voxel-centre plane j of axis `a`, the [rows, cols, 2] grid_sample
+    coordinates (align_corners=False) where each ray crosses it, and a validity mask; plus the path per plane."""
+    source, pixels = geometry.source_and_pixels_mm()
+    source, pixels = source.to(device), pixels.to(device)
+    d = pixels - source                                            # [rows, cols, 3], float64
+    others = [i for i in range(3) if i != a]                       # (row-like, col-like) volume axes, ascending
+    extent = [float(n) * float(sp) for n, sp in zip(shape, spacing)]
+    weight = (float(spacing[a]) * d.norm(dim=-1) / d[..., a].abs()).float()
+    for j in range(shape[a]):
+        plane = (j - (shape[a] - 1) / 2.0) * float(spacing[a])
+        alpha = (plane - source[a]) / d[..., a]
+        valid = (alpha > 0.0) & (alpha < 1.0)
+        point = source + alpha[..., None] * d
+        # grid_sample's last dim is (x, y) = (width axis, height axis) of the [H, W] plane: (others[1], others[0])
+        g = torch.stack([point[..., others[1]] * (2.0 / extent[others[1]]),
+                         point[..., others[0]] * (2.0 / extent[others[0]])], dim=-1)
+        yield j, g.float(), valid
+    return weight
+
+
+def _project_oblique(vol, spacing, geometry, a: int) -> torch.Tensor:
+    """Joseph's method for a rotated or tilted view: each ray sampled bilinearly where it crosses each voxel-centre
+    plane of the beam's main axis, times the path between planes (the same samples as the axis-aligned path)."""
+    c, shape = vol.shape[0], tuple(vol.shape[1:])
+    planes = vol.movedim(1 + a, 1).contiguous()                    # [C, n_a, H, W]
+    rows, cols = int(geometry.rows), int(geometry.cols)
+    acc = torch.zeros(c, rows, cols, dtype=torch.float32, device=vol.device)
+    source, pixels = geometry.source_and_pixels_mm()
+    d = (pixels - source).to(vol.device)
+    weight = (float(spacing[a]) * d.norm(dim=-1) / d[..., a].abs()).float()
+    for j, g, valid in _oblique_planes(geometry, shape, spacing, a, vol.device):
+        if not bool(valid.any()):
+            continue
+        sample = F.grid_sample(planes[:, j][None], g[None], mode="bilinear", padding_mode="zeros",
+                               align_corners=False)[0]
+        acc += sample * valid
+    return acc.reshape(c, -1) * weight.reshape(1, -1)
+
+
+def _labels_oblique(rank_vol: torch.Tensor, spacing, geometry, a: int, none: int) -> torch.Tensor:
+    """The nearest-neighbour twin of `_project_oblique`: the smallest rank each ray meets; int32 [rows, cols]."""
+    shape = tuple(rank_vol.shape)
+    planes = rank_vol.movedim(a, 0).contiguous().float()
+    best = torch.full((int(geometry.rows), int(geometry.cols)), float(none), device=rank_vol.device)
+    for j, g, valid in _oblique_planes(geometry, shape, spacing, a, rank_vol.device):
+        if not bool(valid.any()):
+            continue
+        seen = F.grid_sample(planes[j][None, None], g[None], mode="nearest", padding_mode="border",
+                             align_corners=False)[0, 0]
+        inside = valid & (g.abs() <= 1.0).all(dim=-1)
+        best = torch.where(inside, torch.minimum(best, seen), best)
+    return best.to(torch.int32)
+
+
 def _labels_joseph(rank_vol: torch.Tensor, spacing, geometry, axes, none: int) -> torch.Tensor:
     """Per pixel, the smallest rank any ray meets, sampling each voxel-centre plane of the beam axis at the
     voxel nearest to the crossing (the nearest-neighbour twin of `_project_joseph`); int32 [rows, cols]."""
@@ -372,10 +433,9 @@ def project(volumes: torch.Tensor, spacing, geometry: ProjectionGeometry, method
     by the axis-aligned Joseph path.
     max_points: the most sample points (trilinear) or plane crossings (Siddon) held per chunk of rays
     (default 2^18 on the CPU, 2^24 on CUDA).  "joseph" holds C x rows x cols x 3 floats instead.
-    method "joseph" (the fast one for axis-aligned views): one sample where the ray crosses each
-    voxel-centre plane of the beam axis, bilinear in the plane, separable; needs rows and cols along
-    volume axes (rotation_deg a multiple of 90, tilt_deg 0), otherwise it runs "trilinear" with
-    step_mm = the smallest voxel spacing.
+    method "joseph": one sample where the ray crosses each voxel-centre plane of the beam's main axis,
+    bilinear in the plane; separable (the fast path) when rows and cols run along volume axes
+    (rotation_deg a multiple of 90, tilt_deg 0), per ray through grid_sample for a rotated or tilted view.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -386,8 +446,9 @@ def project(volumes: torch.Tensor, spacing, geometry: ProjectionGeometry, method
     if axes is not None:
         out = _project_joseph(vol, spacing, geometry, axes)
         return out.reshape(*lead, int(geometry.rows), int(geometry.cols))
-    if method == "joseph" and step_mm is None:
-        step_mm = float(sp.min())
+    if method == "joseph":   # a rotated or tilted view: the same plane-by-plane samples, bilinear per ray
+        out = _project_oblique(vol, spacing, geometry, _beam_axis(geometry))
+        return out.reshape(*lead, int(geometry.rows), int(geometry.cols))
     source, d = _rays(geometry, vol.device)
     if method == "siddon":
         out = _project_siddon(vol, sp, source, d, max_points)
@@ -419,9 +480,11 @@ def project_labels(labels: torch.Tensor, spacing, geometry: ProjectionGeometry, 
     for rank, lab in reversed(list(enumerate(priority))):
         if int(lab) > 0:
             lut[int(lab)] = rank
-    axes = _aligned_axes(geometry)
-    if axes is not None and step_mm is None:   # axis-aligned views: one nearest sample per voxel-centre plane
-        best = _labels_joseph(lut[labels.long().clamp(min=0)], spacing, geometry, axes, none)
+    if step_mm is None:   # one nearest sample per voxel-centre plane of the beam's main axis (as `joseph`)
+        axes = _aligned_axes(geometry)
+        ranks = lut[labels.long().clamp(min=0)]
+        best = (_labels_joseph(ranks, spacing, geometry, axes, none) if axes is not None
+                else _labels_oblique(ranks, spacing, geometry, _beam_axis(geometry), none))
         table = torch.tensor([int(p) for p in priority] + [0], dtype=torch.int64, device=device)
         return table[best.long()].reshape(int(geometry.rows), int(geometry.cols))
     rank_vol = lut[labels.long().clamp(min=0)].reshape(-1)
