@@ -160,7 +160,7 @@ class RadiographyField:
     smallest first; a cohort of young children then casts no rays through room only a teenager needs."""
 
     def field_for(self, max_age_y: float | None) -> tuple[float, float, float]:
-        for age, field in self.field_by_age:
+        for age, extent in self.field_by_age:
             if max_age_y is not None and max_age_y <= age:
-                return field
+                return extent
         return self.field_mm
