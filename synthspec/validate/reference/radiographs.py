@@ -26,10 +26,7 @@ image is bone bright (MONOCHROME1 inverted: max - stored) as float; RG3's collim
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -37,7 +34,7 @@ from typing import Callable
 import numpy as np
 
 from synthspec.cohort.atomic import sha256_file
-from synthspec.validate.reference.fetch import _pip_download, cache_root
+from synthspec.validate.reference.fetch import _pip_download, cache_root, extract_members
 from synthspec.validate.reference.model import ReferenceError
 
 PYDICOM_DATA_VERSION = "1.0.0"
@@ -74,39 +71,9 @@ def radiograph_dir(version: str = PYDICOM_DATA_VERSION, cache: Path | None = Non
 
 
 def _extract(wheel: Path, target: Path, version: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
-    names = list(RADIOGRAPH_FILES.values())
-    try:
-        try:
-            with zipfile.ZipFile(wheel) as archive:
-                present = set(archive.namelist())
-                for name in names:
-                    member = f"{MEMBER_DIR}/{name}"
-                    if member not in present:
-                        raise ReferenceError(f"{wheel.name} has no {member}; use pydicom-data=={PYDICOM_DATA_VERSION}")
-                    with archive.open(member) as src, open(tmp / name, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-        except (zipfile.BadZipFile, OSError) as error:
-            raise ReferenceError(f"{wheel} is not a readable wheel ({type(error).__name__}: {error}); "
-                                 "download it again") from None
-        sums = {name: sha256_file(tmp / name) for name in names}
-        known = KNOWN_SHA256.get(version)
-        if known and sums != known:
-            bad = [n for n in names if sums[n] != known[n]]
-            raise ReferenceError(f"{wheel.name}: {', '.join(bad)} differ from the published pydicom-data {version} "
-                                 "files (checksum mismatch); the download is damaged or not from PyPI - try again")
-        (tmp / "manifest.json").write_text(json.dumps({"source": f"pydicom-data=={version} wheel from PyPI",
-                                                       "wheel": wheel.name, "sha256": sums}, indent=2),
-                                           encoding="utf-8")
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "manifest.json").is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    """Extract RG1 and RG3 of the pydicom-data wheel into `target` atomically, checked against their SHA-256s."""
+    extract_members(wheel, target, {name: f"{MEMBER_DIR}/{name}" for name in RADIOGRAPH_FILES.values()},
+                    "pydicom-data", version, KNOWN_SHA256.get(version), f"use pydicom-data=={PYDICOM_DATA_VERSION}")
 
 
 def fetch_radiographs(version: str = PYDICOM_DATA_VERSION, cache: Path | None = None,

@@ -8,10 +8,9 @@ nothing.  Label ids come from the plan's label table by name (the stdlib's when 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from synthspec.families.anatomy.assessment import SubjectAnatomy
 from synthspec.families.anatomy.hand import references as R
 
 DEFAULT_IDS = {"soft_tissue": 1, "subcutaneous_fat": 2, "radius": 10, "ulna": 11, "carpals": 12, "metacarpals": 13,
@@ -25,23 +24,6 @@ COARSE_MM = 0.6
 fewer than five shafts is then a skip, not a failure."""
 
 
-@dataclass
-class SubjectAnatomy:
-    """Everything checked on one subject: failures and skips by check, and the measurements."""
-
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    measures: dict = field(default_factory=dict)
-
-    def fail(self, check: str, message: str) -> None:
-        self.failures.append((check, message))
-
-    def skip(self, check: str, message: str) -> None:
-        self.skipped.append((check, message))
-
-    @property
-    def reasons(self) -> list[str]:
-        return [f"{check}: {message}" for check, message in self.failures]
 
 
 def label_ids_of(plan) -> dict[str, int]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from synthspec.families.anatomy.assessment import SubjectAnatomy
 from synthspec.families.anatomy.thorax.references import (DEFAULT_LOBE_ML, DEFAULT_SIZES_MM, FRAGMENT_FRACTION,
                                                           HEART_INDEX_ML_M2, LESION_ALLOWED_GROUPS, LOBE_SHARE_RULE,
                                                           LOBE_SHARE_TOLERANCE, THIN_VOXELS, THORAX_NAMES, Family, _sex,
@@ -23,23 +24,6 @@ from synthspec.families.anatomy.thorax.references import (DEFAULT_LOBE_ML, DEFAU
 # one subject
 
 
-@dataclass
-class SubjectAnatomy:
-    """Everything checked on one subject: failures and skips by check, and the measurements."""
-
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    measures: dict = field(default_factory=dict)
-
-    def fail(self, check: str, message: str) -> None:
-        self.failures.append((check, message))
-
-    def skip(self, check: str, message: str) -> None:
-        self.skipped.append((check, message))
-
-    @property
-    def reasons(self) -> list[str]:
-        return [f"{check}: {message}" for check, message in self.failures]
 
 
 def check_subject_anatomy(labels: np.ndarray, lesion_mask: np.ndarray | None, spacing, record: dict, plan) -> list[str]:
