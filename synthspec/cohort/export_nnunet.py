@@ -95,7 +95,7 @@ def export_nnunet(cohort_folder: Path, out: Path, dataset_id: int = 501, name: s
     check_out(out)
     cohort = load(Path(cohort_folder))
     plan = cohort.plan
-    if hasattr(registry.modality(plan.modality), "detector_masks"):
+    if registry.is_projection(plan.modality):
         raise ExportError(f"nnU-Net export of {plan.modality} cohorts is not supported yet: their images are 2-D "
                           "radiographs and their masks labels_projected.nii.gz in the detector plane; use datalist.json")
     target = out / layout.nnunet_folder(dataset_id, dataset_name(name, plan.cohort_name))

@@ -213,6 +213,7 @@ def datalist(plan, records: list[dict]) -> dict:
     box_classes = list(classes)
     channels = list(plan.channels)
     units = {c.name: c.unit for c in registry.modality(plan.modality).channels}
+    projection = registry.is_projection(plan.modality)
     items = []
     for r in sorted(records, key=lambda r: r["index"]):
         files = r["files"]
@@ -220,7 +221,7 @@ def datalist(plan, records: list[dict]) -> dict:
         paths = [files[c] for c in channels if c in files]
         if paths:
             item["image"] = paths[0] if len(paths) == 1 else paths
-        if plan.modality == "xray":   # a radiograph: its masks in the detector plane, no 3-D boxes
+        if projection:   # a radiograph: its masks in the detector plane, no 3-D boxes
             if "labels_projected" in files:
                 item["label"] = files["labels_projected"]
                 item["lesion_label"] = files["lesions_projected"]
@@ -240,7 +241,7 @@ def datalist(plan, records: list[dict]) -> dict:
         "description": DATALIST_DESCRIPTION.format(version=__version__, last=k - 1,
                                                    channels=", ".join(_channel_title(c, units.get(c)) for c in channels)),
         "reference": f"synthspec {__version__}, synthetic",
-        "tensorImageSize": "2D" if plan.modality == "xray" else "3D",
+        "tensorImageSize": "2D" if projection else "3D",
         "modality": {str(n): (_channel_title(c, units.get(c))) for n, c in enumerate(channels)},
         "labels": names,
         "label_map": layout.SEMANTIC,

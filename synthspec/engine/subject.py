@@ -154,7 +154,7 @@ def _acquire(work: _Work, stage) -> None:
     positive = bool(work.scene.lesions)
     work.channels = {name: modality.store(plant_shortcut(plan, image, positive))
                      for name, image in images.items()}
-    if hasattr(modality, "detector_masks"):   # a projection modality: the masks in its image plane too
+    if getattr(modality, "projection", False):   # a projection modality: the masks in its image plane too
         work.masks = modality.detector_masks(work.scene, stage.params.settings, p.acquisition, work.device)
 
 

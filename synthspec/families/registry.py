@@ -74,6 +74,12 @@ def _load(kind: str, name: str) -> Any:
     return getattr(import_module(module), attribute)
 
 
+def is_projection(modality_name: str) -> bool:
+    """Whether the modality makes projection images (one radiograph per subject, masks in its detector plane)
+    rather than volumes: the readers, validators and exporters that treat the two differently ask this."""
+    return bool(getattr(modality(modality_name), "projection", False))
+
+
 def anatomy(name: str):
     return _load("anatomy", name)
 

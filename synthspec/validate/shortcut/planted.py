@@ -28,10 +28,12 @@ def plant(plan, params, image: np.ndarray, strength: float | None = None) -> np.
     return store(plan, marked)
 
 
-def control_result(nb: dict, s: ShortcutSettings, modality: str = "ct") -> CheckResult:
+def control_result(nb: dict, s: ShortcutSettings, lead_marker: bool = False) -> CheckResult:
+    """The control's verdict: the in-memory corner marker, or (`lead_marker`, radiographs) the real lead
+    laterality marker left out of the positives' twins."""
     value = nb.get("twin_probe_auc")
     caught = value is not None and value > s.max_probe_auc
-    if modality == "xray":   # radiographs: the real lead laterality marker, absent from the positives' twins
+    if lead_marker:
         details = {"test": "counterfactual"} | dict(nb) | {"control": "laterality marker left out of the positives' "
                                                            "twins", "must_exceed": s.max_probe_auc}
         return CheckResult(

@@ -132,6 +132,8 @@ class XRay:
     acquisition_fields = ("kv", "mas", "sid_mm", "grid_ratio", "view", "rotation_deg", "axial_rotation_deg",
                           "tilt_deg")
     """Per-subject acquisition values in the subject record and the manifest."""
+    projection = True
+    """One projection image per subject with its masks in the detector plane (`registry.is_projection`)."""
     needs_density = True
     """The planner hands `lower` each tissue's mass density (the stdlib's `density`)."""
     writes_seg = False
