@@ -213,8 +213,13 @@ def sample_subject(plan: Plan, index: int) -> SubjectParams:
             default_lob, default_spic = family.shape_defaults(subtype)
             lob = draw(p.lobulation, rng, budget) if p.lobulation else default_lob
             spic = draw(p.spiculation, rng, budget) if p.spiculation else default_spic
+            sizes = {}
+            if p.volume:   # drawn after the shape draws, so specs without a volume keep their streams
+                sizes["volume_ml"] = draw(p.volume, rng, budget, f"pathology {p.name}.volume")
+            if p.onset:
+                sizes["onset_h"] = draw(p.onset, rng, budget, f"pathology {p.name}.onset") / 3.6e6
             lesions.append(LesionParams(pathology=p.name, kind=p.kind, subtype=subtype, diameter_mm=diameter,
-                                        locations=location, lobulation=lob, spiculation=spic, **limits))
+                                        locations=location, lobulation=lob, spiculation=spic, **limits, **sizes))
     return SubjectParams(
         index=index, subject_id=f"S{index:06d}", stratum=stratum, sex=sex, age_y=round(age, 2), height_mm=round(height, 1),
         bmi=round(bmi, 2), scanner=scanner, acquisition=acquisition, positive=positive, lesions=lesions)

@@ -54,7 +54,7 @@ def build_body(demographics: Demographics, grid: Grid, lesions: list[LesionParam
     bones = tuple(e.id for e in labels if e.tissue in ("cancellous_bone", "cortical_bone"))
     hu = render_hu(scene, {e.id: e.tissue for e in labels}, tissue_hu, bones)
     return Body(hu=hu, labels=scene.labels, lesion_mask=scene.lesion_mask, lesions=list(scene.lesions),
-                rejected=list(scene.rejected), lung=scene.geometry["lung"], scene=scene)
+                rejected=list(scene.rejected), lung=scene.geometry.get("lung"), scene=scene)
 
 
 def pleura_distance_mm(lung: np.ndarray, spacing) -> np.ndarray:

@@ -47,6 +47,12 @@ class LesionParams(BaseModel):
     """`require distance_to(pleura) >= X`."""
     max_vessel_overlap: float | None = None
     """`require overlap_with(vessels) <= X` (fraction of the lesion)."""
+    volume_ml: float | None = None
+    """The spec's `volume` draw (mL), None when it gives none."""
+    onset_h: float | None = None
+    """The spec's `onset` draw (hours since onset), None when it gives none."""
+    max_skull_mm: float | None = None
+    """`require distance_to(skull) <= X` (mm)."""
 
 
 @dataclass

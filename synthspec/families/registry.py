@@ -33,6 +33,9 @@ ANATOMIES: tuple[Line, ...] = (
     Line("hand_pediatric", "synthspec.families.anatomy.hand:FAMILY",
          "procedural child's hand and wrist, 0-18 y: bones with epiphyses and physes that ossify and close by age",
          modalities=("xray",)),
+    Line("head_adult", "synthspec.families.anatomy.head:FAMILY",
+         "adult head on real templates (MNI152 tissue maps, Colin27 + AAL): brain, CSF spaces, deep nuclei, "
+         "meninges, skull with diploe and sutures, scalp, sinuses", modalities=("ct",)),
 )
 MODALITIES: tuple[Line, ...] = (
     Line("ct", "synthspec.families.modality.ct:MODALITY",

@@ -137,7 +137,8 @@ def _pathologies(cohort: Cohort) -> list[PathologyParams]:
         constraints = [ConstraintParams(**c.model_dump(mode="json", exclude={"span"})) for c in p.constraints]
         out.append(PathologyParams(name=p.name, kind=p.kind, prevalence=p.prevalence or 0.0, count=p.count,
                                    subtype=p.subtype, diameter=p.diameter, location=p.location,
-                                   lobulation=p.lobulation, spiculation=p.spiculation, constraints=constraints))
+                                   lobulation=p.lobulation, spiculation=p.spiculation, constraints=constraints,
+                                   volume=p.volume, onset=p.onset))
     return out
 
 

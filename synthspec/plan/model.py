@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_serializer, model_validator
 
 from synthspec.compiler.model import ConstraintFields, DebugFields, PopulationFields, ValidateFields
 from synthspec.compiler.values import Dist, Mix
@@ -52,6 +52,20 @@ class PathologyParams(BaseModel):
     lobulation: Dist | None = None
     spiculation: Dist | None = None
     constraints: list[ConstraintParams] = []
+    volume: Dist | None = None
+    """Lesion volume (mL), for kinds sized by volume (a haematoma); the family turns it into a shape."""
+    onset: Dist | None = None
+    """Time since onset (ms, the canonical time unit), for findings that change with age (blood, infarct)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_sizes(self, handler):
+        """`volume` and `onset` are left out of plan.json (and the plan hash) when the spec gives none, so plans
+        written before they existed keep their bytes."""
+        data = handler(self)
+        for key in ("volume", "onset"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class SampleParams(BaseModel):
