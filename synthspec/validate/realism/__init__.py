@@ -28,12 +28,17 @@ Checks (family "realism"), each a CheckResult with value, threshold, a one-line 
     texture.py         GLCM and first-order texture features of a lung patch
     discriminator.py   logistic real-vs-synthetic classifier, out-of-fold AUC
     verdicts.py        measurements -> CheckResults with thresholds and reasons
+    head_ct.py         head CT cohorts (family realism_reference "head_ct"): brain, CSF, skull, noise and
+                       histogram against the held-out real head CT (Debian invesalius-examples)
 
 Each module's docstring states its method.  Loading the reference is
 `synthspec.validate.reference`'s job; AUC and bootstrap are `synthspec.validate.stats`'.
 """
 
-from synthspec.validate.realism.checks import DEFAULT_THRESHOLDS, realism_checks, resolve_thresholds
+from pathlib import Path
+
+from synthspec.validate.realism.checks import DEFAULT_THRESHOLDS, resolve_thresholds
+from synthspec.validate.realism.checks import realism_checks as ct_realism_checks
 from synthspec.validate.realism.discriminator import discriminator_auc
 from synthspec.validate.realism.metrics import describe, frechet_distance, ks_statistic, wasserstein
 from synthspec.validate.realism.noise import noise_sigma, nps_2d, nps_edges, nps_shape_distance, radial_nps
@@ -41,7 +46,36 @@ from synthspec.validate.realism.sampling import NOISE_REGIONS, resample
 from synthspec.validate.realism.texture import FEATURES, GREY_LEVELS, LUNG_WINDOW, texture_features
 from synthspec.validate.realism.verdicts import COMPARED, FAMILY
 
+HEAD_CT_NAMES = ("head_ct", "invesalius", "invesalius-examples")
+
+
+def _head_ct_reference(reference) -> bool:
+    """Whether `reference` (None, a name or a path) means the real head CT rather than a CT of the user's own."""
+    if reference is None:
+        return True
+    if not isinstance(reference, (str, Path)):
+        return False   # a loaded Reference: the chest machinery compares it
+    return str(reference) in HEAD_CT_NAMES or str(reference).lower().endswith(".inv3")
+
+
+def realism_checks(cohort, reference=None, thresholds=None, **kwargs):
+    """Realism of `cohort` against a real scan: a head CT cohort (its anatomy family's `realism_reference` is
+    "head_ct") against the held-out real head CT (`head_ct.head_ct_realism_checks`) unless another CT is given;
+    radiographs and every other CT cohort as `checks.realism_checks`."""
+    from synthspec.cohort.read import Cohort
+    from synthspec.cohort.read import load as load_cohort
+    from synthspec.validate.realism import head_ct
+
+    if not isinstance(cohort, Cohort):
+        cohort = load_cohort(Path(cohort))
+    chosen = reference if reference is not None else (cohort.plan.validation.reference or None)
+    if cohort.plan.modality == "ct" and head_ct.uses_head_ct(cohort.plan) and _head_ct_reference(chosen):
+        return head_ct.head_ct_realism_checks(cohort, reference, thresholds,
+                                              max_subjects=kwargs.get("max_subjects") or head_ct.MAX_SUBJECTS)
+    return ct_realism_checks(cohort, reference, thresholds, **kwargs)
+
+
 __all__ = ["COMPARED", "DEFAULT_THRESHOLDS", "FAMILY", "FEATURES", "GREY_LEVELS", "LUNG_WINDOW", "NOISE_REGIONS",
-           "describe", "discriminator_auc", "frechet_distance", "ks_statistic", "noise_sigma", "nps_2d", "nps_edges",
-           "nps_shape_distance", "radial_nps", "realism_checks", "resample", "resolve_thresholds", "texture_features",
-           "wasserstein"]
+           "ct_realism_checks", "describe", "discriminator_auc", "frechet_distance", "ks_statistic", "noise_sigma",
+           "nps_2d", "nps_edges", "nps_shape_distance", "radial_nps", "realism_checks", "resample", "resolve_thresholds",
+           "texture_features", "wasserstein"]
