@@ -48,6 +48,16 @@ PATHOLOGIES: tuple[Line, ...] = (
          "solid, part-solid and ground-glass lung nodules placed under the spec's constraints"),
     Line("rickets", "synthspec.families.pathology.rickets:PATHOLOGY",
          "nutritional rickets: widened, frayed and cupped physes with osteopenia, graded by the Thacher score"),
+    Line("epidural_haemorrhage", "synthspec.families.pathology.haemorrhage:EPIDURAL",
+         "biconvex extra-axial blood bounded by sutures, often over a linear skull fracture; mass effect by volume"),
+    Line("subdural_haemorrhage", "synthspec.families.pathology.haemorrhage:SUBDURAL",
+         "crescentic blood along the inner table, crossing sutures, not the falx or tentorium; midline shift"),
+    Line("subarachnoid_haemorrhage", "synthspec.families.pathology.haemorrhage:SUBARACHNOID",
+         "blood filling sulci, Sylvian fissures and basal cisterns, sometimes extending into the ventricles"),
+    Line("intraparenchymal_haemorrhage", "synthspec.families.pathology.haemorrhage:INTRAPARENCHYMAL",
+         "intracerebral haematoma in a deep, lobar or posterior-fossa region with perihaematomal oedema"),
+    Line("intraventricular_haemorrhage", "synthspec.families.pathology.haemorrhage:INTRAVENTRICULAR",
+         "blood in the ventricles layering dependently in the occipital horns"),
 )
 TABLES = {"anatomy": ANATOMIES, "modality": MODALITIES, "pathology": PATHOLOGIES}
 

@@ -81,6 +81,8 @@ FROM_CSF_MM = 2.0
 CSF_HU = (-5.0, 15.0)
 CSF_FROM_BONE_MM = 15.0
 NOISE_FROM_BONE_MM = 5.0
+NOISE_WINDOW_MM = 9.0
+"""Noise is the median SD in 9 mm square windows of brain (about 9 x 9 real pixels, 19 x 19 at 0.49 mm)."""
 NOISE_BRAIN_HU = (15.0, 45.0)
 HIST_HU = (0, 100)
 MAX_SUBJECTS = 8
@@ -328,9 +330,17 @@ def _noise(image, masks, spacing, exclude) -> dict[str, Any]:
         where &= ~exclude
     if where.sum() < 200:
         return {"sd_hu": None, "local_sd_hu": None, "voxels": int(where.sum())}
-    sd = noise_sigma(residual(image)[where])
+    pixel_residual_sd = noise_sigma(residual(image)[where])
     local = np.sqrt(np.maximum(sq5 - mean5 * mean5, 0.0))[where] * math.sqrt(25.0 / 24.0)
-    return {"sd_hu": sd, "local_sd_hu": float(np.median(local)), "voxels": int(where.sum()),
+    # the judged figure: SD in windows of a fixed size in mm, so a scan with finer pixels (whose noise is
+    # correlated over more pixels) is measured at the same scale as the real one
+    n = max(3, int(round(NOISE_WINDOW_MM / float(spacing[1]))) | 1)
+    mean_w = ndi.uniform_filter(image, size=(1, n, n), mode="nearest")
+    sq_w = ndi.uniform_filter(image * image, size=(1, n, n), mode="nearest")
+    window = np.sqrt(np.maximum(sq_w - mean_w * mean_w, 0.0))[where] * math.sqrt(n * n / (n * n - 1.0))
+    sd = float(np.median(window))
+    return {"sd_hu": sd, "pixel_residual_sd_hu": pixel_residual_sd, "window_mm": n * float(spacing[1]),
+            "local_sd_hu": float(np.median(local)), "voxels": int(where.sum()),
             "slice_thickness_mm": float(spacing[0])}
 
 

@@ -142,7 +142,10 @@ def trabecular_hu(age_y: float, z: float, tissue_hu: dict) -> float:
 
 
 def lesion_level_hu(tissue: str, u: float, tissue_hu: dict) -> float:
-    lo, hi = (float(v) for v in tuple(tissue_hu.get(tissue, DEFAULT_HU[tissue]))[:2])
+    levels = tissue_hu.get(tissue) or DEFAULT_HU.get(tissue)
+    if levels is None:
+        raise KeyError(f"tissue `{tissue}` has no CT numbers in the stdlib tissue table; add `hu` to its block")
+    lo, hi = (float(v) for v in tuple(levels)[:2])
     m = LESION_LEVEL_MARGIN_HU.get(tissue, 0.0)
     a, b = lo + m, hi - m
     return a + (b - a) * float(u)
