@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_serializer
 
 from synthspec.compiler.diagnostics import Span
 from synthspec.compiler.elaborate import Definition
@@ -64,6 +64,7 @@ class Protocol(Located):
     phase: str | None = None
     pitch: float | None = None
     views: int | None = None
+    beam: str | None = None
     sid: float | None = None
     grid_ratio: float | None = None
     view: str | None = None
@@ -71,6 +72,15 @@ class Protocol(Located):
     field_strength: float | None = None
     sequences: list[Sequence] = []
     contrast_agent: ContrastAgent | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_beam(self, handler):
+        # `beam` is left out when unset, so the checked model (and the plan's seed key) of a spec without it
+        # keeps its bytes from before the field existed
+        data = handler(self)
+        if isinstance(data, dict) and data.get("beam") is None:
+            data.pop("beam", None)
+        return data
 
 
 class PopulationFields(BaseModel):

@@ -115,6 +115,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         "phase": name(("non_contrast", "arterial", "portal_venous", "delayed")),
         "pitch": number(low=0.01, high=10),
         "views": count(low=8, high=100_000),
+        "beam": name(("monochromatic", "polychromatic")),
     }, doc="CT acquisition physics."),
     "xray": BlockSchema(fields={
         **PROTOCOL_COMMON,

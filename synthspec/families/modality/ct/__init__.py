@@ -46,6 +46,10 @@ class CTSettings(BaseModel):
     """(low, high[, typical]) HU per tissue from tissues.synth."""
     bone_labels: list[int] = []
     """Labels whose marrow takes the age-dependent trabecular density."""
+    beam: str = "monochromatic"
+    """`monochromatic` | `polychromatic` (beam hardening, water correction; acquisition.py, beam.py)."""
+    bone_correction: float = 0.7
+    """Polychromatic only: fraction of the bone-induced beam-hardening error the scanner removes (0..1)."""
 
 
 class CT:
@@ -80,9 +84,15 @@ class CT:
         if views < full:
             notes.append(f"{views} views is below the {full} that full angular sampling needs; "
                          "expect faint streaks far from the centre (set `views` in the ct block)")
-        return CTSettings(kv=protocol.kv, mas=protocol.mas, kernel=protocol.kernel or DEFAULT_KERNEL,
-                          slice_thickness_mm=spacing[0], pixel_mm=spacing[2], views=views,
-                          tissue_hu=tissue_hu, bone_labels=bone_labels).model_dump(mode="json"), notes
+        beam = getattr(protocol, "beam", None) or "monochromatic"
+        settings = CTSettings(kv=protocol.kv, mas=protocol.mas, kernel=protocol.kernel or DEFAULT_KERNEL,
+                              slice_thickness_mm=spacing[0], pixel_mm=spacing[2], views=views,
+                              tissue_hu=tissue_hu, bone_labels=bone_labels, beam=beam).model_dump(mode="json")
+        if beam == "monochromatic":
+            # the plan of a monochromatic spec keeps its bytes (and its seed key) from before the beam option
+            settings.pop("beam")
+            settings.pop("bone_correction")
+        return settings, notes
 
     def settings(self, data: dict) -> CTSettings:
         return CTSettings.model_validate(data)
@@ -125,7 +135,8 @@ class CT:
         acq = CTAcquisition(kv=acquisition["kv"], mas=acquisition["mas"],
                             slice_thickness_mm=acquisition["slice_thickness_mm"], pixel_mm=s.pixel_mm,
                             kernel=acquisition["kernel"], views=s.views, noise_factor=scanner.noise_factor,
-                            electronic_noise=scanner.electronic_noise, mtf50_lp_mm=scanner.mtf50)
+                            electronic_noise=scanner.electronic_noise, mtf50_lp_mm=scanner.mtf50, beam=s.beam,
+                            bone_correction=s.bone_correction if s.beam == "polychromatic" else 0.0)
         hu = torch.from_numpy(np.ascontiguousarray(truth, dtype=np.float32)).to(torch.device(device))
         with torch.no_grad():
             image = simulate_ct(hu, acq, noise).to("cpu").numpy()
@@ -143,13 +154,15 @@ class CT:
 
     def write_series(self, folder, subject, plan, identity, version: str) -> str:
         """The DICOM series of the subject's image into `folder/dicom`; returns the folder name."""
-        from synthspec.families.modality.ct.dicom import CTSeriesInfo, body_part_for, write_ct_series
+        from synthspec.families.modality.ct.dicom import CTSeriesInfo, body_part_for, display_windows, \
+            write_ct_series
 
         p, a = subject.params, subject.params.acquisition
         info = CTSeriesInfo(identity=identity, age_y=p.age_y, sex=p.sex, scanner=p.scanner, kv=a["kv"], mas=a["mas"],
                             kernel=a["kernel"], slice_thickness_mm=a["slice_thickness_mm"], model_key=plan.seed_key,
                             synthspec_version=version, series_description=f"SYNTHETIC {plan.cohort_name} {p.subject_id}",
-                            body_part=body_part_for(plan.anatomy), compression=plan.writing.dicom_compression)
+                            body_part=body_part_for(plan.anatomy), compression=plan.writing.dicom_compression,
+                            windows=display_windows(plan.anatomy))
         (folder / "dicom").mkdir()
         write_ct_series(folder / "dicom", subject.channels["image"], tuple(plan.grid.spacing), plan.grid.origin_xyz(),
                         info)

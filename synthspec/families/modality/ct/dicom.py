@@ -90,12 +90,31 @@ class CTSeriesInfo:
     """DICOM BodyPartExamined (e.g. "CHEST"; see body_part_for); empty when unknown."""
     compression: str = "none"
     """`none` or `jpeg_ls` (the spec's `output.dicom_compression`; see TRANSFER_SYNTAXES)."""
+    windows: tuple[tuple[str, float, float], ...] = WINDOWS
+    """(explanation, centre, width) VOI presets; the anatomy's `ct_windows` when it declares them."""
 
 
 # Anatomy family prefix -> BodyPartExamined defined term, for unpaired body parts only
 # (a paired part such as HAND would also need a Laterality value the plan does not have).
 _BODY_PARTS = {"thorax": "CHEST", "chest": "CHEST", "head": "HEAD", "brain": "HEAD", "abdomen": "ABDOMEN",
                "pelvis": "PELVIS"}
+
+
+def display_windows(anatomy: str | None) -> tuple[tuple[str, float, float], ...]:
+    """VOI presets (explanation, centre, width) for an anatomy family: its `ct_windows` (Window tuples) when it
+    declares them, else WINDOWS (lung, mediastinum)."""
+    if not anatomy:
+        return WINDOWS
+    from synthspec.families import registry
+
+    try:
+        family = registry.anatomy(anatomy)
+    except Exception:  # noqa: BLE001 - an unknown family keeps the modality's presets
+        return WINDOWS
+    windows = getattr(family, "ct_windows", None)
+    if not windows:
+        return WINDOWS
+    return tuple((w.name.upper(), w.level, w.width) for w in windows)
 
 
 def body_part_for(anatomy: str) -> str:
@@ -239,12 +258,12 @@ def _base_dataset(info: CTSeriesInfo, shape, spacing_zyx, bits_stored: int):
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
     # VOI LUT: lung and mediastinum presets
-    ds.WindowCenter = [_ds(c) for _n, c, _w in WINDOWS]
-    ds.WindowWidth = [_ds(w) for _n, _c, w in WINDOWS]
+    ds.WindowCenter = [_ds(c) for _n, c, _w in info.windows]
+    ds.WindowWidth = [_ds(w) for _n, _c, w in info.windows]
     ds.RescaleIntercept = _ds(RESCALE_INTERCEPT)
     ds.RescaleSlope = "1"
     ds.RescaleType = "HU"
-    ds.WindowCenterWidthExplanation = [n for n, _c, _w in WINDOWS]
+    ds.WindowCenterWidthExplanation = [n for n, _c, _w in info.windows]
     # Private block: provenance of the synthetic data
     block = ds.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
     block.add_new(0x00, "LO", _trim(info.model_key, 64))
