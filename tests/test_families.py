@@ -39,11 +39,11 @@ def test_a_miss_in_the_registry_names_the_choices():
 
 
 def test_an_unsupported_pair_is_refused_with_the_pairs_the_registry_has():
-    result = compile_file(ROOT / "examples" / "head_ct_haemorrhage.synth")
+    result = compile_file(ROOT / "examples" / "stroke_mri_territory.synth")
     with pytest.raises(PlanError) as error:
         lower(result, device="cpu")
     message = str(error.value)
-    assert "not implemented" in message and "ct of thorax_adult" in message
+    assert "not implemented" in message and "ct of thorax_adult" in message and "ct of head_adult" in message
 
 
 def test_the_registry_and_the_family_descriptors_import_no_numpy():

@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.5.0": "3b95ec5557216c6593820659b46c9a9f1ef7adccff8da37291cee4d5a691c3ad"}
+PINNED = {"0.6.0": "612c9466ac605192a819b88cbcf5fe0865c2bd6cec121595f7539189623a0798"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

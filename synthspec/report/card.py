@@ -305,6 +305,18 @@ def governance_section(model: dict, vocab: dict[str, list[str]], today: datetime
     }
 
 
+def _priors(anatomy: str) -> list[dict]:
+    """The real data the anatomy family was built from, with licence and citation (empty for a procedural one)."""
+    from synthspec.families import registry
+
+    try:
+        family = registry.anatomy(anatomy)
+    except registry.UnknownFamily:
+        return []
+    provenance = getattr(family, "provenance", None)
+    return [dict(p) for p in provenance()] if callable(provenance) else []
+
+
 def cohort_card(cohort, validation: ValidationReport | None = None, today: datetime.date | None = None) -> dict:
     """Everything the card says, as a JSON-ready dict (see the module doc)."""
     cohort = as_cohort(cohort)
@@ -334,6 +346,7 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
         "task": {"finding": task.get("finding"), "modality": task.get("modality") or plan.modality,
                  "job": task.get("job"), "target": task.get("target")},
         "anatomy": plan.anatomy,
+        "priors": _priors(plan.anatomy),
         "grid": {"shape_zyx": list(plan.grid.shape), "spacing_mm_zyx": list(plan.grid.spacing)},
         **governance_section(model, _vocabulary(plan), today or datetime.date.today(), load_transfer(cohort)),
         "composition": composition(rows, model),

@@ -122,6 +122,11 @@ def card_markdown(card: dict) -> str:
     failed = [(f, ch) for f, x in v["families"].items() for ch in x["checks"] if ch["result"] == "fail"]
     if failed:
         out += ["Failed checks:", ""] + [f"- {f} / {md(ch['name'])}: {md(ch['reason'])}" for f, ch in failed] + [""]
+    if card.get("priors"):
+        out += ["## Real data the anatomy was built from", ""]
+        out += _table(("prior", "from", "licence", "cite"),
+                      [(md(p.get("name")), md(p.get("package")), md(p.get("licence")), md(p.get("cite")))
+                       for p in card["priors"]]) + [""]
     out += ["## Hashes and provenance", ""]
     out += _table(("item", "value"), [
         ("spec file", md(prov["spec_file"])), ("spec hash (sha256)", code(prov['spec_hash'])),

@@ -15,7 +15,6 @@ the cortex (sulci widen) and around the ventricles (they enlarge); the removed s
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
