@@ -23,6 +23,8 @@ ALLOWED_UPWARD = {
     ("validate", "engine"): {"synthspec.engine"},
     # the training dataset opens a spec or a saved plan as `synth run` does, through the api's plan and load_plan
     ("dataset", "api"): {"synthspec.api"},
+    # the head's templates are fetched, checksummed and cached by the same downloaders as the realism references
+    ("families", "validate"): {"synthspec.validate.reference.fetch", "synthspec.validate.reference.debian"},
 }
 MAX_LINES = 600
 

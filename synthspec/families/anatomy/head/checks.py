@@ -15,9 +15,9 @@ from synthspec.families.anatomy.head import references as R
 
 def label_ids_of(plan) -> dict[str, int]:
     if plan is None or not getattr(plan, "labels", None):
-        from synthspec.engine.scene import stdlib_tables
+        from synthspec.compiler.resolve import stdlib
 
-        return {e.name: int(e.id) for e in stdlib_tables("head_adult")[0]}
+        return {o.name: int(o.get("label")) for o in stdlib()[0].get("anatomy", "head_adult").all("organ")}
     return {e.name: int(e.id) for e in plan.labels if getattr(e, "kind", "anatomy") == "anatomy"}
 
 
