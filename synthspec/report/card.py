@@ -307,11 +307,11 @@ def governance_section(model: dict, vocab: dict[str, list[str]], today: datetime
 
 def _priors(anatomy: str) -> list[dict]:
     """The real data the anatomy family was built from, with licence and citation (empty for a procedural one)."""
-    from synthspec.families import registry
+    from synthspec.families.registry import UnknownFamily, anatomy as anatomy_family
 
     try:
-        family = registry.anatomy(anatomy)
-    except registry.UnknownFamily:
+        family = anatomy_family(anatomy)
+    except UnknownFamily:
         return []
     provenance = getattr(family, "provenance", None)
     return [dict(p) for p in provenance()] if callable(provenance) else []
