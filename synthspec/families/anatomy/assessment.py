@@ -26,3 +26,18 @@ class SubjectAnatomy:
     @property
     def reasons(self) -> list[str]:
         return [f"{check}: {message}" for check, message in self.failures]
+
+
+def lesion_record_mismatch(lesions, record: dict) -> tuple[set[int], str | None]:
+    """(lesion ids present in the mask, why the mask and the subject record disagree or None): the
+    `lesion_record` check of the hand and head families."""
+    import numpy as np
+
+    recorded = {int(l["id"]) for l in record.get("lesions") or [] if "id" in l}
+    present = {int(i) for i in np.unique(lesions) if i != 0}
+    parts = []
+    if recorded - present:
+        parts.append(f"recorded lesion(s) {', '.join(map(str, sorted(recorded - present)))} have no voxels")
+    if present - recorded and record.get("lesions") is not None:
+        parts.append(f"mask lesion id(s) {', '.join(map(str, sorted(present - recorded)))} are not recorded")
+    return present, ("; ".join(parts) if parts else None)

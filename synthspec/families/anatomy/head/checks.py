@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthspec.families.anatomy.assessment import SubjectAnatomy
+from synthspec.families.anatomy.assessment import SubjectAnatomy, lesion_record_mismatch
 from synthspec.families.anatomy.head import references as R
 
 
@@ -101,15 +101,9 @@ def _lesions(out, labels, lesion_mask, ids, record) -> None:
     if lesion_mask is None:
         return
     lesions = np.asarray(lesion_mask)
-    recorded = {int(l["id"]) for l in record.get("lesions") or [] if "id" in l}
-    present = {int(i) for i in np.unique(lesions) if i != 0}
-    parts = []
-    if recorded - present:
-        parts.append(f"recorded lesion(s) {', '.join(map(str, sorted(recorded - present)))} have no voxels")
-    if present - recorded and record.get("lesions") is not None:
-        parts.append(f"mask lesion id(s) {', '.join(map(str, sorted(present - recorded)))} are not recorded")
-    if parts:
-        out.fail("lesion_record", "; ".join(parts))
+    present, mismatch = lesion_record_mismatch(lesions, record)
+    if mismatch:
+        out.fail("lesion_record", mismatch)
     outside = [ids[n] for n in ("scalp", "paranasal_sinuses", "mastoid_air") if n in ids] + [0]
     for i in sorted(present):
         labs = labels[lesions == i]
