@@ -38,12 +38,15 @@ def test_a_miss_in_the_registry_names_the_choices():
     assert registry.modality("ct").name == "ct" and registry.pathology("lung_nodule").name == "lung_nodule"
 
 
-def test_an_unsupported_pair_is_refused_with_the_pairs_the_registry_has():
-    result = compile_file(ROOT / "examples" / "stroke_mri_territory.synth")
+def test_an_unsupported_pair_is_refused_with_the_pairs_the_registry_has(tmp_path):
+    spec = tmp_path / "mri_chest.synth"   # no family images the chest with MRI
+    spec.write_text((ROOT / "examples" / "stroke_mri_territory.synth").read_text(encoding="utf-8")
+                    .replace("anatomy: head_adult", "anatomy: thorax_adult"), encoding="utf-8")
     with pytest.raises(PlanError) as error:
-        lower(result, device="cpu")
+        lower(compile_file(spec), device="cpu")
     message = str(error.value)
-    assert "not implemented" in message and "ct of thorax_adult" in message and "ct of head_adult" in message
+    assert "mri of thorax_adult is not implemented" in message
+    assert "ct of thorax_adult" in message and "mri of head_adult" in message
 
 
 def test_the_registry_and_the_family_descriptors_import_no_numpy():

@@ -218,6 +218,13 @@ def sample_subject(plan: Plan, index: int) -> SubjectParams:
                 sizes["volume_ml"] = draw(p.volume, rng, budget, f"pathology {p.name}.volume")
             if p.onset:
                 sizes["onset_h"] = draw(p.onset, rng, budget, f"pathology {p.name}.onset") / 3.6e6
+            if p.territory:   # last, so specs without a territory keep their streams
+                sizes["territory"] = choose(p.territory, rng)
+                supplied = set((p.territory_covers or {}).get(sizes["territory"], ()))
+                inside = [(n, w) for n, w in zip(p.location.names, p.location.weights) if n in supplied] \
+                    if p.location else []
+                if inside and location[0] not in supplied:   # the location again, among those the territory supplies
+                    location = [choose(Mix(names=[n for n, _ in inside], weights=[w for _, w in inside]), rng)]
             lesions.append(LesionParams(pathology=p.name, kind=p.kind, subtype=subtype, diameter_mm=diameter,
                                         locations=location, lobulation=lob, spiculation=spic, **limits, **sizes))
     return SubjectParams(

@@ -154,8 +154,9 @@ def _acquire(work: _Work, stage) -> None:
     positive = bool(work.scene.lesions)
     work.channels = {name: modality.store(plant_shortcut(plan, image, positive))
                      for name, image in images.items()}
+    work.masks = dict(work.scene.masks)   # a pathology's own masks on the plan's grid (BraTS compartments)
     if getattr(modality, "projection", False):   # a projection modality: the masks in its image plane too
-        work.masks = modality.detector_masks(work.scene, stage.params.settings, p.acquisition, work.device)
+        work.masks.update(modality.detector_masks(work.scene, stage.params.settings, p.acquisition, work.device))
 
 
 STAGES = {

@@ -53,6 +53,8 @@ class LesionParams(BaseModel):
     """The spec's `onset` draw (hours since onset), None when it gives none."""
     max_skull_mm: float | None = None
     """`require distance_to(skull) <= X` (mm)."""
+    territory: str | None = None
+    """The spec's `territory` draw (an arterial territory of the head family: ACA, MCA, PCA), None when it gives none."""
 
 
 @dataclass
@@ -93,6 +95,23 @@ class Layer:
 
 
 @dataclass
+class PropertyChange:
+    """A lesion that changes the tissue it lies in rather than replacing it (an infarct's cytotoxic oedema).
+
+    Each factor multiplies the named physical property of whatever tissue mix is under the voxel
+    (`pd`, `t1`, `t2`, `t2s`, `adc`, and `hu_offset` is added, not multiplied), weighted by `fraction`
+    (0..1, the voxel's share of the lesion): property' = property * (1 + fraction * (factor - 1)).
+    `box` (a tuple of slices) places a cropped `fraction`.  A modality applies the properties it has
+    (MR: relaxation, PD, diffusion) and ignores the others; the pathology family derives the factors from
+    physiology (time since onset), never from an image intensity."""
+
+    name: str
+    fraction: Any
+    factors: dict[str, float]
+    box: tuple | None = None
+
+
+@dataclass
 class TissueScene:
     """One subject's body as tissues on the plan's grid (numpy arrays, [Z, Y, X])."""
 
@@ -119,6 +138,11 @@ class TissueScene:
     """Why requested lesions could not be placed (constraint names first), empty normally."""
     geometry: dict[str, Any] = field(default_factory=dict)
     """Family geometry pathologies need (`lung`: bool region, `vessel_fraction`, `lobe_boxes`)."""
+    changes: list[PropertyChange] = field(default_factory=list)
+    """Lesions that alter the properties of the tissue under them (applied after the layers)."""
+    masks: dict[str, Any] = field(default_factory=dict)
+    """Extra masks on the plan's grid a pathology delivers, by file name stem (`tumour_compartments`: BraTS
+    labels); written beside labels and lesions."""
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,16 @@ ANATOMIES: tuple[Line, ...] = (
          modalities=("xray",)),
     Line("head_adult", "synthspec.families.anatomy.head:FAMILY",
          "adult head on real templates (MNI152 tissue maps, Colin27 + AAL): brain, CSF spaces, deep nuclei, "
-         "meninges, skull with diploe and sutures, scalp, sinuses", modalities=("ct",)),
+         "meninges, skull with diploe and sutures, scalp, sinuses", modalities=("ct", "mri")),
 )
 MODALITIES: tuple[Line, ...] = (
     Line("ct", "synthspec.families.modality.ct:MODALITY",
          "parallel-beam CT: projection, Poisson + electronic noise, filtered back-projection"),
     Line("xray", "synthspec.families.modality.xray:MODALITY",
          "projection radiography: cone beam, tungsten spectrum, scatter and grid, flat-panel or CR detector"),
+    Line("mri", "synthspec.families.modality.mri:MODALITY",
+         "MRI: PD, T1, T2, T2* and ADC per tissue, sequence signal equations, complex k-space with noise, "
+         "truncation, partial Fourier, bias field and motion; diffusion and gadolinium"),
 )
 PATHOLOGIES: tuple[Line, ...] = (
     Line("lung_nodule", "synthspec.families.pathology.lung_nodule:PATHOLOGY",
@@ -58,6 +61,10 @@ PATHOLOGIES: tuple[Line, ...] = (
          "intracerebral haematoma in a deep, lobar or posterior-fossa region with perihaematomal oedema"),
     Line("intraventricular_haemorrhage", "synthspec.families.pathology.haemorrhage:INTRAVENTRICULAR",
          "blood in the ventricles layering dependently in the occipital horns"),
+    Line("ischaemic_infarct", "synthspec.families.pathology.infarct:PATHOLOGY",
+         "arterial-territory infarct whose diffusion, T2 and T1 change with time since onset; mass effect by volume"),
+    Line("glioblastoma", "synthspec.families.pathology.glioblastoma:PATHOLOGY",
+         "necrotic core, enhancing rim that takes up gadolinium, vasogenic oedema along white matter; BraTS labels"),
 )
 TABLES = {"anatomy": ANATOMIES, "modality": MODALITIES, "pathology": PATHOLOGIES}
 

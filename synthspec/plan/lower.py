@@ -131,14 +131,19 @@ def _tissue_density(stdlib, labels: list[Label], anatomy, cohort: Cohort) -> dic
     return out
 
 
-def _pathologies(cohort: Cohort) -> list[PathologyParams]:
+def _territory_covers(stdlib, anatomy: str) -> dict[str, list[str]]:
+    return {t.name: list(t.get("covers") or []) for t in stdlib.get("anatomy", anatomy).all("territory")}
+
+
+def _pathologies(cohort: Cohort, stdlib=None) -> list[PathologyParams]:
     out = []
     for p in cohort.pathologies:
+        covers = _territory_covers(stdlib, cohort.anatomy) if p.territory and stdlib is not None else None
         constraints = [ConstraintParams(**c.model_dump(mode="json", exclude={"span"})) for c in p.constraints]
         out.append(PathologyParams(name=p.name, kind=p.kind, prevalence=p.prevalence or 0.0, count=p.count,
                                    subtype=p.subtype, diameter=p.diameter, location=p.location,
                                    lobulation=p.lobulation, spiculation=p.spiculation, constraints=constraints,
-                                   volume=p.volume, onset=p.onset))
+                                   volume=p.volume, onset=p.onset, territory=p.territory, territory_covers=covers))
     return out
 
 
@@ -251,7 +256,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
         acquisition, notes = modality.lower(cohort.protocol, shape, spacing, tissue_hu, bone_labels, anatomy=anatomy,
                                             tissue_density=_tissue_density(stdlib, labels, anatomy, cohort)
                                             if getattr(modality, "needs_density", False) else None,
-                                            scanners=scanners, labels=labels)
+                                            scanners=scanners, labels=labels, stdlib=stdlib)
     except ValidationError as error:
         raise PlanError(f"the {modality_name} settings cannot be planned: {error.errors()[0]['msg']}") from None
     except ValueError as error:
@@ -280,11 +285,12 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
 
     vol = list(shape)
     channel_shape = list(modality.channel_shape(acquisition, shape)) if hasattr(modality, "channel_shape") else vol
-    channels = [c.name for c in modality.channels]
+    declared = modality.channels_for(acquisition) if hasattr(modality, "channels_for") else modality.channels
+    channels = [c.name for c in declared]
     sampling = SampleParams(
         population=PopulationParams(**(cohort.population.model_dump(include=set(PopulationParams.model_fields))
                                        if cohort.population else {})),
-        scanners=cohort.scanners, pathologies=_pathologies(cohort),
+        scanners=cohort.scanners, pathologies=_pathologies(cohort, stdlib),
         sampling_budget=cohort.sampling_budget or DEFAULT_SAMPLING_BUDGET)
     pathology_kinds = sorted({p.kind for p in cohort.pathologies})
     stages = [
@@ -304,7 +310,7 @@ def lower(result: FileResult, device: str = "auto", subjects: int | None = None,
               doc="lesions placed by rejection sampling under the spec's constraints, added as tissue layers"),
         Stage(id="acquire", kind="acquire", after=["pathology"], device=device,
               params=FamilyParams(stage="acquire", family=modality_name, settings=acquisition),
-              outputs=[TensorSpec(name=c, shape=channel_shape, dtype=ch.dtype) for c, ch in zip(channels, modality.channels)],
+              outputs=[TensorSpec(name=c, shape=channel_shape, dtype=ch.dtype) for c, ch in zip(channels, declared)],
               seconds_per_subject=times["acquire"], bytes_per_subject=per_subject,
               doc=f"{modality_name}: render tissue contrast, simulate the acquisition and the scanner class"),
         Stage(id="write", kind="write", after=["acquire"],

@@ -56,13 +56,18 @@ class PathologyParams(BaseModel):
     """Lesion volume (mL), for kinds sized by volume (a haematoma); the family turns it into a shape."""
     onset: Dist | None = None
     """Time since onset (ms, the canonical time unit), for findings that change with age (blood, infarct)."""
+    territory: Mix | None = None
+    """Arterial territory mix (ischaemic infarcts), drawn per lesion after the other draws."""
+    territory_covers: dict[str, list[str]] | None = None
+    """The anatomy's locations each territory supplies (stdlib `territory ... { covers }`), with `territory`: the
+    location is drawn again among those the drawn territory supplies, so the two never disagree."""
 
     @model_serializer(mode="wrap")
     def _omit_unset_sizes(self, handler):
         """`volume` and `onset` are left out of plan.json (and the plan hash) when the spec gives none, so plans
         written before they existed keep their bytes."""
         data = handler(self)
-        for key in ("volume", "onset"):
+        for key in ("volume", "onset", "territory", "territory_covers"):
             if data.get(key) is None:
                 data.pop(key, None)
         return data

@@ -65,16 +65,9 @@ class CT:
             tuple[int, int, int], tuple[float, float, float]]:
         """(shape, spacing) of the reconstructed volume: matrix and field of view in plane, slices along z over
         the anatomy's cranio-caudal coverage (`scan_length_mm`)."""
-        scan_length_mm = anatomy.scan_length_mm
-        matrix = protocol.matrix or DEFAULT_MATRIX
-        fov = protocol.field_of_view or DEFAULT_FOV_MM
-        pixel = fov / matrix
-        if voxel_size:
-            pixel = voxel_size
-            matrix = int(math.ceil(fov / pixel))
-        dz = protocol.slice_thickness or DEFAULT_SLICE_MM
-        z = int(math.ceil(scan_length_mm / dz))
-        return (z, matrix, matrix), (dz, pixel, pixel)
+        from synthspec.families.modality.slice_grid import slice_stack
+
+        return slice_stack(protocol, voxel_size, anatomy.scan_length_mm, DEFAULT_MATRIX, DEFAULT_FOV_MM, DEFAULT_SLICE_MM)
 
     def lower(self, protocol, shape, spacing, tissue_hu: dict, bone_labels: list[int], **_) -> tuple[dict, list[str]]:
         """The acquisition settings, and notes for `synth plan`.  Full angular sampling unless the spec sets `views`."""

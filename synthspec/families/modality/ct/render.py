@@ -206,4 +206,9 @@ def render_hu(scene: TissueScene, label_tissue: dict[int, str], tissue_hu: dict[
         hu[marrow] += np.float32(trabecular - hu_of["cancellous_bone"])
     for layer in scene.layers:
         mix_layer(hu, layer, _layer_value(layer, hu_of, tissue_hu))
+    for change in scene.changes:   # a lesion that alters its tissue: CT sees only an offset (an infarct's hypodensity)
+        offset = float(change.factors.get("hu_offset", 0.0))
+        if offset:
+            region = hu[change.box] if change.box is not None else hu
+            region += np.asarray(change.fraction, dtype=np.float32) * np.float32(offset)
     return hu

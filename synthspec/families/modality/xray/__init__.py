@@ -149,7 +149,7 @@ class XRay:
 
     def lower(self, protocol, shape, spacing, tissue_hu: dict, bone_labels: list[int], *, anatomy=None,
               tissue_density: dict | None = None, scanners: dict | None = None,
-              labels=None) -> tuple[dict, list[str]]:
+              labels=None, **_) -> tuple[dict, list[str]]:
         """The acquisition settings, and notes for `synth plan`."""
         from synthspec.families.modality.xray.attenuation import TISSUE_MATERIAL, materials_for
 
