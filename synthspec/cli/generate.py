@@ -130,7 +130,7 @@ def _where(out: Path, plan, content_hash: str) -> None:
     from synthspec.cohort import layout
 
     first = layout.subject_dir(out, 0)
-    written = [f"{first / layout.channel_file(c)} (NIfTI)" for c in plan.channels if "nifti" in plan.writing.formats]
+    written = [f"{first / layout.channel_file(c, plan)} (NIfTI)" for c in plan.channels if "nifti" in plan.writing.formats]
     if "dicom" in plan.writing.formats:
         written.append(f"{first / layout.DICOM} (DICOM)")
     print(f"cohort: {out}  (content hash {content_hash[:16]})")

@@ -28,7 +28,7 @@ What the file says (and why):
 * Empty ground truth: with `lesions`, a subject with no lesion voxel (a negative) gets no SEG at all
   (`write_seg` returns None and subject.json lists no `dicom_seg` file): an all-empty SEG would
   carry every slice as a blank frame, and the absence says the same thing.
-* Identity and marking as the CT series (`families.modality.ct.dicom`): the images' patient, study and
+* Identity and marking as the CT series (`families.modality.synthetic_dicom`): the images' patient, study and
   frame of reference; SeriesInstanceUID and SOPInstanceUID derived from the series UID (`derived_uid`),
   as is the Dimension Organization UID highdicom would otherwise draw at random; SeriesNumber 2;
   Manufacturer "synthspec (synthetic)", PatientIdentityRemoved YES, the same DeidentificationMethod,
@@ -235,8 +235,8 @@ def build_seg(sources: list, stack: np.ndarray, segments: list[SegmentClass], id
     import highdicom as hd
     from pydicom.uid import ExplicitVRLittleEndian
 
-    from synthspec.families.modality.ct.dicom import (
-        DEIDENTIFICATION_METHOD, MANUFACTURER, PRIVATE_CREATOR, PRIVATE_GROUP, SYNTHETIC_DATE, SYNTHETIC_TIME)
+    from synthspec.families.modality.synthetic_dicom import (
+        DEIDENTIFICATION_METHOD, MANUFACTURER, SYNTHETIC_DATE, SYNTHETIC_TIME, add_provenance)
     from synthspec.identity import IMPLEMENTATION_CLASS_UID, derived_uid
 
     series_uid = derived_uid(identity.series_uid, "seg", "series")
@@ -273,10 +273,7 @@ def build_seg(sources: list, stack: np.ndarray, segments: list[SegmentClass], id
     for keyword in ("PatientAge", "BodyPartExamined"):
         if keyword in sources[0] and keyword not in seg:
             setattr(seg, keyword, sources[0].data_element(keyword).value)
-    block = seg.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
-    block.add_new(0x00, "LO", str(model_key)[:64])
-    block.add_new(0x01, "LO", str(version)[:64])
-    block.add_new(0x02, "CS", "SYNTHETIC")
+    add_provenance(seg, model_key, version)
     seg.file_meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
     seg.file_meta.ImplementationVersionName = f"SYNTHSPEC_{version}"[:16]
     return seg

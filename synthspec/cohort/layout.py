@@ -2,11 +2,12 @@
 
     plan.json                  the plan that was run (its hash guards --resume)
     subjects/S000000/          one folder per subject, renamed into place only when complete
-        <channel>.nii.gz ...   one volume per image channel the modality declares (CT: image.nii.gz)
+        <channel>.nii.gz ...   one volume per image channel the modality declares (CT: image.nii.gz; MRI names its
+                               own: acq-<sequence>_<suffix>.nii.gz with .json sidecars, .bval/.bvec for diffusion)
         labels.nii.gz          anatomy label map (ids in labels.json, kind anatomy)
         lesions.nii.gz         lesion instance ids (1..n, as in subject.json's lesions)
         semantic.nii.gz        anatomy labels with every lesion voxel set to its finding class (labels.json)
-        dicom/ ...             the DICOM series of the first channel
+        dicom/ ...             the DICOM series of the first channel (MRI: dicom/<channel>/, one series per channel)
         seg.dcm                DICOM SEG of the masks over that series (`output.dicom_seg`: lesions, or all
                                with the anatomy; absent with `lesions` for a subject without lesions)
         subject.json           the subject record, with the SHA-256 of every file above
@@ -25,7 +26,7 @@
 
 Every file above cohort.json is written by `writer.finish` when all subjects exist.
 
-Pure names and paths: no file is read or written here.
+Pure names and paths: no file is read or written here (a modality that names its channels is asked, given the plan).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ def nnunet_label(case: str) -> str:
     return f"{case}{NNUNET_ENDING}"
 
 
-def channel_file(channel: str) -> str:
-    """NIfTI file name of an image channel (the first CT channel is `image`)."""
+def channel_file(channel: str, plan=None) -> str:
+    """NIfTI file name of an image channel (the first CT channel is `image`): `<channel>.nii.gz`, or, given the
+    plan, the name its modality gives the channel when it names its own (`modality.channel_file(channel, plan)`;
+    MRI: BIDS-style names such as `acq-t1_T1w.nii.gz`).  Masks and CT/radiograph channels keep `<channel>.nii.gz`."""
+    if plan is not None:
+        from synthspec.families import registry
+
+        named = getattr(registry.modality(plan.modality), "channel_file", None)
+        if named is not None:
+            return named(channel, plan)
     return f"{channel}.nii.gz"

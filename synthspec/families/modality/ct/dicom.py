@@ -43,33 +43,31 @@ What the files say (and why):
 
 Nothing in a file depends on the clock or a random source: the same inputs
 give byte-identical files.  The caller stages the folder (`staged_dir`).
+The identity, marking, private block, file meta and slice writing are shared
+with the DX and MR writers (`families.modality.synthetic_dicom`); the names
+this module re-exports from there keep their old import path.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 
-from synthspec.identity import IMPLEMENTATION_CLASS_UID, SyntheticIdentity
+from synthspec.families.modality.synthetic_dicom import (  # noqa: F401 - re-exported for the other writers
+    DEIDENTIFICATION_METHOD, MANUFACTURER, PRIVATE_CREATOR, PRIVATE_GROUP, SYNTHETIC_DATE, SYNTHETIC_TIME,
+    TRANSFER_SYNTAXES, add_provenance, body_part_for, check_geometry, encoded as _encoded, file_meta, mark_patient,
+    patient_age, patient_sex, synthetic_dataset, write_slices)
+from synthspec.families.modality.synthetic_dicom import add_axial_image, whole_numbers
+from synthspec.families.modality.synthetic_dicom import ds_value as _ds, trim as _trim
+from synthspec.identity import SyntheticIdentity
 
-MANUFACTURER = "synthspec (synthetic)"
-DEIDENTIFICATION_METHOD = "synthspec synthetic data - no real patient"
-PRIVATE_GROUP = 0x0011
-PRIVATE_CREATOR = "SYNTHSPEC"
 RESCALE_INTERCEPT = -1024
 HU_FLOOR = RESCALE_INTERCEPT
 HU_CEILING = RESCALE_INTERCEPT + 0xFFFF
 WINDOWS = (("LUNG", -600, 1500), ("MEDIASTINUM", 40, 400))
 NOMINAL_EXPOSURE_TIME_MS = 1000
-SYNTHETIC_DATE = "19000101"
-"""StudyDate/ContentDate of every synthetic series: fixed, and before any CT scanner existed (1971)."""
-SYNTHETIC_TIME = "000000"
-TRANSFER_SYNTAXES = {"none": "1.2.840.10008.1.2.1",       # Explicit VR Little Endian
-                     "jpeg_ls": "1.2.840.10008.1.2.4.80"}  # JPEG-LS Lossless Image Compression
 
 
 @dataclass
@@ -94,12 +92,6 @@ class CTSeriesInfo:
     """(explanation, centre, width) VOI presets; the anatomy's `ct_windows` when it declares them."""
 
 
-# Anatomy family prefix -> BodyPartExamined defined term, for unpaired body parts only
-# (a paired part such as HAND would also need a Laterality value the plan does not have).
-_BODY_PARTS = {"thorax": "CHEST", "chest": "CHEST", "head": "HEAD", "brain": "HEAD", "abdomen": "ABDOMEN",
-               "pelvis": "PELVIS"}
-
-
 def display_windows(anatomy: str | None) -> tuple[tuple[str, float, float], ...]:
     """VOI presets (explanation, centre, width) for an anatomy family: its `ct_windows` (Window tuples) when it
     declares them, else WINDOWS (lung, mediastinum)."""
@@ -117,104 +109,22 @@ def display_windows(anatomy: str | None) -> tuple[tuple[str, float, float], ...]
     return tuple((w.name.upper(), w.level, w.width) for w in windows)
 
 
-def body_part_for(anatomy: str) -> str:
-    """BodyPartExamined for an anatomy family name ("thorax_adult" -> "CHEST"); "" when not known/unpaired."""
-    return _BODY_PARTS.get(str(anatomy).split("_")[0].split(".")[0].lower(), "")
-
-
-def _ds(value: float) -> str:
-    """A DS string (at most 16 characters) for a finite number; integers without a decimal point."""
-    from pydicom.valuerep import format_number_as_ds
-
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"cannot store {value} in a DICOM decimal string")
-    if value == 0:
-        return "0"
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return format_number_as_ds(value)
-
-
-def _trim(text: str, limit: int) -> str:
-    return str(text)[:limit]
-
-
-def patient_age(age_y: float) -> str:
-    """DICOM AS: '062Y'; under a year in months ('007M'), weeks or days."""
-    age_y = float(age_y)
-    if not math.isfinite(age_y) or age_y < 0:
-        return ""
-    if age_y >= 1:
-        return f"{min(int(age_y), 999):03d}Y"
-    if age_y * 12 >= 1:
-        return f"{int(age_y * 12):03d}M"
-    if age_y * 52 >= 1:
-        return f"{int(age_y * 52):03d}W"
-    return f"{int(age_y * 365.25):03d}D"
-
-
-def patient_sex(sex: str) -> str:
-    s = str(sex).strip().lower()
-    if s in ("female", "f"):
-        return "F"
-    if s in ("male", "m"):
-        return "M"
-    if s in ("other", "o"):
-        return "O"
-    return ""
-
-
 def encode_hu(hu: np.ndarray) -> tuple[np.ndarray, int]:
     """HU [Z, Y, X] -> (stored uint16 values = HU + 1024, clipped; BitsStored 12 or 16)."""
-    hu = np.asarray(hu)
-    if hu.ndim != 3 or 0 in hu.shape:
-        raise ValueError(f"expected a non-empty 3-D [Z, Y, X] HU array, got shape {hu.shape}")
-    if hu.dtype.kind == "f":
-        if not np.isfinite(hu).all():
-            raise ValueError("the HU volume holds NaN or infinite values")
-        hu = np.rint(hu)
-    elif hu.dtype.kind not in "iub":
-        raise ValueError(f"cannot store a {hu.dtype} volume as CT numbers")
-    stored = (np.clip(hu.astype(np.int64), HU_FLOOR, HU_CEILING) - RESCALE_INTERCEPT).astype(np.uint16)
+    stored = (np.clip(whole_numbers(hu, "HU", "CT numbers"), HU_FLOOR, HU_CEILING) - RESCALE_INTERCEPT).astype(np.uint16)
     bits = 12 if int(stored.max()) <= 0x0FFF else 16
     return stored, bits
 
 
 def _base_dataset(info: CTSeriesInfo, shape, spacing_zyx, bits_stored: int):
-    from pydicom.dataset import Dataset
     from pydicom.uid import CTImageStorage
 
     ident = info.identity
     _nz, ny, nx = shape
     dz, dy, dx = (float(s) for s in spacing_zyx)
     version = str(info.synthspec_version)
-    ds = Dataset()
-    # SOP Common
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.SOPClassUID = CTImageStorage
-    # General Study
-    ds.StudyDate = SYNTHETIC_DATE      # fixed and clearly not a real study: PACS and DICOMDIR builders need one
-    ds.StudyTime = SYNTHETIC_TIME
-    ds.ContentDate = SYNTHETIC_DATE    # General Image, type 2C (temporally related images)
-    ds.ContentTime = SYNTHETIC_TIME
-    ds.AccessionNumber = ""
-    ds.Modality = "CT"
-    # General Equipment
-    ds.Manufacturer = MANUFACTURER
-    ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "SYNTHETIC CT"
-    ds.SeriesDescription = _trim(info.series_description, 64)
-    ds.ManufacturerModelName = _trim(info.scanner, 64)
-    # Patient
-    ds.PatientName = ident.patient_name
-    ds.PatientID = ident.patient_id
-    ds.PatientBirthDate = ""
-    ds.PatientSex = patient_sex(info.sex)
-    ds.PatientAge = patient_age(info.age_y)
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = DEIDENTIFICATION_METHOD
+    ds = synthetic_dataset(CTImageStorage, "CT", ["ORIGINAL", "PRIMARY", "AXIAL"], ident, info.age_y, info.sex,
+                           info.scanner, info.series_description)
     # CT Image / acquisition
     ds.ScanOptions = "HELICAL MODE"
     ds.SliceThickness = _ds(info.slice_thickness_mm)
@@ -240,105 +150,22 @@ def _base_dataset(info: CTSeriesInfo, shape, spacing_zyx, bits_stored: int):
     else:
         ds.Laterality = ""  # type 2C and the body part is unknown: present, empty (dciodvfy: a warning)
     ds.AcquisitionNumber = "1"
-    # Image Plane / Frame of Reference
-    ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-    ds.FrameOfReferenceUID = ident.frame_of_reference_uid
-    ds.PositionReferenceIndicator = ""
-    ds.ImageComments = "SYNTHETIC IMAGE"
-    # Image Pixel
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = ny
-    ds.Columns = nx
-    ds.PixelSpacing = [_ds(dy), _ds(dx)]
-    ds.BitsAllocated = 16
-    ds.BitsStored = bits_stored
-    ds.HighBit = bits_stored - 1
-    ds.PixelRepresentation = 0
-    ds.BurnedInAnnotation = "NO"
-    ds.LossyImageCompression = "00"
-    # VOI LUT: lung and mediastinum presets
-    ds.WindowCenter = [_ds(c) for _n, c, _w in info.windows]
-    ds.WindowWidth = [_ds(w) for _n, _c, w in info.windows]
+    # Image Plane / Frame of Reference, Image Pixel, VOI LUT (lung and mediastinum presets)
+    add_axial_image(ds, ident, shape, spacing_zyx, bits_stored, info.windows)
     ds.RescaleIntercept = _ds(RESCALE_INTERCEPT)
     ds.RescaleSlope = "1"
     ds.RescaleType = "HU"
-    ds.WindowCenterWidthExplanation = [n for n, _c, _w in info.windows]
     # Private block: provenance of the synthetic data
-    block = ds.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
-    block.add_new(0x00, "LO", _trim(info.model_key, 64))
-    block.add_new(0x01, "LO", _trim(version, 64))
-    block.add_new(0x02, "CS", "SYNTHETIC")
+    add_provenance(ds, info.model_key, version)
     return ds
-
-
-def _file_meta(sop_instance_uid: str, version: str, transfer_syntax: str = TRANSFER_SYNTAXES["none"]):
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import CTImageStorage, UID
-
-    meta = FileMetaDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = sop_instance_uid
-    meta.TransferSyntaxUID = UID(transfer_syntax)
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = _trim(f"SYNTHSPEC_{version}", 16)
-    return meta
-
-
-def _encoded(ds, pixels: np.ndarray, syntax: str):
-    """`ds` ready for `syntax`: itself when uncompressed, else a copy with JPEG-LS encapsulated pixels (CharLS,
-    lossless: decoding gives `pixels`)."""
-    if syntax != TRANSFER_SYNTAXES["jpeg_ls"]:
-        ds.file_meta.TransferSyntaxUID = syntax
-        return ds
-    from copy import copy
-
-    from pydicom.uid import JPEGLSLossless
-
-    out = copy(ds)
-    out.file_meta = copy(ds.file_meta)
-    out.compress(JPEGLSLossless, np.ascontiguousarray(pixels), encoding_plugin="pyjpegls", generate_instance_uid=False)
-    return out
 
 
 def write_ct_series(folder: Path, hu: np.ndarray, spacing_zyx, origin_xyz, info: CTSeriesInfo) -> list[Path]:
     """Write `hu` ([Z, Y, X] HU) as IM000001.dcm ... into `folder`; returns the paths in slice order."""
-    from pydicom import dcmwrite
+    from pydicom.uid import CTImageStorage
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if len(spacing_zyx) != 3 or any(not math.isfinite(float(s)) or float(s) <= 0 for s in spacing_zyx):
-        raise ValueError(f"spacing must be three positive numbers, got {tuple(spacing_zyx)}")
-    if len(origin_xyz) != 3:
-        raise ValueError(f"origin must be three numbers, got {tuple(origin_xyz)}")
-    if info.compression not in TRANSFER_SYNTAXES:
-        raise ValueError(f"unknown DICOM compression {info.compression!r}; use one of {', '.join(TRANSFER_SYNTAXES)}")
-    syntax = TRANSFER_SYNTAXES[info.compression]
+    syntax = check_geometry(spacing_zyx, origin_xyz, info.compression)
     stored, bits = encode_hu(hu)
-    nz = stored.shape[0]
-    if nz > 999_999:
-        raise ValueError(f"{nz} slices do not fit the IM000001.dcm naming")
-    dz = float(spacing_zyx[0])
-    ox, oy, oz = (float(o) for o in origin_xyz)
     ds = _base_dataset(info, stored.shape, spacing_zyx, bits)
-    version = str(info.synthspec_version)
-    paths = []
-    for k in range(nz):
-        n = k + 1
-        uid = info.identity.instance_uid(n)
-        z = oz + k * dz
-        ds.file_meta = _file_meta(uid, version)
-        ds.SOPInstanceUID = uid
-        ds.InstanceNumber = str(n)
-        ds.ImagePositionPatient = [_ds(ox), _ds(oy), _ds(z)]
-        ds.SliceLocation = _ds(z)
-        ds.PixelData = np.ascontiguousarray(stored[k]).astype("<u2", copy=False).tobytes()
-        ds["PixelData"].VR = "OW"
-        buffer = BytesIO()
-        dcmwrite(buffer, _encoded(ds, stored[k], syntax), enforce_file_format=True)
-        path = folder / f"IM{n:06d}.dcm"
-        with open(path, "wb") as handle:
-            handle.write(buffer.getvalue())
-        paths.append(path)
-    return paths
+    return write_slices(folder, ds, stored, spacing_zyx, origin_xyz, info.identity, CTImageStorage,
+                        str(info.synthspec_version), syntax)

@@ -1,7 +1,7 @@
 """Digital X-Ray Image Storage - For Presentation (1.2.840.10008.5.1.4.1.1.1.1): one radiograph, one file.
 
 The identity, synthetic marking, private block, fixed dates and deterministic UIDs are the CT
-writer's (`synthspec.families.modality.ct.dicom`), whose helpers and constants this module imports.
+writers' (`synthspec.families.modality.synthetic_dicom`), whose helpers and constants this module imports.
 What the file says (and why):
 
 * Transfer syntax Explicit VR Little Endian, 128-byte preamble, file meta with our Implementation
@@ -69,10 +69,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synthspec.families.modality.ct.dicom import (DEIDENTIFICATION_METHOD, MANUFACTURER, PRIVATE_CREATOR,
-                                                  PRIVATE_GROUP, SYNTHETIC_DATE, SYNTHETIC_TIME, _ds, _trim,
-                                                  patient_age, patient_sex)
-from synthspec.identity import IMPLEMENTATION_CLASS_UID, SyntheticIdentity
+from synthspec.families.modality.synthetic_dicom import add_provenance, file_meta, synthetic_dataset
+from synthspec.families.modality.synthetic_dicom import ds_value as _ds, trim as _trim
+from synthspec.identity import SyntheticIdentity
 
 DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
@@ -185,9 +184,7 @@ def _code(value: str, meaning: str):
 
 def dx_dataset(stored: np.ndarray, info: DXInfo):
     """The DX dataset (with file meta) for already encoded pixels; `write_dx` writes it."""
-    from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
-    from pydicom.uid import UID
 
     ident = info.identity
     body = str(info.body_part).upper()
@@ -224,36 +221,13 @@ def dx_dataset(stored: np.ndarray, info: DXInfo):
     number = int(info.instance_number)
     uid = ident.instance_uid(number)
 
-    ds = Dataset()
-    # SOP Common
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
-    ds.SOPClassUID = UID(DX_FOR_PRESENTATION)
+    ds = synthetic_dataset(DX_FOR_PRESENTATION, "DX", ["ORIGINAL", "PRIMARY", ""], ident, info.age_y, info.sex,
+                           info.scanner, info.series_description)
     ds.SOPInstanceUID = uid
-    # General Study / General Image dates: fixed, as the CT writer
-    ds.StudyDate = SYNTHETIC_DATE
-    ds.ContentDate = SYNTHETIC_DATE
-    ds.StudyTime = SYNTHETIC_TIME
-    ds.ContentTime = SYNTHETIC_TIME
-    ds.AccessionNumber = ""
-    ds.Modality = "DX"
     ds.PresentationIntentType = "FOR PRESENTATION"
-    ds.Manufacturer = MANUFACTURER
-    ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "SYNTHETIC DX"
-    ds.SeriesDescription = _trim(info.series_description, 64)
-    ds.ManufacturerModelName = _trim(info.scanner, 64)
     # DX Anatomy Imaged
     code, meaning = BODY_PARTS[body]
     ds.AnatomicRegionSequence = Sequence([_code(code, meaning)])
-    # Patient
-    ds.PatientName = ident.patient_name
-    ds.PatientID = ident.patient_id
-    ds.PatientBirthDate = ""
-    ds.PatientSex = patient_sex(info.sex)
-    ds.PatientAge = patient_age(info.age_y)
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = DEIDENTIFICATION_METHOD
     # Acquisition: X-Ray Generation, Acquisition Dose, Grid, DX Detector, DX Positioning
     ds.BodyPartExamined = body
     ds.KVP = _ds(info.kvp)
@@ -316,21 +290,10 @@ def dx_dataset(stored: np.ndarray, info: DXInfo):
     ds.LossyImageCompression = "00"
     ds.PresentationLUTShape = "IDENTITY"
     # Private block: provenance of the synthetic data (as the CT writer)
-    block = ds.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
-    block.add_new(0x00, "LO", _trim(info.model_key, 64))
-    block.add_new(0x01, "LO", _trim(version, 64))
-    block.add_new(0x02, "CS", "SYNTHETIC")
+    add_provenance(ds, info.model_key, version)
     ds.PixelData = stored.tobytes()
     ds["PixelData"].VR = "OW"
-
-    meta = FileMetaDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = UID(DX_FOR_PRESENTATION)
-    meta.MediaStorageSOPInstanceUID = uid
-    meta.TransferSyntaxUID = UID(EXPLICIT_VR_LITTLE_ENDIAN)
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = _trim(f"SYNTHSPEC_{version}", 16)
-    ds.file_meta = meta
+    ds.file_meta = file_meta(DX_FOR_PRESENTATION, uid, version, EXPLICIT_VR_LITTLE_ENDIAN)
     return ds
 
 
