@@ -11,7 +11,8 @@ point at the haematoma's level, u(p) = s * exp(-|p - m|^2 / (2 sigma^2)), sigma 
 (D = haematoma-to-midline distance), so the falx moves by exactly s and the push fades toward the far
 skull.  It is applied by nearest-neighbour pull-back (new[p] = old[p - u]) to labels, base_labels,
 geometry maps, texture fields and whole-volume layer fractions, inside the intracranial space only.
-Every array is copied before it is written (the clean twin shares them).
+Every array is copied before it is written (the clean twin shares them).  A lesion that is brain
+tissue itself (an infarct, a tumour) passes its own whole-grid masks as `carry`, so they move with it.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ def midline_shift_mm(volume_ml: float, posterior_fossa: bool = False) -> float:
     return float(min(max(0.12 * (float(volume_ml) - 8.0), 0.0), 20.0))
 
 
-def apply_shift(scene, grid, centre_zyx_mm, shift_mm: float) -> None:
-    """Push the brain away from a haematoma at `centre_zyx_mm` so the midline moves by `shift_mm`."""
+def apply_shift(scene, grid, centre_zyx_mm, shift_mm: float, carry=()) -> list:
+    """Push the brain away from a haematoma at `centre_zyx_mm` so the midline moves by `shift_mm`.
+
+    `carry`: further whole-grid arrays moved by the same field; returned (warped copies, or as given)."""
     geo = scene.geometry
+    carry = list(carry)
     if shift_mm <= 0.0 or "intracranial" not in geo:
-        return
+        return carry
     sp = np.asarray(grid.spacing, dtype=np.float64)
     origin = grid.origin_mm()
     mid_x = float(geo.get("midline_x_mm", 0.0))
@@ -53,7 +57,7 @@ def apply_shift(scene, grid, centre_zyx_mm, shift_mm: float) -> None:
     intra = geo["intracranial"]
     moved = intra[crop] & intra[k, j, src_i] & (src_i != i)
     if not moved.any():
-        return
+        return carry
     dst = (k[moved], j[moved], i[moved])
     src = (k[moved], j[moved], src_i[moved])
 
@@ -81,3 +85,4 @@ def apply_shift(scene, grid, centre_zyx_mm, shift_mm: float) -> None:
                 changes[attr] = warp(v)
         layers.append(dataclasses.replace(layer, **changes) if changes else layer)
     scene.layers = layers
+    return [warp(a) for a in carry]
