@@ -417,7 +417,7 @@ def test_the_loops_take_a_progress_hook():
 # -- an interrupted run ---------------------------------------------------------------------------------
 
 class RunnablePlan(FakePlan):
-    subjects, cohort_name, device, estimates = 2, "fake", "cpu", {"total_seconds": 60.0}
+    subjects, cohort_name, device, estimates, modality = 2, "fake", "cpu", {"total_seconds": 60.0}, "ct"
     channels = ["image"]
     writing = argparse.Namespace(formats=["nifti", "dicom", "masks"])
 

@@ -103,7 +103,9 @@ def export_nnunet(cohort_folder: Path, out: Path, dataset_id: int = 501, name: s
     names, mapping = label_values(plan, labels)
     known = {0, *(e["id"] for e in label_entries(plan))}
     modality = registry.modality(plan.modality)
-    units = {c.name: c.unit for c in modality.channels}
+    declared = modality.channels_for(plan.stage("acquire").params.settings) if hasattr(modality, "channels_for") \
+        else modality.channels
+    units = {c.name: c.unit for c in declared}
     channels = list(plan.channels)
     grid = (tuple(plan.grid.spacing), tuple(plan.grid.origin_xyz()))
     for channel in channels:
@@ -163,8 +165,8 @@ def _write(cohort, target: Path, channels: list[str], lut: np.ndarray, known: se
         for subject in cohort.subjects:
             case = subject.subject_id
             for c, channel in enumerate(channels):
-                source = subject.folder / layout.channel_file(channel)
-                subject._verify(layout.channel_file(channel))   # present and as written, else one line
+                source = subject.folder / subject.channel_file(channel)
+                subject._verify(subject.channel_file(channel))   # present and as written, else one line
                 if link_or_copy(source, tmp / layout.NNUNET_IMAGES / layout.nnunet_image(case, c), copy):
                     linked += 1
                 else:

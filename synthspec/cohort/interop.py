@@ -212,7 +212,10 @@ def datalist(plan, records: list[dict]) -> dict:
     classes = finding_ids(plan)
     box_classes = list(classes)
     channels = list(plan.channels)
-    units = {c.name: c.unit for c in registry.modality(plan.modality).channels}
+    modality = registry.modality(plan.modality)
+    declared = modality.channels_for(plan.stage("acquire").params.settings) if hasattr(modality, "channels_for") \
+        else modality.channels
+    units = {c.name: c.unit for c in declared}
     projection = registry.is_projection(plan.modality)
     items = []
     for r in sorted(records, key=lambda r: r["index"]):
@@ -234,6 +237,8 @@ def datalist(plan, records: list[dict]) -> dict:
                 item["label"] = files["semantic"]
             item["box"] = [_box(lesion) for lesion in r["lesions"]]
             item["box_label"] = [box_classes.index(lesion["kind"]) for lesion in r["lesions"]]
+            if "tumour_compartments" in files:   # BraTS 2023 labels: 1 necrotic core, 2 oedema, 3 enhancing
+                item["tumour_compartments"] = files["tumour_compartments"]
         items.append(item)
     names = {"0": "background", **{str(e["id"]): e["name"] for e in label_entries(plan)}}
     return {

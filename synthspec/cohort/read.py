@@ -38,11 +38,18 @@ class SubjectFiles:
     channels: tuple[str, ...] = ("image",)
     channel_shapes: dict = field(default_factory=dict)
     """Shape of each channel's volume where it is not the grid's (a radiograph is one image, not a volume)."""
+    channel_files: dict = field(default_factory=dict)
+    """File name of each image channel in the subject folder (`layout.channel_file(name, plan)`); a channel not
+    listed is `<name>.nii.gz`."""
 
-    def channel(self, name: str) -> np.ndarray:
+    def channel_file(self, name: str) -> str:
+        """The file name (in the subject folder) of image channel `name`."""
         if name not in self.channels:
             raise CohortError(f"{self.folder} has no image channel {name!r} (its channels: {', '.join(self.channels)})")
-        return self._read(layout.channel_file(name), self.channel_shapes.get(name))
+        return self.channel_files.get(name) or layout.channel_file(name)
+
+    def channel(self, name: str) -> np.ndarray:
+        return self._read(self.channel_file(name), self.channel_shapes.get(name))
 
     def detector_mask(self, name: str) -> np.ndarray:
         """A mask in a radiograph's detector plane (`labels_projected`, `lesions_projected`), on the image's shape."""
@@ -60,6 +67,20 @@ class SubjectFiles:
 
     def lesions(self) -> np.ndarray:
         return self._read(layout.LESIONS)
+
+    def mask(self, name: str) -> np.ndarray:
+        """A pathology's own mask on the grid (`tumour_compartments`: BraTS labels), as the record lists it."""
+        files = self.record.get("files") or {}
+        if name not in files:
+            raise CohortError(f"{self.folder} has no {name} mask (a cohort written with `masks` whose pathology "
+                              "delivers one has it)")
+        return self._read(layout.channel_file(name))
+
+    def extra_masks(self) -> list[str]:
+        """Names of the pathology masks this subject's record lists (beyond labels, lesions and semantic)."""
+        files = self.record.get("files") or {}
+        skip = {"labels", "lesions", "semantic", "labels_projected", "lesions_projected", *self.channels}
+        return sorted(k for k, v in files.items() if k not in skip and str(v).endswith(".nii.gz"))
 
     def check_files(self) -> None:
         """Check every file the subject's record lists against its recorded SHA-256 (a gate such as
@@ -155,6 +176,11 @@ def load(folder: Path) -> Cohort:
                           f"plan_hash in cohort.json); restore it from provenance.json or a copy")
     outputs = {t.name: tuple(t.shape) for s in plan.stages if s.kind == "acquire" for t in s.outputs}
     channel_shapes = {name: outputs[name] for name in plan.channels if name in outputs}
+    try:
+        channel_files = {name: layout.channel_file(name, plan) for name in plan.channels}
+    except (KeyError, ValueError) as error:
+        raise CohortError(f"{plan_file} names image channels its modality cannot place ({error}); regenerate the "
+                          "cohort with this version of synthspec") from None
     resume = f"synth run --plan {plan_file} --out {folder} --resume"
     subjects, records = [], []
     for k in range(plan.subjects):
@@ -169,7 +195,8 @@ def load(folder: Path) -> Cohort:
             raise CohortError(f"{record_file} records no file hashes, so its files cannot be trusted; move {sub} aside "
                               f"and run `synth run --plan {plan_file} --out {folder} --resume` to regenerate it")
         subjects.append(SubjectFiles(k, layout.subject_id(k), sub, record, shape=tuple(plan.grid.shape),
-                                     channels=tuple(plan.channels), channel_shapes=channel_shapes))
+                                     channels=tuple(plan.channels), channel_shapes=channel_shapes,
+                                     channel_files=channel_files))
     if not subjects:
         raise CohortError(f"{folder} holds no subjects (its plan asks for 0); generate a cohort with subjects >= 1")
     problems = integrity.findings(folder, info, records, resume)

@@ -4,7 +4,7 @@
 when complete (a subject exists iff its folder exists); `finish` writes the cohort-level files
 (manifests, label tables, MONAI datalist, annotations, provenance, SHA256SUMS) and cohort.json
 once every subject is there.  Image channels are NIfTI (one file per channel the modality
-declares), masks are NIfTI (anatomy labels, lesion instances and the semantic map of both,
+declares, named by `layout.channel_file(name, plan)`, with the sidecars a modality writes beside them), masks are NIfTI (anatomy labels, lesion instances and the semantic map of both,
 `cohort.interop`), and the modality writes its own series (CT: DICOM), with a DICOM SEG of the masks over
 it (`cohort.dicom_seg`, as `output.dicom_seg` asks).  Nothing here writes a
 timestamp or a random value: the same subject gives the same bytes, which `synth verify` and
@@ -32,6 +32,8 @@ MANIFEST_FIELDS = ("index", "subject_id", "patient_id", "sex", "age_y", "height_
 
 def write_subject(out: Path, plan, subject) -> dict:
     """Write one generated subject into a staged folder and rename it into place; returns its record."""
+    import numpy as np
+
     from synthspec.identity import identity_for
     from synthspec.cohort.interop import semantic_map
     from synthspec.cohort.nifti import write_nifti
@@ -48,8 +50,11 @@ def write_subject(out: Path, plan, subject) -> dict:
         files: dict[str, str] = {}
         if "nifti" in formats or not formats:
             for name, image in subject.channels.items():
-                write_nifti(tmp / layout.channel_file(name), image, *modality.channel_geometry(plan, name))
-                files[name] = layout.channel_file(name)
+                file = layout.channel_file(name, plan)
+                write_nifti(tmp / file, image, *modality.channel_geometry(plan, name))
+                files[name] = file
+            if hasattr(modality, "write_sidecars"):   # MRI: a JSON per channel, .bval/.bvec for diffusion
+                files.update(modality.write_sidecars(tmp, subject, plan))
         if "masks" in formats or not formats:
             write_nifti(tmp / layout.LABELS, subject.labels, spacing, origin)
             write_nifti(tmp / layout.LESIONS, subject.lesion_mask, spacing, origin)
@@ -58,7 +63,12 @@ def write_subject(out: Path, plan, subject) -> dict:
             files["labels"] = layout.LABELS
             files["lesions"] = layout.LESIONS
             files["semantic"] = layout.SEMANTIC
-            for name, mask in subject.masks.items():   # masks in a radiograph's detector plane
+            for name in pathology_masks(plan):   # a pathology's own masks: every subject has them, zeros without it
+                if name not in subject.masks:
+                    write_nifti(tmp / layout.channel_file(name), np.zeros(subject.labels.shape, np.uint8), spacing,
+                                origin)
+                    files[name] = layout.channel_file(name)
+            for name, mask in subject.masks.items():   # masks in a radiograph's detector plane, a pathology's masks
                 write_nifti(tmp / layout.channel_file(name), mask, *modality.channel_geometry(plan, "image"))
                 files[name] = layout.channel_file(name)
         if "png" in formats and hasattr(modality, "write_previews"):
@@ -76,6 +86,14 @@ def write_subject(out: Path, plan, subject) -> dict:
                                 hashes)
         write_text_atomic(tmp / layout.SUBJECT_RECORD, json.dumps(record, indent=2, sort_keys=True))
     return record
+
+
+def pathology_masks(plan) -> list[str]:
+    """The extra masks the plan's pathologies deliver (`tumour_compartments`), in name order."""
+    from synthspec.families import registry
+
+    kinds = {p.kind for p in plan.stage("sample_population").params.pathologies}
+    return sorted({m for kind in kinds for m in getattr(registry.pathology(kind), "masks", ())})
 
 
 def finish(out: Path, plan) -> str:
