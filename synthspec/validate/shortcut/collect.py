@@ -1,7 +1,8 @@
 """Gathering the probes' data from a cohort: each subject's slabs and the variants the tests need.
 
-Reads the written images, labels and lesion masks; finds the lungs through the plan's label
-table (`synthspec.cohort.labels`); asks `variants.py` for twins, masked copies and swaps.
+Reads the written images (on MRI the probe channel, `mri.py`), labels and lesion masks; finds the
+lungs (on MRI the brain parenchyma) through the plan's label table (`synthspec.cohort.labels`);
+asks `variants.py` for twins, masked copies and swaps.
 It trains nothing and judges nothing.
 """
 
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthspec.cohort.labels import lung_ids
 from synthspec.seeds import analysis_rng
+from synthspec.validate.shortcut.mri import is_mri, probe_channel, read, region_ids
 from synthspec.validate.shortcut.planted import plant
 from synthspec.validate.shortcut.settings import ShortcutSettings
 from synthspec.validate.shortcut.slabs import Data, lesion_slices, lung_extent, scan_slices, slab, stack
@@ -29,12 +30,13 @@ def collect(cohort, subjects, params, positive, folds, tests, s: ShortcutSetting
     from scipy.ndimage import binary_erosion
 
     plan = cohort.plan
-    lungs = lung_ids(plan)
+    lungs = region_ids(plan)          # the lungs on CT, the brain parenchyma on MRI (mri.py)
+    channel = probe_channel(plan)     # None on CT: the first channel
     positive, folds = list(positive), list(folds)
-    data = Data(positive=positive, folds=folds, test={})
+    data = Data(positive=positive, folds=folds, test={}, unit="units" if is_mri(plan) else "HU")
     donors = [k for k in range(len(subjects)) if positive[k]]
     for k, sub in enumerate(subjects):
-        labels, image = sub.labels(), sub.image()
+        labels, image = sub.labels(), read(sub, channel)
         lung = np.isin(labels, lungs)
         if positive[k]:
             lesions = sub.lesions()
@@ -62,8 +64,13 @@ def collect(cohort, subjects, params, positive, folds, tests, s: ShortcutSetting
                 for z in zs:
                     data.masked[(k, z)] = slab(masked, z)
             if "counterfactual" in tests:
-                lesion_free = twin(plan, params[k])
-                data.mismatch[sub.subject_id] = mismatch(lesion_free, image, lesions)
+                lesion_free, twin_labels = twin(plan, params[k], channel, with_labels=True)
+                # what the lesion changed: its mask, a pathology's own masks (a tumour's oedema) and the
+                # anatomy its mass effect moved (labels that differ from the twin's)
+                changed = (lesions > 0) | (twin_labels != labels)
+                for name in sub.extra_masks():
+                    changed |= sub.mask(name) > 0
+                data.mismatch[sub.subject_id] = mismatch(lesion_free, image, changed)
                 for z in zs:
                     data.twin[(k, z)] = slab(lesion_free, z)
                 free = lesion_free
@@ -73,7 +80,7 @@ def collect(cohort, subjects, params, positive, folds, tests, s: ShortcutSetting
         if "counterfactual" in tests:
             data.scan[k] = stack(prep, free, lung, scan_z)
     if "artifact_swap" in tests:
-        noise_swap(data, cohort, subjects)
+        noise_swap(data, cohort, subjects, channel)
     if "scanner_swap" in tests:
-        scanner_swap(data, cohort, params)
+        scanner_swap(data, cohort, params, channel)
     return data

@@ -5,6 +5,8 @@ Input channels (MONAI ScaleIntensityRange windows, then Resize to size x size):
     3    slice z, lung window, inside the eroded lung label only (flat lung median outside:
          no edges); twins share the labels, so it adds no label information
     4    slice z in a low-density window (W 300, L -950): faint offsets in air and padding
+On MRI (`mri.py`) the same channels read the probe channel in stored units: windows 0..2500 and
+0..150 instead of the lung and low-density windows, the brain parenchyma instead of the lung.
 The probes are measuring instruments, not detectors worth shipping: tens of thousands of
 weights, CPU-fast, deterministic: weight initialisation and data order come from
 `analysis_rng("shortcut", seed, kind, ...)` (the initialisation inside `torch.random.fork_rng`,
@@ -23,14 +25,13 @@ from synthspec.validate.shortcut.settings import CONTEXT, LOW_DENSITY_WINDOW_HU,
 class Inputs:
     """HU slab + eroded lung mask -> the five input channels at size x size (MONAI transforms)."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, window=LUNG_WINDOW_HU, low_window=LOW_DENSITY_WINDOW_HU):
         from monai.transforms import Resize, ScaleIntensityRange
 
         self.size = size
-        self.lung_window = ScaleIntensityRange(a_min=LUNG_WINDOW_HU[0], a_max=LUNG_WINDOW_HU[1], b_min=0.0,
-                                               b_max=1.0, clip=True)
-        self.low_window = ScaleIntensityRange(a_min=LOW_DENSITY_WINDOW_HU[0], a_max=LOW_DENSITY_WINDOW_HU[1],
-                                              b_min=0.0, b_max=1.0, clip=True)
+        self.lung_window = ScaleIntensityRange(a_min=window[0], a_max=window[1], b_min=0.0, b_max=1.0, clip=True)
+        self.low_window = ScaleIntensityRange(a_min=low_window[0], a_max=low_window[1], b_min=0.0, b_max=1.0,
+                                              clip=True)
         self.resize = Resize((size, size), mode="area")
 
     def __call__(self, slab: np.ndarray, lung: np.ndarray):

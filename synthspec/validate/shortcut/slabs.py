@@ -31,6 +31,7 @@ class Data:
     scan_marked: dict = field(default_factory=dict)  # positives' twin-probe inputs with an in-memory marker
     mismatch: dict = field(default_factory=dict)    # subject id -> twin vs original mean |HU| off the lesions
     notes: list[str] = field(default_factory=list)
+    unit: str = "HU"                                # of the slabs' values: HU on CT, "units" (stored) on MRI
 
 
 def slab(volume: np.ndarray, z: int, half: int = 1) -> np.ndarray:

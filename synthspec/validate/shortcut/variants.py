@@ -19,19 +19,24 @@ import math
 import numpy as np
 
 from synthspec.validate.shortcut._generate import generate_subject, generate_with
+from synthspec.validate.shortcut.mri import image_of, read
 from synthspec.validate.shortcut.planted import plant, planted
 from synthspec.validate.shortcut.slabs import Data, lesion_slices, slab
 
 
-def twin(plan, params) -> np.ndarray:
-    """The counterfactual twin of a positive subject, carrying the marker its original carries."""
-    image = generate_subject(plan, params.index, with_pathology=False).image
-    return plant(plan, params, image) if planted(plan) else image
+def twin(plan, params, channel: str | None = None, with_labels: bool = False):
+    """The counterfactual twin of a positive subject, carrying the marker its original carries (`channel`: the
+    MRI probe channel; None: the first image); with `with_labels`, (image, the twin's label map)."""
+    subject = generate_subject(plan, params.index, with_pathology=False)
+    image = image_of(subject, channel)
+    image = plant(plan, params, image) if planted(plan) else image
+    return (image, subject.labels) if with_labels else image
 
 
 def mismatch(twin: np.ndarray, image: np.ndarray, lesions: np.ndarray) -> float:
-    """Mean |twin - original| (HU) away from the lesions (lesion mask grown by 3 voxels in-plane and
-    1 slice): ~0.1 HU when the twin is a true counterfactual, the noise level when it is not."""
+    """Mean |twin - original| (HU) away from what the lesions changed (`lesions`: the lesion mask, or every voxel a
+    lesion touched: its oedema, the anatomy its mass effect moved; grown by 3 voxels in-plane and 1 slice):
+    ~0.1 HU when the twin is a true counterfactual, the noise level when it is not."""
     from scipy.ndimage import binary_dilation
 
     near = binary_dilation(lesions > 0, structure=np.ones((3, 7, 7), bool))
@@ -49,7 +54,7 @@ def virtual_lesion_slices(plan, params, donor, per_lesion: int) -> list[int]:
     return lesion_slices(mask, per_lesion)
 
 
-def noise_swap(data: Data, cohort, subjects) -> None:
+def noise_swap(data: Data, cohort, subjects, channel: str | None = None) -> None:
     """Noiseless regeneration of each tested slab plus the noise residual of a subject of the
     other class at the same slices (positives and negatives paired in index order)."""
     plan = cohort.plan
@@ -63,8 +68,8 @@ def noise_swap(data: Data, cohort, subjects) -> None:
         wanted.setdefault(j, set()).update(data.test[k])
     noiseless, residual = {}, {}
     for k in order:
-        clean = generate_subject(plan, subjects[k].index, noiseless=True).image
-        image = subjects[k].image()
+        clean = image_of(generate_subject(plan, subjects[k].index, noiseless=True), channel)
+        image = read(subjects[k], channel)
         for z in data.test[k]:
             noiseless[(k, z)] = slab(clean, z)
         for z in wanted.get(k, ()):
@@ -74,7 +79,7 @@ def noise_swap(data: Data, cohort, subjects) -> None:
             data.noise_swap[(k, z)] = noiseless[(k, z)] + residual[(partner[k], z)]
 
 
-def scanner_swap(data: Data, cohort, params) -> None:
+def scanner_swap(data: Data, cohort, params, channel: str | None = None) -> None:
     """Each tested subject regenerated through the next scanner class of the plan (same other streams)."""
     plan = cohort.plan
     names = sorted(plan.scanners)
@@ -84,7 +89,7 @@ def scanner_swap(data: Data, cohort, params) -> None:
     for k in sorted(data.test):
         own = params[k].scanner
         other = names[(names.index(own) + 1) % len(names)] if own in names else names[0]
-        swapped = generate_with(plan, params[k].model_copy(update={"scanner": other})).image
+        swapped = image_of(generate_with(plan, params[k].model_copy(update={"scanner": other})), channel)
         for z in data.test[k]:
             data.scanner_swap[(k, z)] = slab(swapped, z)
 

@@ -90,10 +90,10 @@ def checks_of(nb: dict, tests, s: ShortcutSettings, data: Data) -> list[CheckRes
         out.append(CheckResult(
             family="shortcut", name="shortcut_twin_consistency", passed=not bad, value=worst,
             threshold=s.max_twin_mismatch_hu,
-            reason=(f"{len(data.mismatch)} twins match their originals away from the lesions (at most {worst:.2f} HU "
-                    f"mean difference, allowed {s.max_twin_mismatch_hu:g})") if not bad else (
+            reason=(f"{len(data.mismatch)} twins match their originals away from the lesions (at most {worst:.2f} "
+                    f"{data.unit} mean difference, allowed {s.max_twin_mismatch_hu:g})") if not bad else (
                 f"{len(bad)} of {len(data.mismatch)} twins differ from their originals away from the lesions "
-                f"(up to {worst:.1f} HU mean): regenerating now does not reproduce the cohort (other synthspec "
+                f"(up to {worst:.1f} {data.unit} mean): regenerating now does not reproduce the cohort (other synthspec "
                 "code, or an anatomy re-sample that depends on the lesions), so the twin tests compare unlike "
                 "images; regenerate the cohort (`synth verify` names the subjects that differ)"),
             details={"test": "counterfactual", "mean_abs_hu_off_lesion": data.mismatch}))
