@@ -296,8 +296,9 @@ c.notify("textDocument/didOpen", {"textDocument": {**doc, "languageId": "synth",
 c.wait("textDocument/publishDiagnostics", timeout=30)
 c.notify("textDocument/didSave", {"textDocument": doc})
 c.wait("textDocument/publishDiagnostics", timeout=30)
-assert c.request("textDocument/hover", {"textDocument": doc, "position": {"line": 30, "character": 14}})
-assert c.request("textDocument/completion", {"textDocument": doc, "position": {"line": 30, "character": 14}})["items"]
+line = next(i for i, text in enumerate(p.read_text().splitlines()) if text.strip().startswith("anatomy: head_adult"))
+assert c.request("textDocument/hover", {"textDocument": doc, "position": {"line": line, "character": 14}})
+assert c.request("textDocument/completion", {"textDocument": doc, "position": {"line": line, "character": 14}})["items"]
 c.request("textDocument/formatting", {"textDocument": doc, "options": {"tabSize": 2, "insertSpaces": True}})
 c.request("shutdown")
 c.notify("exit")

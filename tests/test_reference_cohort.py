@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.6.0": "612c9466ac605192a819b88cbcf5fe0865c2bd6cec121595f7539189623a0798"}
+PINNED = {"0.7.0": "e3a111c7768137cbc2bc70a0529e0d9766dfb67ca8fb8ba4d43121ac5eade670"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 
