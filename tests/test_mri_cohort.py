@@ -79,3 +79,16 @@ def test_the_cohort_regenerates_byte_for_byte(stroke):
     _, out = stroke
     report = api.verify(out, sample=1)
     assert report.ok, report
+
+
+def test_a_slice_gap_spaces_the_slices_but_noise_and_dicom_keep_the_excited_thickness(tmp_path):
+    text = (ROOT / "examples" / "stroke_mri_territory.synth").read_text(encoding="utf-8")
+    spec = tmp_path / "gap.synth"
+    spec.write_text(text.replace("slice_thickness: 5 mm", "slice_thickness: 5 mm\n    slice_gap: 1 mm"), encoding="utf-8")
+    plan = api.plan(spec, device="cpu", subjects=1)
+    settings = plan.stage("acquire").params.settings
+    assert plan.grid.spacing[0] == pytest.approx(6.0)
+    assert settings["slice_thickness_mm"] == pytest.approx(5.0) and settings["slice_gap_mm"] == pytest.approx(1.0)
+    contiguous = api.plan(ROOT / "examples" / "stroke_mri_territory.synth", device="cpu", subjects=1)
+    assert contiguous.grid.spacing[0] == pytest.approx(5.0)
+    assert contiguous.grid.shape[0] > plan.grid.shape[0]

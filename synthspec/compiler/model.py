@@ -70,6 +70,7 @@ class Protocol(Located):
     view: str | None = None
     detector_pixel: float | None = None
     field_strength: float | None = None
+    slice_gap: float | None = None
     sequences: list[Sequence] = []
     contrast_agent: ContrastAgent | None = None
 
@@ -78,8 +79,9 @@ class Protocol(Located):
         # `beam` is left out when unset, so the checked model (and the plan's seed key) of a spec without it
         # keeps its bytes from before the field existed
         data = handler(self)
-        if isinstance(data, dict) and data.get("beam") is None:
-            data.pop("beam", None)
+        for key in ("beam", "slice_gap"):   # MR's slice gap likewise
+            if isinstance(data, dict) and data.get(key) is None:
+                data.pop(key, None)
         return data
 
 

@@ -129,6 +129,7 @@ SCHEMAS: dict[str, BlockSchema] = {
     "mri": BlockSchema(fields={
         **PROTOCOL_COMMON,
         "field_strength": q("field", required=True, low=0.001, high=100),
+        "slice_gap": q("length", low=0, high=100),
     }, children=("sequence", "contrast"), repeatable=("sequence",), doc="MR acquisition: field strength, sequences, contrast."),
     "sequence": BlockSchema(named=True, fields={
         "type": name(SEQUENCE_TYPES, required=True),

@@ -91,7 +91,9 @@ class MRSettings(BaseModel):
 
     field_strength_t: float
     slice_thickness_mm: float
+    """The excited slice (noise and DICOM SliceThickness); slices lie `slice_thickness_mm + slice_gap_mm` apart."""
     pixel_mm: float
+    slice_gap_mm: float = 0.0
     sequences: list[MRSequence]
     tissues: dict[str, dict[str, tuple[float, float]]]
     """(low, high) of pd, t1_ms, t2_ms, t2s_ms, adc_um2_ms per tissue at the field (protocol.py)."""
@@ -130,10 +132,19 @@ class MRI:
 
     def grid(self, protocol, voxel_size: float | None, anatomy, max_age_y: float | None = None) -> tuple[
             tuple[int, int, int], tuple[float, float, float]]:
-        """(shape, spacing): matrix and field of view in plane, contiguous slices over the anatomy's coverage."""
+        """(shape, spacing): matrix and field of view in plane, slices over the anatomy's coverage, one every
+        slice thickness plus the spec's `slice_gap` (contiguous without one)."""
+        import math
+
         from synthspec.families.modality.slice_grid import slice_stack
 
-        return slice_stack(protocol, voxel_size, anatomy.scan_length_mm, DEFAULT_MATRIX, DEFAULT_FOV_MM, DEFAULT_SLICE_MM)
+        (z, y, x), (dz, dy, dx) = slice_stack(protocol, voxel_size, anatomy.scan_length_mm, DEFAULT_MATRIX,
+                                              DEFAULT_FOV_MM, DEFAULT_SLICE_MM)
+        gap = getattr(protocol, "slice_gap", None) or 0.0
+        if gap:
+            dz += gap
+            z = int(math.ceil(anatomy.scan_length_mm / dz))
+        return (z, y, x), (dz, dy, dx)
 
     def channels_for(self, settings: dict) -> tuple[Channel, ...]:
         return tuple(Channel(name, "1e-6 mm2/s" if adc else "a.u.", "uint16", ADC_WINDOWS if adc else WINDOWS)
@@ -151,10 +162,12 @@ class MRI:
             raise ValueError("the MR modality needs the stdlib tables to plan (tissues, scanners, agents)")
         facts = lowering.scanner_facts(scanners or {}, stdlib)
         b0 = lowering.field_strength(protocol, facts)
+        gap = getattr(protocol, "slice_gap", None) or 0.0
+        thickness = spacing[0] - gap
         for name, f in facts.items():
             limits = f["slice_thickness_mm"]
-            if limits and not limits[0] - 1e-6 <= spacing[0] <= limits[1] + 1e-6:
-                raise ValueError(f"{lowering._at(protocol, 'slice_thickness')}: slice_thickness {spacing[0]:g} mm is "
+            if limits and not limits[0] - 1e-6 <= thickness <= limits[1] + 1e-6:
+                raise ValueError(f"{lowering._at(protocol, 'slice_thickness')}: slice_thickness {thickness:g} mm is "
                                  f"outside {limits[0]:g}-{limits[1]:g} mm of {name}; choose a thickness in that range")
             fov = spacing[2] * shape[2]
             if f["field_of_view_mm"] and fov > f["field_of_view_mm"] + 1e-6:
@@ -170,7 +183,8 @@ class MRI:
         if agent is not None:
             contrast = {**agent, "plasma_mM": round(gd.plasma_mM(agent["dose_mmol_kg"]), 4),
                         "uptake": gd.uptake_table(tissues)}
-        settings = MRSettings(field_strength_t=b0, slice_thickness_mm=spacing[0], pixel_mm=spacing[2],
+        settings = MRSettings(field_strength_t=b0, slice_thickness_mm=round(thickness, 6), slice_gap_mm=gap,
+                              pixel_mm=spacing[2],
                               sequences=sequences, tissues=tissues, contrast=contrast,
                               scanners={n: {k: v for k, v in f.items() if k in MRScanner.model_fields}
                                         for n, f in facts.items()}).model_dump(mode="json")

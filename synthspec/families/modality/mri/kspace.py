@@ -1,7 +1,8 @@
 """Image formation in k-space: the noiseless signal of a sequence becomes a reconstructed magnitude image.
 
 Role: the second half of the MR modality, per sequence (`acquire.py` calls it).  For each slice
-(2-D multi-slice Cartesian imaging; the plan's z grid is the slice stack, contiguous, no gap):
+(2-D multi-slice Cartesian imaging; the plan's z grid is the slice stack, one plane per slice, thickness plus
+the spec's `slice_gap` apart; noise follows the excited thickness, not the spacing):
 
   1. the signal times the receive-coil sensitivity (`bias_field`: a smooth, real, positive field,
      1 + coil_bias * a random low-order cosine field normalised to |f| <= 1; one per subject, the same in
