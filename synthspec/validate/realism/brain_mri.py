@@ -273,6 +273,7 @@ def mri_realism_checks(cohort, reference=None, thresholds: dict | None = None,
                        max_subjects: int | None = MAX_SUBJECTS) -> list[CheckResult]:
     """Every MR check of `cohort` (module docstring); `reference` None or one of REFERENCE_NAMES."""
     from synthspec.cohort.labels import ids
+    from synthspec.cohort.labels import names as label_names
     from synthspec.cohort.read import CohortError
 
     if reference is not None and str(reference) not in REFERENCE_NAMES:
@@ -288,6 +289,12 @@ def mri_realism_checks(cohort, reference=None, thresholds: dict | None = None,
     axis = phase_axis(settings)
     spacing = tuple(float(s) for s in cohort.spacing)
     ids_by_tissue = {t: ids(plan, tissue=t) for t in mc.TISSUES}
+    # CSF is measured in the ventricles, as a reader does: sulci, fissures and cisterns are a few mm wide, so at
+    # clinical slice thickness their voxels are mostly partial volume with cortex
+    named = label_names(plan)
+    ventricles = tuple(i for i in ids_by_tissue.get("csf", ()) if "ventricle" in named.get(i, ""))
+    if ventricles:
+        ids_by_tissue["csf"] = ventricles
     subjects = cohort.subjects[:max_subjects] if max_subjects else list(cohort.subjects)
     if not subjects:
         return [_skip("realism", "the cohort has no subjects")]
