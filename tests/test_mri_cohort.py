@@ -43,7 +43,7 @@ def test_every_channel_is_a_bids_named_nifti_with_its_sidecars(stroke):
     folder = out / "subjects" / "S000000"
     assert (folder / "acq-dwi_rec-b1000_dwi.bval").read_text().split() == ["1000"]
     sidecar = json.loads((folder / "acq-flair_FLAIR.json").read_text())
-    assert sidecar["RepetitionTime"] == pytest.approx(9.0) and sidecar["InversionTime"] == pytest.approx(2.5)
+    assert sidecar["RepetitionTime"] == pytest.approx(9.0) and sidecar["InversionTime"] == pytest.approx(2.4)
     assert sidecar["MagneticFieldStrength"] == pytest.approx(1.5)
 
 
