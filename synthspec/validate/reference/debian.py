@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from synthspec.validate.reference.fetch import seal_extraction
+from synthspec.validate.reference.fetch import failure_reason, seal_extraction
 from synthspec.validate.reference.model import ReferenceError
 
 
@@ -51,8 +51,7 @@ def apt_download(package: str, version: str, dest: Path, timeout: float = 600.0)
                              f"Debian mirror or set SYNTH_DEBS to a folder holding {deb_name(package, version)}") from None
     debs = sorted(Path(dest).glob(f"{package}_*.deb"))
     if done.returncode != 0 or not debs:
-        lines = [line for line in (done.stderr or done.stdout or "").strip().splitlines() if line.strip()]
-        why = lines[-1].strip()[:200] if lines else f"apt-get exited with {done.returncode}"
+        why = failure_reason(done, "apt-get")
         raise ReferenceError(f"could not download Debian's {package} {version} ({why}); run `apt-get update` once, or "
                              f"set SYNTH_DEBS to a folder holding {deb_name(package, version)}")
     return debs[0]

