@@ -309,6 +309,9 @@ def test_lower_decides_every_default(compiled):
     ("stroke_mri_territory", {"flair": {"post_contrast": True}}, "gives no contrast agent"),
     ("stroke_mri_territory", {"dwi": {"b_values": [1000.0]}}, "needs b = 0"),
     ("stroke_mri_territory", {"flair": {"type": "echo_planar_magic"}}, "not one the MR modality simulates"),
+    ("brain_tumour_mri_contrast", {"t1": {"tr": 1200.0, "ti": 500.0}}, "does not fit between the inversions"),
+    ("brain_tumour_mri_contrast", {"t2": {"type": "spin_echo", "encoding": "volume"}}, "acquired slice by slice"),
+    ("brain_tumour_mri_contrast", {"protocol": {"slice_gap": 1.0}}, "3-D encoded, a contiguous slab"),
 ])
 def test_lower_refuses_impossible_requests(compiled, name, changes, words):
     with pytest.raises(ValueError, match=words) as error:

@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.7.0": "e3a111c7768137cbc2bc70a0529e0d9766dfb67ca8fb8ba4d43121ac5eade670"}
+PINNED = {"0.8.0": "884664bd1347546a49e7764b01df272893da35afc101bc924d91477bf20a824f"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

@@ -43,6 +43,18 @@ class Sequence(Located):
     flip: float | None = None
     b_values: list[float] = []
     post_contrast: bool = False
+    encoding: str | None = None
+    echo_train_length: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_newer_fields(self, handler):
+        # `encoding` and `echo_train_length` are left out when unset, so specs written before them keep their
+        # checked model and seed key
+        data = handler(self)
+        for key in ("encoding", "echo_train_length"):
+            if isinstance(data, dict) and data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class ContrastAgent(Located):

@@ -61,7 +61,18 @@ MODALITIES = ("ct", "xray", "mri")
 JOBS = ("detect", "segment", "classify")
 SEXES = ("female", "male")
 KERNELS = ("soft", "standard", "sharp", "lung", "bone")
-SEQUENCE_TYPES = ("spin_echo", "gradient_echo", "inversion_recovery", "flair", "diffusion")
+SCANNER_SEQUENCES = ("spin_echo", "gradient_echo", "inversion_recovery", "flair", "diffusion")
+"""Sequence families a scanner class lists under `sequences`."""
+SEQUENCE_FAMILY = {"spin_echo": "spin_echo", "turbo_spin_echo": "spin_echo", "gradient_echo": "gradient_echo",
+                   "inversion_prepared_gradient_echo": "gradient_echo", "inversion_recovery": "inversion_recovery",
+                   "flair": "flair", "diffusion": "diffusion"}
+"""A sequence `type` -> the scanner family that runs it (a turbo spin echo runs where spin echo does, an
+inversion-prepared gradient echo where gradient echo does)."""
+SEQUENCE_TYPES = tuple(SEQUENCE_FAMILY)
+INVERSION_TYPES = ("inversion_recovery", "flair", "inversion_prepared_gradient_echo")
+"""Sequence types that need (and alone take) an inversion time."""
+ENCODINGS = ("multislice", "volume")
+"""`sequence.encoding`: 2-D slices one at a time, or 3-D encoding of the whole slab (phase encoding along z too)."""
 STRATA = ("sex", "age_band", "bmi_band", "scanner", "site")
 MAX_SUBJECTS = 10_000_000
 """The most subjects one cohort may ask for (the spec's `subjects:` and `--subjects` alike)."""
@@ -139,6 +150,8 @@ SCHEMAS: dict[str, BlockSchema] = {
         "flip": q("angle", low=0.01, high=360),
         "b_values": qs("b_value", low=0, high=100_000),
         "post_contrast": boolean(),
+        "encoding": name(ENCODINGS),
+        "echo_train_length": count(low=1, high=1024),
     }, doc="One MR sequence."),
     "contrast": BlockSchema(fields={
         "agent": name(refers_to="agent", required=True),
@@ -254,7 +267,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         "electronic_noise": number(low=0, high=1e6),
         "mtf50": q("spatial_frequency", low=0, high=100),
         "field_strength": q("field", low=0.001, high=100),
-        "sequences": names(SEQUENCE_TYPES),
+        "sequences": names(SCANNER_SEQUENCES),
         "max_b": q("b_value", low=0, high=100_000),
         "coil_bias": q("fraction", low=0, high=1),
         "snr": number(low=0, high=10_000),

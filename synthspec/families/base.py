@@ -127,7 +127,9 @@ class TissueScene:
     """Where this subject lies in each tissue's population range (0..1, one uniform per tissue)."""
     factors: dict[str, float] = field(default_factory=dict)
     """Other per-subject draws a modality needs: `gravity` (0..1, dependent-lung density),
-    `bone_density_z` (standard normal, trabecular density for the age), ..."""
+    `bone_density_z` (standard normal, trabecular density for the age), `tissue_z` (standard normal, where
+    this subject's soft tissues sit in their ranges together: the MR modality correlates each tissue's quantile
+    with it), ..."""
     gradient: tuple[Any, tuple[float, float], tuple[int, ...]] | None = None
     """(y_mm per row, (y0, y1) span, labels it applies to): the dependent-lung density gradient."""
     age_y: float = 0.0

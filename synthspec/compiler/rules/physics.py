@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from synthspec.compiler.rules.registry import check, rule
+from synthspec.compiler.schema import INVERSION_TYPES, SEQUENCE_FAMILY
 
 FAMILY = "physics"
 
@@ -140,14 +141,16 @@ def _sequence(ctx, s) -> None:
     if s.tr is not None and s.te is not None and s.te >= s.tr:
         bad(f"TE {s.te:g} ms is not shorter than TR {s.tr:g} ms", "make TE shorter than TR")
     if s.ti is not None:
-        if s.type not in ("inversion_recovery", "flair"):
-            bad(f"TI is set but a {s.type} sequence has no inversion", "remove `ti` or use type inversion_recovery / flair")
+        if s.type is not None and s.type not in INVERSION_TYPES:
+            bad(f"TI is set but a {s.type} sequence has no inversion",
+                "remove `ti` or use type inversion_recovery / flair / inversion_prepared_gradient_echo")
         elif s.tr is not None and s.ti >= s.tr:
             bad(f"TI {s.ti:g} ms is not shorter than TR {s.tr:g} ms", "make TI shorter than TR")
-    elif s.type in ("inversion_recovery", "flair"):
-        bad("an inversion-recovery sequence needs `ti`", "add `ti: 2500 ms` (FLAIR) or a T1-weighting TI")
+    elif s.type in INVERSION_TYPES:
+        bad("an inversion-recovery sequence needs `ti`", "add `ti: 2500 ms` (FLAIR) or a T1-weighting TI "
+            "(about 900 ms for an MPRAGE at 3 T)")
     if s.flip is not None:
-        low, high = (1, 90) if s.type == "gradient_echo" else (1, 180)
+        low, high = (1, 90) if s.type in ("gradient_echo", "inversion_prepared_gradient_echo") else (1, 180)
         if not low <= s.flip <= high:
             ctx.sink.report(IMPLAUSIBLE_FLIP, s.at("flip"), sequence=s.name, value=s.flip, low=low, high=high)
     if s.type == "diffusion":
@@ -218,7 +221,8 @@ def scanners(ctx) -> None:
             if fs and proto.field_strength and abs(fs - proto.field_strength) > 1e-6:
                 unsupported(f"{proto.field_strength:g} T (it is a {fs:g} T system)", f"set field_strength to {fs:g} T or choose another scanner")
             for s in proto.sequences:
-                if scanner.get("sequences") and s.type not in scanner.get("sequences"):
+                family = SEQUENCE_FAMILY.get(s.type or "")
+                if family and scanner.get("sequences") and family not in scanner.get("sequences"):
                     unsupported(f"{s.type} sequences", "drop the sequence or the scanner")
                 if s.b_values and scanner.get("max_b") and max(s.b_values) > scanner.get("max_b"):
                     unsupported(f"b = {max(s.b_values):g} s/mm2", f"keep b-values at or below {scanner.get('max_b'):g} s/mm2")

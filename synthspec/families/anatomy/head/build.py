@@ -1,7 +1,8 @@
 """Build one adult head as tissues on the plan's grid, by sampling the template through the subject's map.
 
 Stage role: (sex, age, height) and `rng` (the subject's anatomy stream) in, a `TissueScene` out.  It
-draws only from `rng` (shape.sample_shape first, then the tissue quantiles and the mastoid texture),
+draws only from `rng` (shape.sample_shape first, then the tissue quantiles, the bone density, the mastoid
+texture and last the shared tissue factor `tissue_z`),
 so a subject's anatomy never depends on its lesions.  It inserts no lesion and knows no intensity.
 
 For every voxel the subject -> template map is: remove the pose (centring, rotation), divide by the
@@ -167,6 +168,7 @@ def build_tissues(demographics: Demographics, grid: Grid, tissues: list[str], la
     quantiles = draw_quantiles(tissues, rng)
     bone_z = float(rng.standard_normal())
     mastoid_seed = int(rng.integers(0, 2**31 - 1))
+    tissue_z = float(rng.standard_normal())   # drawn last: the draws before it keep their values
     mean_scale = float(np.prod(shape.scale) ** (1.0 / 3.0))
     head_height = (top_t - float(lps_coordinates(tshape)[2].min())) * shape.scale[2]
     if head_height > grid.extent_mm()[0] + 80.0:
@@ -250,5 +252,5 @@ def build_tissues(demographics: Demographics, grid: Grid, tissues: list[str], la
                 "shape": {"icv_ml": shape.icv_ml, "scale": shape.scale, "skull_mm": shape.skull_mm,
                           "tissue_loss": shape.loss, "ventricle_factor": shape.ventricle_factor}}
     return TissueScene(labels=labels, base_labels=base_labels, layers=layers, textures={}, quantiles=quantiles,
-                       factors={"bone_density_z": bone_z}, age_y=demographics.age_y, geometry=geometry,
+                       factors={"bone_density_z": bone_z, "tissue_z": tissue_z}, age_y=demographics.age_y, geometry=geometry,
                        lesion_mask=np.zeros(grid.shape, np.uint16))

@@ -62,6 +62,11 @@ class MRSequence(BaseModel):
     post_contrast: bool = False
     partial_fourier: float = 1.0
     """Share of the phase-encode lines of k-space acquired asymmetrically (0.5..1; zero-filled)."""
+    echo_train_length: int | None = None
+    """Readout pulses per inversion of an MPRAGE (signal.py); echoes per excitation of a TSE (DICOM only)."""
+    encoding: str = "multislice"
+    """"multislice" (2-D slices, each excited and encoded on its own) or "volume" (3-D: the slab is excited at
+    once and phase-encoded along z as well, so every voxel's signal is averaged over all partitions)."""
     scale: float = 1.0
     """Stored intensity per unit of signal (PD units): white matter of mid-range values at WM_LEVEL."""
 

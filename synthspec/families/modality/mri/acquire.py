@@ -2,14 +2,14 @@
 
 Role: the orchestration of the acquire stage.  Draw order from the subject's noise generator (fixed, so a
 subject is reproducible and its twin shares it): the coil's bias field (once: the head and the coil stay put
-between sequences), then per sequence in plan order its motion event (four numbers, always drawn) and its
+between sequences), then per sequence in plan order its motion event (five numbers, always drawn) and its
 noise, slice by slice.  Each sequence: the signal equation on the truth maps (`signal.py`; gadolinium only in a
 post-contrast sequence), the k-space path (`kspace.py`), or for diffusion the b = 0, trace and ADC images
 (`diffusion.py`); signals are painted compartment by compartment from the subject's tissues
 (`tissue.SubjectTissues`, slow exchange in a mixed voxel); then the plan's fixed intensity scale of the sequence (white matter of mid-range values about
 1000) so intensities compare across subjects.  Noise: the scanner class's `snr` is the SNR of a fully relaxed
 PD = 1 voxel of 1 mm^3 with 256 phase-encode lines and one average at its own field; it scales with voxel
-volume, sqrt(phase-encode lines) and, linearly, B0 (PHYSICS.md, image formation).  Without a generator
+volume, sqrt(readouts: phase-encode lines, times partitions for a 3-D sequence) and, linearly, B0 (PHYSICS.md, image formation).  Without a generator
 (noiseless) there is no noise, no motion and a flat coil.
 """
 
@@ -41,8 +41,13 @@ def acquire_subject(truth: dict, s, acquisition: dict, scanner: str, generator, 
     phase_axis = kspace.PHASE_AXES[s.phase_direction]
     lines = shape[phase_axis]
     pixel = s.pixel_mm
-    sigma = noise_sigma(facts.snr, (s.slice_thickness_mm, pixel, pixel), lines, s.field_strength_t,
-                        facts.field_strength_t)
+    spacing = (s.slice_thickness_mm, pixel, pixel)
+
+    def sigma_of(seq) -> float:
+        """A 3-D sequence samples every partition of every line: lines x partitions readouts."""
+        readouts = lines * shape[0] if seq.encoding == "volume" else lines
+        return noise_sigma(facts.snr, spacing, readouts, s.field_strength_t, facts.field_strength_t)
+
     motion_mm = float(acquisition.get("motion_mm", 0.0))
     r1 = s.contrast.r1_per_mM_s if s.contrast else 0.0
     r2 = s.contrast.r2_per_mM_s if s.contrast else 0.0
@@ -60,12 +65,13 @@ def acquire_subject(truth: dict, s, acquisition: dict, scanner: str, generator, 
         for seq in s.sequences:
             q = seq.model_dump()
             motion = kspace.draw_motion(generator, motion_mm if seq.type != "diffusion" else 0.0, lines, pixel)
+            sigma = sigma_of(seq)
 
-            def acquire(signal, pf=seq.partial_fourier, motion=motion):
+            def acquire(signal, pf=seq.partial_fourier, motion=motion, sigma=sigma, volume=seq.encoding == "volume"):
                 t = torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32)).to(dev)
                 return kspace.acquire_magnitude(t, sigma=sigma, phase_axis=phase_axis,
                                                 phase_resolution=s.phase_resolution, partial_fourier=pf,
-                                                bias=bias, motion=motion, generator=generator)
+                                                bias=bias, motion=motion, generator=generator, volume=volume)
 
             if seq.type == "diffusion":
                 acquired = kspace.sampling_mask(lines, s.phase_resolution, seq.partial_fourier).double().mean()

@@ -12,18 +12,31 @@ from __future__ import annotations
 
 import math
 
-STRUCTURAL = ("spin_echo", "turbo_spin_echo", "gradient_echo", "inversion_prepared_gradient_echo",
-              "inversion_recovery", "flair")
-SEQUENCE_TYPES = (*STRUCTURAL, "diffusion")
-NEEDS_TI = ("inversion_prepared_gradient_echo", "inversion_recovery", "flair")
-SCANNER_FAMILY = {"spin_echo": "spin_echo", "turbo_spin_echo": "spin_echo", "gradient_echo": "gradient_echo",
-                  "inversion_prepared_gradient_echo": "gradient_echo", "inversion_recovery": "inversion_recovery",
-                  "flair": "flair", "diffusion": "diffusion"}
-"""The scanner's `sequences` list names sequence families: a turbo spin echo runs where spin echo does, an
-inversion-prepared gradient echo where gradient echo does."""
+from synthspec.compiler.schema import INVERSION_TYPES as NEEDS_TI
+from synthspec.compiler.schema import SEQUENCE_FAMILY as SCANNER_FAMILY
+from synthspec.compiler.schema import SEQUENCE_TYPES
+
+STRUCTURAL = tuple(t for t in SEQUENCE_TYPES if t != "diffusion")
+VOLUME_BY_DEFAULT = ("gradient_echo", "inversion_prepared_gradient_echo")
+"""Sequence types encoded in 3-D unless the spec says `encoding: multislice`: spoiled gradient echo and MPRAGE are
+acquired as 3-D slabs in clinical protocols (ADNI; the consensus brain tumour protocol, Ellingson et al., Neuro-Oncol
+17:1188, 2015); spin echo, TSE, IR, FLAIR and diffusion as 2-D multi-slice."""
+CAN_BE_VOLUME = ("turbo_spin_echo", "gradient_echo", "inversion_prepared_gradient_echo", "flair")
+"""Types that may be encoded in 3-D (`encoding: volume`): the 3-D turbo spin echo (SPACE / CUBE / VISTA) and its
+FLAIR variant run as volumes; a conventional single-echo spin echo, an IR and single-shot EPI diffusion do not."""
 DEFAULT_FLIP = {"gradient_echo": 30.0, "inversion_prepared_gradient_echo": 9.0}
 """Flip angles when the spec gives none: a T1-weighted spoiled GRE (~30 deg) and an MPRAGE readout (8-9 deg,
 Mugler & Brookeman 1990, ADNI protocols); the spin-echo family excites at 90 deg."""
+
+MPRAGE_TRAIN = 176
+"""Readout pulses per inversion of an MPRAGE that gives no echo_train_length: the ADNI 3 T MPRAGE's 176 partitions
+(Jack et al., JMRI 27:685, 2008)."""
+
+
+def mprage_spacing(te_ms: float) -> float:
+    """An MPRAGE readout train's pulse spacing (ms): 2 TE + 1 ms, at least 5 ms (7 ms at TE 3 ms; ADNI: 7.1 ms)."""
+    return max(2.0 * float(te_ms) + 1.0, 5.0)
+
 
 FIELDS = {1.5: "1p5t", 3.0: "3t"}
 """Fields the stdlib tables carry (`t1_1p5t`, `t1_3t`, `r1_1p5t`, ...)."""
@@ -148,7 +161,23 @@ def sequences(protocol, scanners: dict) -> list[dict]:
         flip = s.flip if s.flip is not None else DEFAULT_FLIP.get(kind, 90.0)
         if not 0.0 < flip <= 180.0:
             raise ValueError(f"{_at(s, 'flip')}: sequence {s.name}: flip {flip:g} deg is outside 0-180 deg")
-        out.append({"name": s.name, "type": kind, "tr_ms": float(s.tr), "te_ms": float(s.te),
+        encoding = getattr(s, "encoding", None) or ("volume" if kind in VOLUME_BY_DEFAULT else "multislice")
+        if encoding == "volume" and kind not in CAN_BE_VOLUME:
+            raise ValueError(f"{_at(s, 'encoding')}: sequence {s.name}: a {kind} sequence is acquired slice by slice, "
+                             f"not as a 3-D volume; remove `encoding: volume` or use one of {', '.join(CAN_BE_VOLUME)}")
+        if encoding == "volume" and getattr(protocol, "slice_gap", None):
+            raise ValueError(f"{_at(protocol, 'slice_gap')}: sequence {s.name} is 3-D encoded, a contiguous slab "
+                             "without gaps; remove `slice_gap` or set `encoding: multislice` on the sequence")
+        train = getattr(s, "echo_train_length", None)
+        if kind == "inversion_prepared_gradient_echo":
+            train = int(train or MPRAGE_TRAIN)
+            half = 0.5 * train * mprage_spacing(s.te)
+            if s.ti < half or s.tr < s.ti + half:
+                raise ValueError(f"{_at(s, 'ti')}: sequence {s.name}: the readout train ({train} pulses every "
+                                 f"{mprage_spacing(s.te):g} ms, centred on TI) does not fit between the inversions "
+                                 f"(TI {s.ti:g} ms, TR {s.tr:g} ms); raise tr and ti or shorten echo_train_length")
+        out.append({"name": s.name, "type": kind, "tr_ms": float(s.tr), "te_ms": float(s.te), "encoding": encoding,
+                    "echo_train_length": train,
                     "ti_ms": float(s.ti) if s.ti is not None else None, "flip_deg": float(flip),
                     "b_values": b_values, "post_contrast": bool(s.post_contrast),
                     "partial_fourier": 0.75 if kind == "diffusion" else 1.0})

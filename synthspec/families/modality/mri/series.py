@@ -2,7 +2,7 @@
 
 Role: the link between the plan's MR acquisition settings and the MR writers (`mri/dicom.py`, `mri/bids.py`).
 `channel_facts(settings)` reads `settings["sequences"]` (name, type, tr_ms, te_ms, ti_ms, flip_deg, b_values,
-post_contrast, partial_fourier, and optionally echo_train_length), `settings["field_strength_t"]` and `settings["contrast"]`
+post_contrast, partial_fourier, encoding, and optionally echo_train_length), `settings["field_strength_t"]` and `settings["contrast"]`
 (agent, dose) and names each channel as the MR modality does:
 
 * a structural sequence `s`: channel `s` (role `structural`);
@@ -43,6 +43,14 @@ class SequenceFacts:
     echo_train_length: int | None = None
     partial_fourier: float | None = None
     """Share of the phase-encode lines acquired asymmetrically (< 1: partial Fourier)."""
+    encoding: str | None = None
+    """"volume" (3-D encoded) or "multislice" (2-D); None: the type's default (gradient echoes 3-D)."""
+
+    @property
+    def volume(self) -> bool:
+        if self.encoding is not None:
+            return self.encoding == "volume"
+        return self.type in ("gradient_echo", "inversion_prepared_gradient_echo")
 
     @property
     def diffusion(self) -> bool:
@@ -90,7 +98,8 @@ def sequence_facts(entry: dict) -> SequenceFacts:
                          b_values=tuple(sorted(float(b) for b in (get("b_values", None) or ()))),
                          post_contrast=bool(get("post_contrast", False)),
                          echo_train_length=None if etl is None else int(etl),
-                         partial_fourier=_number(get("partial_fourier", None)))
+                         partial_fourier=_number(get("partial_fourier", None)),
+                         encoding=get("encoding", None))
 
 
 def contrast_facts(settings: dict) -> ContrastFacts | None:
@@ -145,21 +154,22 @@ def sequence_codes(seq: SequenceFacts) -> tuple[list[str], list[str], str]:
 
     ScanningSequence: SE spin echo, IR inversion recovery, GR gradient recalled, EP echo planar.
     SequenceVariant: SK segmented k-space (a multi-echo train), SP spoiled, MP magnetisation prepared,
-    NONE.  Spin echo, FLAIR, inversion recovery and diffusion are 2-D multi-slice; gradient echo and the
-    inversion-prepared gradient echo (MPRAGE-like) 3-D."""
+    NONE.  MRAcquisitionType from the encoding: 3D for a volume sequence (gradient echoes by default, a 3-D TSE or
+    FLAIR when the spec asks), else 2D."""
     t = seq.type
+    dims = "3D" if seq.volume else "2D"
     if seq.diffusion:
         return ["EP", "SE"], ["SK"], "2D"                   # single-shot spin-echo EPI
     if t == "spin_echo":
-        return ["SE"], ["NONE"], "2D"
+        return ["SE"], ["NONE"], dims
     if t == "turbo_spin_echo":
-        return ["SE"], ["SK"], "2D"
+        return ["SE"], ["SK"], dims
     if t in ("flair", "inversion_recovery"):
-        return ["SE", "IR"], ["SK", "MP"], "2D"             # inversion-prepared turbo spin echo
+        return ["SE", "IR"], ["SK", "MP"], dims             # inversion-prepared turbo spin echo
     if t == "gradient_echo":
-        return ["GR"], ["SP"], "3D"
+        return ["GR"], ["SP"], dims
     if t == "inversion_prepared_gradient_echo":
-        return ["GR", "IR"], ["SK", "SP", "MP"], "3D"
+        return ["GR", "IR"], ["SK", "SP", "MP"], dims
     raise ValueError(f"no DICOM scanning sequence for MR sequence type {t!r}")
 
 

@@ -2,8 +2,9 @@
 
 Role: the first half of the MR modality, the counterpart of `ct/render.py`.  Each tissue's values for
 the subject are drawn inside the plan's ranges (the stdlib table at the plan's field, `protocol.py`) at
-the subject's quantile for that tissue (`scene.quantiles`, one uniform per tissue drawn by the anatomy):
-the same quantile for every property of a tissue, so a "wetter" subject has longer T1 and T2, more PD
+the subject's quantile for that tissue (`scene.quantiles`, one uniform per tissue drawn by the anatomy,
+correlated through the subject's shared tissue factor, `correlated_quantiles`): the same quantile for every
+property of a tissue, so a "wetter" subject has longer T1 and T2, more PD
 and more ADC together.  The maps are painted as `ct/render.py` paints HU: the base labels first, then
 the partial-volume layers of the anatomy and the lesions in scene order (value <- value + fraction *
 (layer value - value)), then `scene.changes` multiply the properties under them.
@@ -28,6 +29,28 @@ CHANGE_KEYS = {"pd": "pd", "t1": "t1_ms", "t2": "t2_ms", "t2s": "t2s_ms", "adc":
 LESION_TEXTURE_REL = 0.05
 """A lesion layer's unit texture field modulates its rates and PD by this relative amount (heterogeneity of a
 tumour or an infarct at the scale of a few voxels; a judgement, small beside the contrast between tissues)."""
+
+
+SHARED_TISSUE_CORRELATION = 0.9
+"""Correlation of every tissue's quantile with the subject's shared tissue factor (`factors["tissue_z"]`).  The
+tables' ranges are mostly spreads between studies and methods (Stanisz 2005 against Wansapura 1999 and others),
+which move every tissue of one measurement together, and within a person grey and white matter T1 and T2 vary
+together with age and water content; independent quantiles would let a subject draw the long end of white
+matter's T2 with the short end of grey matter's, a FLAIR with white matter above grey matter that no healthy
+brain shows.  0.9 is a judgement that keeps each tissue's own range and its spread across subjects."""
+
+
+def correlated_quantiles(quantiles: dict[str, float], shared_z: float | None,
+                         rho: float = SHARED_TISSUE_CORRELATION) -> dict[str, float]:
+    """u' = Phi(rho z + sqrt(1 - rho^2) Phi^-1(u)) per tissue (a Gaussian copula: each u' is still uniform);
+    the quantiles unchanged without a shared factor (an anatomy that draws none)."""
+    if shared_z is None:
+        return dict(quantiles)
+    from scipy.special import ndtr, ndtri
+
+    own = np.sqrt(1.0 - rho * rho)
+    return {name: float(ndtr(rho * float(shared_z) + own * float(ndtri(min(max(float(u), 1e-9), 1 - 1e-9)))))
+            for name, u in quantiles.items()}
 
 
 def subject_values(tissues: dict[str, dict[str, tuple[float, float]]], quantiles: dict[str, float]) -> dict[
@@ -91,7 +114,7 @@ class SubjectTissues:
 
     def __init__(self, scene: TissueScene, label_tissue: dict[int, str], table: dict, fallback: str = "soft_tissue"):
         self.scene, self.label_tissue, self.table, self.fallback = scene, label_tissue, table, fallback
-        self.values = subject_values(table, scene.quantiles)
+        self.values = subject_values(table, correlated_quantiles(scene.quantiles, scene.factors.get("tissue_z")))
 
     def properties(self, tissue: str, quantile: float | None = None) -> dict[str, float]:
         base = self.values.get(tissue) or self.values[self.fallback]
