@@ -93,25 +93,54 @@ def _skip(name, reason, threshold=None, details=None) -> CheckResult:
 
 # --------------------------------------------------------------------------- the real side
 
-_REAL: dict[str, dict] = {}
+_REAL: dict = {}
+"""Loaded real series (("volume", key)) and their figures ((key, slices averaged))."""
 
 
-def real_figures(key: str) -> dict[str, Any]:
-    """Label-free figures of the real series `key` ("pd", "dwi", "t1c"), fetched on first use."""
+def thickness_factor(real_thick_mm: float, synthetic_thick_mm: float | None) -> int:
+    """How many real slices one synthetic slice spans (1 when the real slices are not thinner)."""
+    if not synthetic_thick_mm or not real_thick_mm:
+        return 1
+    return max(1, int(round(float(synthetic_thick_mm) / float(real_thick_mm))))
+
+
+def thicken(volume: np.ndarray, n: int) -> np.ndarray:
+    """Mean of each run of `n` consecutive slices (a thick slice from thin ones), the last partial run dropped."""
+    z = (volume.shape[0] // n) * n
+    return np.asarray(volume[:z], np.float32).reshape(z // n, n, *volume.shape[1:]).mean(axis=1)
+
+
+def real_figures(key: str, synthetic_thick_mm: float | None = None) -> dict[str, Any]:
+    """Label-free figures of the real series `key` ("pd", "dwi", "t1c"), fetched on first use.
+
+    Tissue classes and the core histogram depend on partial volume, so where the real slices are thinner than
+    the synthetic ones they are measured on the real series brought to the synthetic thickness (the mean of
+    each run of round(synthetic / real) slices, the way a thick slice averages thin ones); its SNR and ADC are
+    measured on the series as acquired (averaging slices is not acquiring a thick one: its noise would fall by
+    sqrt(n), a thick slice's by n)."""
     from synthspec.validate.reference.brain_mri import LOADERS
 
-    if key not in _REAL:
-        vol = LOADERS[key]()
+    vol = _REAL.get(("volume", key))
+    if vol is None:
+        vol = _REAL[("volume", key)] = LOADERS[key]()
+    thick = vol.sequence.get("slice_thickness_mm") or vol.spacing[0]
+    n = thickness_factor(vol.spacing[0], synthetic_thick_mm) if vol.spacing[0] <= thick + 1e-6 else 1
+    if (key, n) not in _REAL:
         weighting = vol.sequence["weighting"]
         exclude = vol.labels > 0 if vol.labels is not None else None
         out = mm.measure_mr(vol.image, vol.spacing, weighting, vol.phase_axis, adc=vol.adc, exclude=exclude)
         out["reference"] = vol.summary()
         if vol.labels is not None and np.any(vol.labels > 0) and out.get("core_median"):
             out["lesion_to_core_median"] = float(np.median(vol.image[vol.labels > 0])) / out["core_median"]
-        thick = vol.sequence.get("slice_thickness_mm") or vol.spacing[0]
         out["voxel_mm3"] = float(thick * vol.spacing[1] * vol.spacing[2])
-        _REAL[key] = out
-    return _REAL[key]
+        if n > 1:
+            spacing = (vol.spacing[0] * n, vol.spacing[1], vol.spacing[2])
+            thick_exclude = thicken(exclude.astype(np.float32), n) > 0 if exclude is not None else None
+            coarse = mm.measure_mr(thicken(vol.image, n), spacing, weighting, vol.phase_axis, exclude=thick_exclude)
+            out.update(classes=coarse["classes"], histogram=coarse["histogram"], core_median=coarse["core_median"],
+                       classes_at_mm=round(spacing[0], 3))
+        _REAL[(key, n)] = out
+    return _REAL[(key, n)]
 
 
 def real_kind(seq, field_t, tissues=None) -> str | None:
@@ -409,7 +438,7 @@ def mri_realism_checks(cohort, reference=None, thresholds: dict | None = None,
                                        details={"informational": True}))
         ref_kind = real_kind(seq, field_t, tissues)
         if ref_kind and acc["measure"]:
-            real = real_figures(ref_kind)
+            real = real_figures(ref_kind, _get(acquisition_settings(plan), "slice_thickness_mm"))
             out += _compare_real(name, ref_kind, acc["measure"], real, voxel, limits,
                                  common | {"held_out": True, "real": ref_kind})
     if not out:

@@ -15,7 +15,7 @@ from synthspec.families import registry
 from synthspec.validate.results import CheckResult
 from synthspec.validate.shortcut._generate import subject_params
 from synthspec.validate.shortcut.collect import collect
-from synthspec.validate.shortcut.crossval import detector, twin_probe
+from synthspec.validate.shortcut.crossval import detector, twin_probe, twin_probe_null
 from synthspec.validate.shortcut.planted import control_result, planted
 from synthspec.validate.shortcut.probe import Inputs, folds_of
 from synthspec.validate.shortcut.settings import SHORTCUT_TESTS, ShortcutReport, ShortcutSettings
@@ -70,6 +70,8 @@ def run_shortcut_tests(cohort, tests=None, settings: ShortcutSettings | None = N
         numbers = numbers_of(data, preds, s)
         if data.scan:
             numbers.update(twin_probe(data, data.scan, s, tag=0))
+            if "counterfactual" in tests and (numbers.get("twin_probe_auc") or 0.0) > s.max_probe_auc:
+                numbers.update(twin_probe_null(data, data.scan, s, numbers["twin_probe_auc"]))
         numbers.update(planted_cohort=planted(plan), image_size=prep.size, folds=max(folds) + 1,
                        twin_mismatch_hu=data.mismatch or None,
                        slabs={"positive": sum(len(v) for k, v in data.test.items() if data.positive[k]),

@@ -38,7 +38,9 @@ class ShortcutSettings:
     min_auc: float = 0.7                  # detector's held-out slab AUC below this: too weak to judge
     max_collapse: float = 0.35            # twin / masked: share of the positive-negative gap that may remain
     max_still_positive: float = 0.25      # twins called positive, beyond the negatives' false-positive rate
-    max_probe_auc: float = 0.75           # twin probe: held-out subject AUC above this = the label leaks
+    max_probe_auc: float = 0.75           # twin probe: held-out subject AUC above this = the label leaks ...
+    permutations: int = 19                # ... when the permuted-label null (at most this many) puts it at
+    probe_alpha: float = 0.05             # p <= probe_alpha: above every one of 19 permutations
     max_swap_drop: float = 0.10           # detector AUC may drop at most this much under a swap
     max_twin_mismatch_hu: float = 1.0     # twin vs original, mean |difference| away from the lesions
     control_strength: float = DEFAULT_MARKER_STRENGTH   # in-memory planted control: the default planted marker
