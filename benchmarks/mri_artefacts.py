@@ -12,8 +12,8 @@ both: ghost level = mean |artefacted - clean| outside the head (% of the white-m
 change = mean |artefacted - clean| / clean inside the head (%), and for the bias field its max/min
 over the head.  The machine's load average is printed with the results, since a shared CPU slows
 both sides.  Ours is `synthspec.families.modality.mri.kspace` (bias_field, draw_motion,
-acquire_magnitude: rigid in-plane translation during a block of phase-encode lines, ghosts along
-phase only); TorchIO's motion simulates rotations and translations in k-space across all axes and
+acquire_magnitude: rigid in-plane translation and a turn about z of up to motion / 50 mm rad during a block
+of phase-encode lines, ghosts along phase only); TorchIO's motion, given the same largest turn, simulates rotations and translations in k-space across all axes and
 its ghosting removes / scales every n-th k-space plane.  This script judges nothing; it prints.
 """
 
@@ -103,8 +103,9 @@ def main(argv=None) -> None:
         return run
 
     cases = [
-        ("motion (ours: translation during a block of PE lines)", ours_motion,
-         tio.RandomMotion(degrees=0.0, translation=args.motion_mm, num_transforms=1)),
+        ("motion (ours: shift + turn during a block of PE lines)", ours_motion,
+         tio.RandomMotion(degrees=math.degrees(args.motion_mm / kspace.HEAD_RADIUS_MM), translation=args.motion_mm,
+                          num_transforms=1)),
         ("ghosting (ours: the same motion path; TorchIO RandomGhosting)", ours_motion,
          tio.RandomGhosting(num_ghosts=(4, 10), axes=(2,), intensity=(0.5, 1.0))),
         ("bias field (ours: cosine field order 2; TorchIO order 3)", ours_bias,
