@@ -6,7 +6,6 @@ settings shorten training and the permutation count, the procedure is the one `s
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
