@@ -108,6 +108,14 @@ def test_motion_draws_five_numbers_whether_or_not_the_subject_moves():
     assert torch.rand(1, generator=a).item() == torch.rand(1, generator=b).item()
 
 
+def test_an_mprage_states_one_echo_per_excitation_in_its_files():
+    from synthspec.families.modality.mri.series import sequence_facts
+
+    entry = {"name": "t1", "type": "inversion_prepared_gradient_echo", "echo_train_length": 176}
+    assert sequence_facts(entry).echo_train_length == 1     # DICOM / BIDS EchoTrainLength: echoes per excitation
+    assert sequence_facts({**entry, "type": "turbo_spin_echo", "echo_train_length": 16}).echo_train_length == 16
+
+
 def test_dicom_acquisition_type_follows_the_encoding():
     assert sequence_codes(SequenceFacts("t1", "inversion_prepared_gradient_echo"))[2] == "3D"
     assert sequence_codes(SequenceFacts("t1", "inversion_prepared_gradient_echo", encoding="multislice"))[2] == "2D"

@@ -92,6 +92,8 @@ def sequence_facts(entry: dict) -> SequenceFacts:
     """One entry of settings["sequences"] as plain values."""
     get = entry.get if isinstance(entry, dict) else (lambda k, d=None: getattr(entry, k, d))
     etl = get("echo_train_length", None)
+    if str(get("type")) == "inversion_prepared_gradient_echo":
+        etl = 1   # one gradient echo per readout pulse; the plan's value is the pulses per inversion (signal.py)
     return SequenceFacts(name=str(get("name")), type=str(get("type")), tr_ms=_number(get("tr_ms", None)),
                          te_ms=_number(get("te_ms", None)), ti_ms=_number(get("ti_ms", None)),
                          flip_deg=_number(get("flip_deg", None)),
