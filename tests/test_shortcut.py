@@ -107,7 +107,9 @@ def clean(tmp_path_factory):
 def planted(tmp_path_factory):
     cohort = _cohort(tmp_path_factory.mktemp("planted"), planted=True)
     assert cohort.plan.debug.planted_shortcut
-    return cohort, run_shortcut_tests(cohort, settings=ShortcutSettings())   # tests from its validate block
+    # tests from its validate block; 4 permuted-label runs (p <= 0.2) instead of 19 keep the fixture short, the
+    # procedure is the same
+    return cohort, run_shortcut_tests(cohort, settings=ShortcutSettings(permutations=4, probe_alpha=0.2))
 
 
 def test_the_clean_cohort_passes_every_no_cheat_test(clean):
@@ -139,6 +141,8 @@ def test_the_planted_shortcut_control_is_flagged(planted):
     probe = by_name["shortcut_twin_probe"]
     assert not probe.passed and probe.value >= 0.9     # twins (marker kept) still look positive
     assert "besides the lesion" in probe.reason
+    assert report.numbers["twin_probe_null_permutations"] == 4 and report.numbers["twin_probe_p"] == 0.2
+    assert max(report.numbers["twin_probe_null_aucs"]) < probe.value    # chance does not reach a planted marker
     assert by_name["shortcut_twin_consistency"].passed
     assert report.numbers["twin_probe_mean_p_twins"] > 0.8 > 0.2 > report.numbers["twin_probe_mean_p_negatives"]
 
