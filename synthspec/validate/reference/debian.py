@@ -16,13 +16,12 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 from typing import Callable
 
-from synthspec.validate.reference.fetch import failure_reason, seal_extraction
+from synthspec.validate.reference.fetch import run_download, seal_extraction
 from synthspec.validate.reference.model import ReferenceError
 
 
@@ -43,18 +42,12 @@ def apt_download(package: str, version: str, dest: Path, timeout: float = 600.0)
     if shutil.which("apt-get") is None:
         raise ReferenceError(f"apt-get is not on this machine, so Debian's {package} {version} cannot be downloaded; "
                              f"get {deb_name(package, version)} from a Debian mirror and set SYNTH_DEBS to its folder")
-    try:
-        done = subprocess.run(["apt-get", "download", "-q", f"{package}={version}"], cwd=dest, capture_output=True,
-                              text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ReferenceError(f"could not download Debian's {package} ({type(error).__name__}); check access to the "
-                             f"Debian mirror or set SYNTH_DEBS to a folder holding {deb_name(package, version)}") from None
-    debs = sorted(Path(dest).glob(f"{package}_*.deb"))
-    if done.returncode != 0 or not debs:
-        why = failure_reason(done, "apt-get")
-        raise ReferenceError(f"could not download Debian's {package} {version} ({why}); run `apt-get update` once, or "
-                             f"set SYNTH_DEBS to a folder holding {deb_name(package, version)}")
-    return debs[0]
+    held = f"set SYNTH_DEBS to a folder holding {deb_name(package, version)}"
+    return run_download(["apt-get", "download", "-q", f"{package}={version}"],
+                        lambda: sorted(Path(dest).glob(f"{package}_*.deb")), program="apt-get", cwd=dest,
+                        what=f"Debian's {package}", fix=f"check access to the Debian mirror or {held}",
+                        failed_what=f"Debian's {package} {version}", failed_fix=f"run `apt-get update` once, or {held}",
+                        timeout=timeout)
 
 
 def _data_tar(deb: Path) -> tarfile.TarFile:

