@@ -242,22 +242,26 @@ def report(cohort_dir: PathLike, out: PathLike | None = None, screenshot: PathLi
     return ReportPaths(md, js, html, png)
 
 
-def transfer(cohort_dir: PathLike, real: PathLike, steps: int = 200, batch_size: int = 2, seed: int = 0,
+def transfer(cohort_dir: PathLike, real: PathLike | None = None, steps: int = 200, batch_size: int = 2, seed: int = 0,
              device: str = "auto", spacing: Iterable[float] | None = None, patch: Iterable[int] | None = None,
              held_out: list[str] | None = None, label_values: set[int] | None = None, synthetic: int | None = None,
-             out: PathLike | None = None, log: Callable[[str], None] | None = None) -> tuple[dict, Path]:
+             channel: str | None = None, target: str | None = None, out: PathLike | None = None,
+             log: Callable[[str], None] | None = None) -> tuple[dict, Path]:
     """The transfer test: train on real, synthetic, mixed and pre-trained-then-fine-tuned data, test on held-out
     real sites (leave-one-site-out), judge the spec's transfer gate; returns (result, path of transfer.json).
 
-    `real` is a JSON datalist or CSV of image, label and site; every case is checked first (`InputError`
-    naming the file).  See `synthspec.transfer` for the protocol and the metrics.
+    `real` is a JSON datalist or CSV of image, label and site, or `builtin:chest-ct` / `builtin:brain-mri`;
+    None takes the spec's `transfer.data`.  Every case is checked first (`InputError` naming the file).
+    `channel` picks the synthetic image channel, `target` the synthetic mask (`lesions`, `tumour_core`).
+    See `synthspec.transfer` for the protocol and the metrics.
     """
     from synthspec.transfer.run import run_transfer
 
-    return run_transfer(Path(cohort_dir), Path(real), steps=steps, batch_size=batch_size, seed=seed, device=device,
+    return run_transfer(Path(cohort_dir), None if real is None else Path(real), steps=steps, batch_size=batch_size,
+                        seed=seed, device=device,
                         spacing=tuple(spacing) if spacing is not None else None,
                         patch=tuple(patch) if patch is not None else None, held_out=held_out,
-                        label_values=label_values, synthetic=synthetic, out=out,
+                        label_values=label_values, synthetic=synthetic, channel=channel, target=target, out=out,
                         log=log if log is not None else (lambda message: None))
 
 

@@ -177,7 +177,7 @@ def test_froc_counts_hits_and_false_positives():
     assert metrics.site_metrics("detect", [dict(case, dice=0.0)])["sensitivity_at_1fp"] == 1.0
     everywhere = np.full(mask.shape, 0.7, np.float32)   # a map that is all lesion finds nothing
     everywhere[0, 0, 0] = 0.9
-    assert metrics.lesion_candidates(everywhere, mask, (1.0, 1.0, 1.0))["candidates"] == [(pytest.approx(0.9), -1)]
+    assert all(hit < 0 for _, hit in metrics.lesion_candidates(everywhere, mask, (1.0, 1.0, 1.0))["candidates"])
 
 
 # ---- bad real inputs: one clear error each -----------------------------------------------------------
@@ -265,6 +265,35 @@ def test_each_bad_real_input_is_one_line_naming_the_file(cohort, tmp_path, capsy
     assert words in _bad(cohort, tmp_path, capsys, edit, *extra)
 
 
+@pytest.mark.parametrize("extra, words", [
+    ((), "give --real DATALIST"),                                  # no --real and no transfer block
+    (("--channel", "t2"), "has no such image channel"),
+    (("--target", "tumour_core"), "has no tumour_compartments mask"),
+])
+def test_what_the_real_data_and_the_synthetic_side_are_is_checked_first(cohort, tmp_path, capsys, extra, words):
+    datalist = make_real(cohort, tmp_path / "real", per_site=1)
+    real = () if not extra else ("--real", str(datalist))
+    assert cli.main(["transfer", str(cohort), *real, *FAST, *extra, "--out", str(tmp_path / "t.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0] and not (tmp_path / "t.json").exists()
+
+
+def test_the_built_in_brain_mris_are_two_sites_with_their_lesions():
+    from synthspec.transfer.inputs import load_real
+    from synthspec.transfer.real import RealDataError, builtin_brain_mri
+
+    try:
+        datalist = builtin_brain_mri()
+    except RealDataError as error:
+        pytest.skip(f"the pyradiomics sdist cannot be fetched here: {error}")
+    cases = load_real(datalist, job="segment")
+    assert sorted(c.site for c in cases) == ["pyradiomics-brain1", "pyradiomics-brain2"]
+    for case in cases:
+        label = sitk.ReadImage(str(case.label))
+        volume_ml = float(sitk.GetArrayFromImage(label).sum()) * np.prod(label.GetSpacing()) / 1000.0
+        assert volume_ml == pytest.approx(16.4 if case.case_id.endswith("brain1") else 1.8, rel=0.1)
+
+
 def test_an_unusable_out_is_refused_before_any_training(cohort, tmp_path, capsys):
     datalist = make_real(cohort, tmp_path / "real", per_site=1)
     target = tmp_path / "nowhere" / "t.json"
@@ -326,6 +355,9 @@ def test_the_spec_gate_fails_and_the_claims_stay_refused(tmp_path, capsys):
     assert card["real_confirmation"]["transfer_test"]["gate"] == "failed"
     assert "Transfer gate (`synth transfer`): failed" in paths.card_md.read_text()
     assert cli.main(["verify", str(folder), "--sample", "1"]) == 0   # transfer.json leaves the cohort intact
+    # without --real, the spec's transfer.data (relative to the spec's folder) is the real data
+    assert cli.main(["transfer", str(folder), *FAST, "--out", str(tmp_path / "default.json")]) == 1
+    assert json.loads((tmp_path / "default.json").read_text())["real_datalist"] == "datalist.json"
 
 
 @pytest.mark.parametrize("job, metric", [("classify", "auc"), ("segment", "dice")])

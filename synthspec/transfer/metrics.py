@@ -1,11 +1,12 @@
 """Metrics of the transfer test: per case, per site, with bootstrap intervals and paired comparisons.
 
     segment   Dice of (probability > 0.5) against the mask, per case (both empty counts 1.0); site: the mean
-    detect    lesions are connected components of the mask; candidates are components of probability > 0.5
-              scored by their peak.  A candidate hits a lesion when its peak voxel lies in the lesion, it
-              overlaps the lesion and is at most 10 times its volume, or its centroid lies within the lesion's equivalent-sphere radius of the lesion's centroid.  Site:
-              lesion-level sensitivity at 1, 2 and 4 false positives per scan (FROC points) and their mean;
-              false positives per scan at 0.5 (at most 50 candidates a scan: it also judges a lesion-free site)
+    detect    lesions are connected components of the mask; candidates are the local maxima of the probability
+              map above 0.05 (one per 10 mm window), scored by their value.  A candidate hits a lesion when it
+              lies in the lesion or within the lesion's equivalent-sphere radius (at least 3 mm) of its centre;
+              further hits on a found lesion are neither found again nor false.  Site: lesion-level
+              sensitivity at 1, 2 and 4 false positives per scan (FROC points) and their mean; false positives
+              per scan at 0.5 (at most 50 candidates a scan: it also judges a lesion-free site)
     classify  AUC (Mann-Whitney, ties halved), accuracy, sensitivity and specificity at probability 0.5
 
 Intervals are percentile bootstraps over the site's cases (`analysis_rng("transfer", ...)`); a site with one
@@ -25,9 +26,13 @@ from synthspec.seeds import analysis_rng
 THRESHOLD = 0.5
 FP_RATES = (1, 2, 4)
 MAX_CANDIDATES = 50
-MAX_OVERLAP_RATIO = 10
-"""A candidate this many times larger than a lesion does not hit it by overlap alone (a map that is all lesion
-would otherwise find every lesion with no false positive)."""
+CANDIDATE_FLOOR = 0.05
+"""Local maxima at or below this probability are not candidates."""
+PEAK_WINDOW_MM = 10.0
+"""Two candidates are at least about this far apart (the local-maximum window, per axis)."""
+HIT_MIN_RADIUS_MM = 3.0
+"""A candidate hits a lesion when it lies in it or within its equivalent-sphere radius (at least this) of its
+centre, as LUNA16 counts a candidate within a nodule's radius."""
 RESAMPLES = 1000
 PRIMARY = {"segment": "dice", "detect": "froc", "classify": "auc"}
 SPEC_METRIC = {"dice": "dice", "froc": "froc", "sensitivity": "sensitivity", "auc": "auc", "specificity": "specificity"}
@@ -60,40 +65,35 @@ def dice(prob: np.ndarray, mask: np.ndarray) -> float:
 
 
 def lesion_candidates(prob: np.ndarray, mask: np.ndarray, spacing_zyx) -> dict:
-    """A case for the lesion-level metric: its lesion count and candidates as (score, hit lesion or -1)."""
+    """A case for the lesion-level metric: its lesion count and candidates as (score, hit lesion or -1).
+
+    Candidates are the local maxima of the probability map above CANDIDATE_FLOOR (one per plateau, in a window
+    of PEAK_WINDOW_MM), scored by their value: the operating point is swept by the FROC, not fixed."""
     from scipy import ndimage
 
     spacing = np.asarray(spacing_zyx, float)
     lesions, n_lesions = ndimage.label(mask > 0)
     centres, radii = [], []
-    for k in range(1, n_lesions + 1):
-        voxels = np.argwhere(lesions == k)
+    for k, box in enumerate(ndimage.find_objects(lesions), start=1):
+        voxels = np.argwhere(lesions[box] == k) + [b.start for b in box]
         centres.append(voxels.mean(axis=0) * spacing)
-        radii.append((3 * len(voxels) * float(np.prod(spacing)) / (4 * math.pi)) ** (1 / 3))
-    parts, n_parts = ndimage.label(prob > THRESHOLD)
+        radii.append(max(HIT_MIN_RADIUS_MM, (3 * len(voxels) * float(np.prod(spacing)) / (4 * math.pi)) ** (1 / 3)))
+    window = [max(1, int(round(PEAK_WINDOW_MM / d))) | 1 for d in spacing]
+    peaks = (prob >= ndimage.maximum_filter(prob, size=window)) & (prob > CANDIDATE_FLOOR)
+    plateaus, n_peaks = ndimage.label(peaks)
     found = []
-    if n_parts:
-        index = np.arange(1, n_parts + 1)
-        scores = np.asarray(ndimage.maximum(prob, parts, index), float)
+    if n_peaks:
+        index = np.arange(1, n_peaks + 1)
+        scores = np.asarray(ndimage.maximum(prob, plateaus, index), float)
         keep = index[np.argsort(-scores, kind="stable")[:MAX_CANDIDATES]]
-        sizes = np.bincount(parts.ravel())
-        lesion_sizes = np.bincount(lesions.ravel())
-        peaks = ndimage.maximum_position(prob, parts, keep)
-        centroids = ndimage.center_of_mass(np.ones_like(prob), parts, keep)
-        for k, peak, centroid in zip(keep, peaks, centroids):
-            hit = int(lesions[tuple(int(p) for p in peak)]) - 1
-            if hit < 0 and n_lesions:
-                overlapped = lesions[(parts == k) & (lesions > 0)]
-                if overlapped.size:
-                    best = int(np.bincount(overlapped).argmax())
-                    if sizes[k] <= MAX_OVERLAP_RATIO * lesion_sizes[best]:
-                        hit = best - 1
+        for peak in ndimage.maximum_position(prob, plateaus, keep):
+            peak = tuple(int(p) for p in peak)
+            hit = int(lesions[peak]) - 1
             if hit < 0 and centres:
-                where = np.asarray(centroid) * spacing
-                distance = [float(np.linalg.norm(where - c)) - r for c, r in zip(centres, radii)]
+                distance = [float(np.linalg.norm(np.asarray(peak) * spacing - c)) - r for c, r in zip(centres, radii)]
                 best = int(np.argmin(distance))
                 hit = best if distance[best] <= 0 else -1
-            found.append((float(prob[tuple(int(p) for p in peak)]), hit))
+            found.append((float(prob[peak]), hit))
     found.sort(key=lambda c: -c[0])
     return {"lesions": int(n_lesions), "candidates": found[:MAX_CANDIDATES]}
 
@@ -147,7 +147,8 @@ def site_metrics(job: str, cases: list[dict]) -> dict[str, float]:
         points = _froc_points(cases)
         out = {"froc": float(np.mean(list(points.values())))}
         out.update({f"sensitivity_at_{k}fp": v for k, v in points.items()})
-        out["false_positives_per_scan"] = float(np.mean([sum(1 for _, hit in c["candidates"] if hit < 0)
+        out["false_positives_per_scan"] = float(np.mean([sum(1 for p, hit in c["candidates"]
+                                                             if hit < 0 and p >= THRESHOLD)
                                                          for c in cases]))
         out["dice"] = float(np.mean([c["dice"] for c in cases]))
         return out

