@@ -94,21 +94,21 @@ def test_the_detector_learns_where_the_lesion_is_plain_to_see():
     pytest.importorskip("monai")
     from synthspec.transfer import models, train
 
-    shape, volumes = (16, 48, 48), []
+    shape, volumes = (12, 40, 40), []
     for k in range(3):
         rng = np.random.default_rng(k)
         image = rng.normal(0.3, 0.05, shape).astype(np.float32)
         mask = np.zeros(shape, np.uint8)
         for _ in range(2):
-            centre = (int(rng.integers(4, 12)), int(rng.integers(8, 40)), int(rng.integers(8, 40)))
+            centre = (int(rng.integers(3, 9)), int(rng.integers(8, 32)), int(rng.integers(8, 32)))
             ball = _ball(shape, centre, 5.0)
             image[ball] += 0.5
             mask[ball] = 1
         volumes.append(data.Volume(f"v{k}", "s", image, mask))
     data.add_heatmaps(volumes, SPACING)
     net = models.build("detect", 0)
-    train.fit(net, 120, 4, "cpu", train.Source.of(volumes[:2], "detect", (16, 32, 32), 0, "learns"))
-    (prob,) = train.predict(net, volumes[2:], "detect", (16, 32, 32), "cpu")
+    train.fit(net, 120, 4, "cpu", train.Source.of(volumes[:2], "detect", (12, 32, 32), 0, "learns"))
+    (prob,) = train.predict(net, volumes[2:], "detect", (12, 32, 32), "cpu")
     case = metrics.lesion_candidates(prob, volumes[2].mask, SPACING)
     points = metrics.site_metrics("detect", [dict(case, dice=0.0)])
     assert case["lesions"] == 2 and points["sensitivity_at_1fp"] == 1.0
