@@ -248,3 +248,79 @@ def test_ct_render_gives_the_blood_hu(head, monkeypatch):
                  "white_matter": (20.0, 30.0), "csf": (0.0, 15.0)}
     hu = render_hu(scene, {e.id: e.tissue for e in LABELS}, tissue_hu, ())
     assert float(np.median(hu[m])) == pytest.approx(scene.lesions[0].attributes["blood_hu"], abs=0.5)
+
+
+def test_bleed_edges_hold_part_blood_and_the_mask_is_the_half_full_voxels(head):
+    scene, grid = insert(head, "intraparenchymal_haemorrhage", seed=5, volume_ml=6.0, onset_h=30.0,
+                         locations=["parietal_lobe"])
+    layer = next(l for l in scene.layers if l.tissue == "haematoma")
+    f = layer.fraction
+    edge = (f > 0.02) & (f < 0.98)
+    assert edge.sum() > 0.3 * (f >= 0.98).sum()                 # a ramp, not a binary edge, on 2 mm voxels
+    m = scene.lesion_mask[layer.box] == scene.lesions[0].id
+    assert np.array_equal(m, f >= 0.5)
+    assert scene.lesions[0].volume_ml == pytest.approx(float(f.sum()) * grid.voxel_mm3 / 1000.0)
+    for kind in ("epidural_haemorrhage", "subdural_haemorrhage"):
+        sc, _ = insert(head, kind, seed=3, diameter_mm=10.0)
+        fr = next(l for l in sc.layers if l.tissue == "haematoma").fraction
+        assert ((fr > 0.02) & (fr < 0.98)).any() and fr.max() == pytest.approx(1.0)
+
+
+def test_subarachnoid_blood_is_diluted_by_csf_away_from_its_seed(head):
+    from synthspec.families.pathology.haemorrhage import shapes
+
+    d = np.array([0.0, 20.0, 40.0, 200.0])
+    c = shapes.sah_concentration(d, np.random.default_rng(0))
+    assert 0.7 <= c[0] <= 1.0 and c[0] > c[1] > c[2] >= c[3] and c[3] == pytest.approx(shapes.SAH_FLOOR * c[0])
+    scene, grid = insert(head, "subarachnoid_haemorrhage", seed=2, volume_ml=8.0, onset_h=10.0)
+    f = next(l for l in scene.layers if l.tissue == "haematoma").fraction
+    assert f.max() <= 1.0 and float(f[f > 0].min()) < 0.75 * float(f.max())
+    assert scene.lesions[0].volume_ml == pytest.approx(8.0, rel=0.05)   # the blood's volume, not the voxels'
+
+
+def test_a_large_bleed_effaces_the_csf_on_its_side_and_a_small_one_none(head, monkeypatch):
+    clean, grid = head
+    sulci = [L["subarachnoid_space"], L["sylvian_fissures"], L["lateral_ventricles"]]
+    side = clean.geometry["side"]
+
+    def csf(scene, s):
+        return int((np.isin(scene.base_labels, sulci) & (side == s)).sum())
+
+    small, _ = insert(head, "intraparenchymal_haemorrhage", seed=8, volume_ml=3.0, locations=["putamen"])
+    assert small.lesions[0].attributes["effaced_csf_ml"] == 0.0
+    big, _ = insert(head, "intraparenchymal_haemorrhage", seed=8, volume_ml=50.0, locations=["putamen"])
+    les = big.lesions[0]
+    s = 1 if les.centre_mm[0] > 0 else -1
+    assert les.attributes["effaced_csf_ml"] > 1.0
+    # the push moves CSF across the grid too; compare against the same push without effacement
+    monkeypatch.setattr(mass_effect, "efface", lambda *a, **k: 0.0)
+    pushed, _ = insert(head, "intraparenchymal_haemorrhage", seed=8, volume_ml=50.0, locations=["putamen"])
+    assert csf(big, s) < csf(pushed, s) - 100 and csf(big, -s) == csf(pushed, -s)
+    assert mass_effect.effacement_strength(3.0) == 0.0 < mass_effect.effacement_strength(30.0) < 1.0
+    assert mass_effect.effacement_strength(80.0) == 1.0
+
+
+def test_shares_read_from_the_anatomy_layers_and_written_back():
+    from synthspec.families.base import Layer
+    from synthspec.families.pathology.haemorrhage import partial_volume
+
+    rng = np.random.default_rng(0)
+    raw = rng.dirichlet(np.ones(4), size=(3, 4, 5)).astype(np.float32)       # csf, grey, white, bone
+    names = ("csf", "grey_matter", "white_matter", "cortical_bone")
+    layers, painted = [], np.zeros((3, 4, 5), np.float32)
+    for k, name in enumerate(names):
+        painted += raw[..., k]
+        layers.append(Layer(name, raw[..., k] / painted))
+    scene = TissueScene(labels=np.zeros((3, 4, 5), np.uint8), base_labels=np.zeros((3, 4, 5), np.uint8),
+                        layers=layers, textures={}, quantiles={})
+    whole = (slice(None),) * 3
+    sh = partial_volume.shares(scene, whole, DEFAULT_IDS)
+    assert np.allclose(sh["csf"], raw[..., 0], atol=1e-5) and np.allclose(sh["brain"], raw[..., 1] + raw[..., 2], atol=1e-5)
+    before = [l.fraction.copy() for l in layers]
+    moved = 0.5 * raw[..., 0]
+    assert partial_volume.set_brain_csf_shares(scene, whole, raw[..., 0] - moved, raw[..., 1] + moved, raw[..., 2])
+    after = partial_volume.shares(scene, whole, DEFAULT_IDS)
+    assert np.allclose(after["csf"], 0.5 * raw[..., 0], atol=1e-5)
+    assert np.allclose(after["grey_matter"], raw[..., 1] + moved, atol=1e-5)
+    assert np.array_equal(scene.layers[3].fraction, before[3])             # the bone layer keeps its fraction
+    assert all(np.array_equal(l.fraction, b) for l, b in zip(layers, before))   # the originals were copied

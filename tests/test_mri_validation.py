@@ -281,7 +281,7 @@ def test_demosaic_orders_tiles_row_major():
 
 def test_validate_includes_realism_for_mri_and_the_probe_reads_the_dwi():
     from synthspec.validate.run import wanted_families
-    from synthspec.validate.shortcut import mri
+    from synthspec.validate.shortcut import reading as mri
 
     cohort = fake_cohort(n=1)
     cohort.plan.validation = SimpleNamespace(anatomy=True, reference=None, max_wasserstein=None,

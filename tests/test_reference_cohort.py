@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.8.0": "884664bd1347546a49e7764b01df272893da35afc101bc924d91477bf20a824f"}
+PINNED = {"0.9.0": "dcf9650d791619c3b3cc8baf98a72db5c1f515a9b04e609187e09f361d329bfc"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

@@ -111,7 +111,8 @@ def _disc(radius_px: float) -> np.ndarray:
 def intracranial_mask(image: np.ndarray, spacing) -> dict[str, Any]:
     """Per-slice intracranial space, skull and kept (supratentorial) slices of a HU volume (z, y, x)."""
     from scipy import ndimage as ndi
-    from skimage.morphology import convex_hull_image
+
+    from synthspec.validate.realism.hull import convex_hull_image
 
     image = np.asarray(image, np.float32)
     if image.ndim != 3 or min(image.shape[1:]) < 16:

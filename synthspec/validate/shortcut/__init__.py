@@ -21,7 +21,7 @@ memory and checks that the twin probe catches it.
     settings.py    test names, ShortcutSettings, ShortcutReport
     collect.py     each subject's slabs and variants, lungs from the plan's label table
     slabs.py       slab geometry and the Data record
-    mri.py         on MRI: the probe channel (highest-b DWI, else post-contrast), brain region, windows
+    reading.py     what the probes read: the channel (MRI: highest-b DWI, else post-contrast), region, windows
     variants.py    twins, lesion masking, noise and scanner swaps, virtual lesions
     planted.py     the planted-shortcut marker and the control's verdict
     probe.py       MONAI inputs, the two probe networks, seeded training

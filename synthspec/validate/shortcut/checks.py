@@ -62,7 +62,7 @@ def run_shortcut_tests(cohort, tests=None, settings: ShortcutSettings | None = N
             prep = RadiographInputs(s.size or 128, registry.modality(plan.modality).units_range[1])
             data = collect_radiographs(cohort, subjects, params, positive, folds, tests, s, prep, control)
         else:
-            from synthspec.validate.shortcut.mri import windows
+            from synthspec.validate.shortcut.reading import windows
 
             prep = Inputs(s.size or int(min(128, plan.grid.shape[1])), *(windows(plan) or ()))
             data = collect(cohort, subjects, params, positive, folds, tests, s, prep, control)

@@ -1,6 +1,6 @@
 """Gathering the probes' data from a cohort: each subject's slabs and the variants the tests need.
 
-Reads the written images (on MRI the probe channel, `mri.py`), labels and lesion masks; finds the
+Reads the written images (on MRI the probe channel, `reading.py`), labels and lesion masks; finds the
 lungs (on MRI the brain parenchyma) through the plan's label table (`synthspec.cohort.labels`);
 asks `variants.py` for twins, masked copies and swaps.
 It trains nothing and judges nothing.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthspec.seeds import analysis_rng
-from synthspec.validate.shortcut.mri import is_mri, probe_channel, read, region_ids
+from synthspec.validate.shortcut.reading import is_mri, probe_channel, read, region_ids
 from synthspec.validate.shortcut.planted import plant
 from synthspec.validate.shortcut.settings import ShortcutSettings
 from synthspec.validate.shortcut.slabs import Data, lesion_slices, lung_extent, scan_slices, slab, stack
@@ -30,7 +30,7 @@ def collect(cohort, subjects, params, positive, folds, tests, s: ShortcutSetting
     from scipy.ndimage import binary_erosion
 
     plan = cohort.plan
-    lungs = region_ids(plan)          # the lungs on CT, the brain parenchyma on MRI (mri.py)
+    lungs = region_ids(plan)          # lungs, intracranial labels or brain parenchyma (reading.py)
     channel = probe_channel(plan)     # None on CT: the first channel
     positive, folds = list(positive), list(folds)
     data = Data(positive=positive, folds=folds, test={}, unit="units" if is_mri(plan) else "HU")

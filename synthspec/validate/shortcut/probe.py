@@ -5,8 +5,9 @@ Input channels (MONAI ScaleIntensityRange windows, then Resize to size x size):
     3    slice z, lung window, inside the eroded lung label only (flat lung median outside:
          no edges); twins share the labels, so it adds no label information
     4    slice z in a low-density window (W 300, L -950): faint offsets in air and padding
-On MRI (`mri.py`) the same channels read the probe channel in stored units: windows 0..2500 and
-0..150 instead of the lung and low-density windows, the brain parenchyma instead of the lung.
+On MRI (`reading.py`) the same channels read the probe channel in stored units: windows 0..2500 and
+0..150 instead of the lung and low-density windows, the brain parenchyma instead of the lung; on head
+CT the brain window (0..80 HU) and the intracranial labels instead of the lung window and lungs.
 The probes are measuring instruments, not detectors worth shipping: tens of thousands of
 weights, CPU-fast, deterministic: weight initialisation and data order come from
 `analysis_rng("shortcut", seed, kind, ...)` (the initialisation inside `torch.random.fork_rng`,

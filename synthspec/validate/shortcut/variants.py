@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from synthspec.validate.shortcut._generate import generate_subject, generate_with
-from synthspec.validate.shortcut.mri import image_of, read
+from synthspec.validate.shortcut.reading import image_of, read
 from synthspec.validate.shortcut.planted import plant, planted
 from synthspec.validate.shortcut.slabs import Data, lesion_slices, slab
 

@@ -3,12 +3,15 @@
 Stage role: given a `head_adult` tissue scene (contract in families/anatomy/head/__init__.py) and
 `lesion_rng`, place each requested bleed, push the brain away from it (mass_effect.py), add it as a
 `haematoma` tissue layer whose level quantile encodes its attenuation by age and haematocrit
-(blood.py), and mark it in the lesion mask.  It draws only from `lesion_rng` and never writes an
+(blood.py), with partial-volume edges (partial_volume.py), and mark the voxels it fills at least half of
+in the lesion mask.  It draws only from `lesion_rng` and never writes an
 intensity.  Every array it edits is copied first (the twin's clean scene shares them).
 
     blood.py        HU by onset and haematocrit (New & Aronow 1976; Parizel 2001)
     shapes.py       the five compartments' shapes (lens, crescent, CSF fill, ventricle layering, ellipsoid)
-    mass_effect.py  midline shift from volume and the displacement field that applies it
+    partial_volume.py  a voxel's tissue shares from the anatomy layers; edge ramps; the mask of a share map
+    mass_effect.py  midline shift from volume and the displacement field that applies it; effacement of the
+                    sulci and ventricle next to the bleed
 
 Size: IPH, SAH, IVH from `volume_ml` (default ranges below when the spec gives none); EDH and SDH from
 `diameter_mm` = maximal thickness.  Constraint `require distance_to(skull) <= X` is `max_skull_mm`: the
@@ -19,8 +22,9 @@ Co-occurrence (documented, simple): an EDH comes with a linear skull fracture ov
 the lens; an SAH of >= 10 mL extends into the ventricles with probability 0.25 (10 % of its volume,
 dependent layering), recorded as `ivh_extension_ml`.
 
-Records: subtype = blood age class; attributes onset_h, blood_hu, haematocrit, midline_shift_mm,
-compartment (+ location_class for IPH: deep / lobar / infratentorial).
+Records: subtype = blood age class; volume_ml = the blood's volume (the sum of its shares); attributes
+onset_h, blood_hu, haematocrit, midline_shift_mm, effaced_csf_ml, compartment (+ location_class for IPH:
+deep / lobar / infratentorial).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
 from synthspec.families.base import InsertedLesion, Layer, LesionParams, TissueScene
-from synthspec.families.pathology.haemorrhage import blood, mass_effect, shapes
+from synthspec.families.pathology.haemorrhage import blood, mass_effect, partial_volume, shapes
 
 DEFAULT_IDS = {
     "scalp": 1, "skull": 2, "subarachnoid_space": 3, "lateral_ventricles": 4, "third_ventricle": 5, "dura": 6,
@@ -134,15 +138,16 @@ class Haemorrhage:
             if isinstance(got, str):
                 fails[got] = fails.get(got, 0) + 1
                 continue
-            lo, hi, mask, location = got
+            lo, hi, frac, location = got
             crop = tuple(slice(lo[a], hi[a]) for a in range(3))
-            if np.any(scene.lesion_mask[crop][mask] != 0):
+            if np.any(scene.lesion_mask[crop][partial_volume.core_mask(frac)] != 0):
                 fails["overlap"] = fails.get("overlap", 0) + 1
                 continue
-            if req.max_skull_mm is not None and skull_gap_mm(geo["skull"], lo, hi, mask, grid) > req.max_skull_mm:
+            edge = frac > 0.01                                   # where the blood reaches, fringe included
+            if req.max_skull_mm is not None and skull_gap_mm(geo["skull"], lo, hi, edge, grid) > req.max_skull_mm:
                 fails["max_skull_mm"] = fails.get("max_skull_mm", 0) + 1
                 continue
-            placed = (attempt, lo, hi, mask, location)
+            placed = (attempt, lo, hi, frac, location)
             break
         if placed is None:
             worst = max(fails, key=fails.get) if fails else "location"
@@ -150,34 +155,37 @@ class Haemorrhage:
             scene.rejected.append(f"{worst}: {what} not placed after {max_attempts} attempts{lim} (failed: "
                                   + ", ".join(f"{k} {v}" for k, v in fails.items()) + ")")
             return
-        attempt, lo, hi, mask, location = placed
+        attempt, lo, hi, frac, location = placed
         sp = np.asarray(grid.spacing, dtype=np.float64)
         crop = tuple(slice(lo[a], hi[a]) for a in range(3))
-        vol_ml = float(mask.sum()) * grid.voxel_mm3 / 1000.0
-        pts = np.argwhere(mask)
-        centre = grid.origin_mm() + (lo + pts.mean(axis=0)) * sp
+        vol_ml = float(frac.sum()) * grid.voxel_mm3 / 1000.0
+        pts = np.argwhere(frac > 0)
+        centre = grid.origin_mm() + (lo + np.average(pts, axis=0, weights=frac[frac > 0])) * sp
         attrs = {}
         # SAH extension into the ventricles
         if self.compartment == "subarachnoid" and vol_ml >= SAH_IVH_MIN_ML and rng.random() < SAH_IVH_P:
             ext = self._ventricle_fill(scene, grid, rng, ids, SAH_IVH_SHARE * vol_ml)
             if ext is not None:
-                mask, lo, hi = _union(mask, lo, hi, *ext, grid)
+                frac, lo, hi = _union(frac, lo, hi, *ext)
                 crop = tuple(slice(lo[a], hi[a]) for a in range(3))
-                attrs["ivh_extension_ml"] = float(ext[0].sum()) * grid.voxel_mm3 / 1000.0
-                vol_ml = float(mask.sum()) * grid.voxel_mm3 / 1000.0
+                attrs["ivh_extension_ml"] = float(ext[2].sum()) * grid.voxel_mm3 / 1000.0
+                vol_ml = float(frac.sum()) * grid.voxel_mm3 / 1000.0
         shift = mass_effect.midline_shift_mm(vol_ml, location in INFRA)
         mass_effect.apply_shift(scene, grid, centre, shift)
+        side = int(np.sign(centre[2] - float(geo.get("midline_x_mm", 0.0))))
+        attrs["effaced_csf_ml"] = mass_effect.efface(scene, grid, frac, lo, vol_ml, side, ids,
+                                                    location in INFRA)
+        mask = partial_volume.core_mask(frac)
         hu = blood.blood_hu(onset, hct)
-        frac = mask.astype(np.float32)
         scene.layers.append(Layer("haematoma", frac, box=crop, level_quantiles={"haematoma": blood.quantile_of(hu)}))
         if onset < 3.0:   # active bleeding: a mixed-density swirl of fresher, unretracted blood
             noise = gaussian_filter(rng.standard_normal(mask.shape), 1.5)
-            swirl = (mask & (noise > np.quantile(noise[mask], 0.7))).astype(np.float32)
+            swirl = (mask & (noise > np.quantile(noise[mask], 0.7))).astype(np.float32) * frac
             if swirl.any():
                 scene.layers.append(Layer("haematoma", swirl, box=crop,
                                           level_quantiles={"haematoma": blood.quantile_of(hu - 15.0)}))
         if self.compartment == "intraparenchymal":
-            attrs["oedema_ml"] = self._oedema(scene, grid, rng, mask, lo, hi, vol_ml, onset)
+            attrs["oedema_ml"] = self._oedema(scene, grid, rng, frac > 0.01, lo, hi, vol_ml, onset, ids)
         if self.compartment == "epidural" and rng.random() < EDH_FRACTURE_P:
             attrs["skull_fracture"] = self._fracture(scene, grid, rng, ids, mask, lo, centre)
         elif self.compartment == "epidural":
@@ -230,9 +238,11 @@ class Haemorrhage:
         if not len(allc):
             return "csf"
         seed = (seeds if len(seeds) else allc)[int(rng.integers(len(seeds) if len(seeds) else len(allc)))]
-        n = int(round(volume * 1000.0 / grid.voxel_mm3))
-        pts = shapes.nearest_fill(allc, seed, n, grid)
-        return _mask_of(pts, grid) + ("subarachnoid_space",)
+        d = shapes.seed_distance_mm(allc, seed, grid)
+        csf_share = self._csf_share(scene, allc, ids)
+        blood_share = csf_share * shapes.sah_concentration(d, rng)
+        rows, vals = shapes.fill_until(allc, d, blood_share, volume * 1000.0 / grid.voxel_mm3)
+        return shapes.share_map(rows, vals) + ("subarachnoid_space",)
 
     def _ventricle_fill(self, scene, grid, rng, ids, volume):
         lat = ids.get("lateral_ventricles", 4)
@@ -244,9 +254,19 @@ class Haemorrhage:
         seed = lat_pts[int(rng.integers(len(lat_pts)))]
         sp = np.asarray(grid.spacing, dtype=np.float64)
         y_mm = vent[:, 1] * sp[1]
-        n = int(round(volume * 1000.0 / grid.voxel_mm3))
-        pts = shapes.nearest_fill(vent, seed, n, grid, score_extra=-1.5 * y_mm)   # dependent (posterior) first
-        return _mask_of(pts, grid)
+        score = shapes.seed_distance_mm(vent, seed, grid) - 1.5 * y_mm     # dependent (posterior) first
+        blood_share = self._csf_share(scene, vent, ids) * np.float32(rng.uniform(0.6, 1.0))
+        rows, vals = shapes.fill_until(vent, score, blood_share, volume * 1000.0 / grid.voxel_mm3)
+        return shapes.share_map(rows, vals)
+
+    @staticmethod
+    def _csf_share(scene, rows, ids) -> np.ndarray:
+        """The CSF share of each voxel row (argwhere form) of the scene."""
+        lo, hi = rows.min(axis=0), rows.max(axis=0) + 1
+        crop = tuple(slice(lo[a], hi[a]) for a in range(3))
+        csf = partial_volume.shares(scene, crop, ids)["csf"]
+        q = rows - lo
+        return csf[q[:, 0], q[:, 1], q[:, 2]]
 
     def _iph(self, scene, grid, req, rng, ids, volume):
         geo = scene.geometry
@@ -262,13 +282,13 @@ class Haemorrhage:
         if not len(pts):
             return "location"
         seed = pts[int(rng.integers(len(pts)))]
-        got = shapes.ellipsoid(volume, seed, scene, grid, rng)
+        got = shapes.ellipsoid(volume, seed, scene, grid, rng, ids)
         if got is None:
             return "brain"
         lo, hi, mask = got
         return lo, hi, mask, str((req.locations or [self.default_location])[0]).strip().lower().split(".")[-1]
 
-    def _oedema(self, scene, grid, rng, mask, lo, hi, vol_ml, onset):
+    def _oedema(self, scene, grid, rng, mask, lo, hi, vol_ml, onset, ids):
         sp = np.asarray(grid.spacing, dtype=np.float64)
         t = OEDEMA_MM_PER_CBRT_ML * vol_ml ** (1 / 3) * min(1.0, onset / 24.0) + 1.0
         pad = int(np.ceil(t / sp.min())) + 1
@@ -282,9 +302,10 @@ class Haemorrhage:
         rim = (d > 0) & (d <= t) & scene.geometry["brain"][crop]
         if not rim.any():
             return 0.0
-        scene.layers.append(Layer("oedema", rim.astype(np.float32), box=crop,
+        share = rim * partial_volume.shares(scene, crop, ids)["brain"]       # oedema is swollen brain, not CSF
+        scene.layers.append(Layer("oedema", share.astype(np.float32), box=crop,
                                   level_quantiles={"oedema": float(rng.uniform(0.2, 0.8))}))
-        return float(rim.sum()) * grid.voxel_mm3 / 1000.0
+        return float(share.sum()) * grid.voxel_mm3 / 1000.0
 
     def _fracture(self, scene, grid, rng, ids, mask, lo, centre):
         """A linear fracture: a one-voxel plane through the skull over the lens, relabelled soft tissue."""
@@ -311,23 +332,14 @@ class Haemorrhage:
         return True
 
 
-def _mask_of(pts, grid):
-    lo = pts.min(axis=0)
-    hi = pts.max(axis=0) + 1
-    mask = np.zeros(tuple(hi - lo), bool)
-    q = pts - lo
-    mask[q[:, 0], q[:, 1], q[:, 2]] = True
-    return lo, hi, mask
-
-
-def _union(mask, lo, hi, lo2, hi2, mask2, grid):
+def _union(frac, lo, hi, lo2, hi2, frac2):
+    """Two share maps on one crop (the larger share where they meet); (share map, lo, hi)."""
     a0 = np.minimum(lo, lo2)
     a1 = np.maximum(hi, hi2)
-    out = np.zeros(tuple(a1 - a0), bool)
-    o = lo - a0
-    out[o[0]:o[0] + mask.shape[0], o[1]:o[1] + mask.shape[1], o[2]:o[2] + mask.shape[2]] |= mask
-    o = lo2 - a0
-    out[o[0]:o[0] + mask2.shape[0], o[1]:o[1] + mask2.shape[1], o[2]:o[2] + mask2.shape[2]] |= mask2
+    out = np.zeros(tuple(a1 - a0), np.float32)
+    for o, f in ((lo - a0, frac), (lo2 - a0, frac2)):
+        box = tuple(slice(o[a], o[a] + f.shape[a]) for a in range(3))
+        out[box] = np.maximum(out[box], f)
     return out, a0, a1
 
 

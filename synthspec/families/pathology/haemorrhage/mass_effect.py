@@ -13,6 +13,16 @@ skull.  It is applied by nearest-neighbour pull-back (new[p] = old[p - u]) to la
 geometry maps, texture fields and whole-volume layer fractions, inside the intracranial space only.
 Every array is copied before it is written (the clean twin shares them).  A lesion that is brain
 tissue itself (an infarct, a tumour) passes its own whole-grid masks as `carry`, so they move with it.
+
+Effacement (`efface`): the swollen hemisphere squeezes its CSF out first, so next to a bleed the sulci
+and the lateral ventricle on its side lose CSF to the brain around them (grey matter fills a sulcus,
+white matter a ventricle).  Strength e = clip((V - 5 mL) / 55 mL, 0, 1): none for a small bleed, full
+(the sulci next to it closed) from 60 mL, the volume at which a supratentorial bleed commonly shifts
+the midline by > 5 mm (above).  Reach R = 10 mm + 1.5 r_eq (r_eq the radius of a sphere of the bleed's
+volume); a CSF voxel at distance d from the blood loses e * (1 - d / R) of its CSF.  Only the bleed's
+side of the midline, only supratentorial bleeds (a posterior-fossa bleed effaces the fourth ventricle
+and cisterns, which this does not model).  The strength and reach are judgements of shape, not a
+fitted published relation.
 """
 
 from __future__ import annotations
@@ -20,8 +30,69 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
+
+from synthspec.families.pathology.haemorrhage import partial_volume
 
 POSTERIOR_FOSSA = (40, 41)
+EFFACE_FROM_ML, EFFACE_FULL_ML = 5.0, 60.0
+SULCAL = ("subarachnoid_space", "sylvian_fissures")
+VENTRICLE = ("lateral_ventricles",)
+
+
+def effacement_strength(volume_ml: float) -> float:
+    return float(np.clip((float(volume_ml) - EFFACE_FROM_ML) / (EFFACE_FULL_ML - EFFACE_FROM_ML), 0.0, 1.0))
+
+
+def efface(scene, grid, blood, lo, volume_ml: float, side: int, ids: dict[str, int],
+           posterior_fossa: bool = False) -> float:
+    """Squeeze CSF out of the sulci and lateral ventricle next to a bleed (share map `blood` at `lo`);
+    returns the CSF volume moved into brain, mL.  Edits copies of the layers and label maps it changes."""
+    e = effacement_strength(volume_ml)
+    if e <= 0.0 or posterior_fossa or side == 0:
+        return 0.0
+    sp = np.asarray(grid.spacing, dtype=np.float64)
+    reach = 10.0 + 1.5 * (3.0 * volume_ml * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+    pad = np.ceil(reach / sp).astype(int) + 1
+    g0 = np.maximum(np.asarray(lo) - pad, 0)
+    g1 = np.minimum(np.asarray(lo) + np.asarray(blood.shape) + pad, np.asarray(grid.shape))
+    crop = tuple(slice(g0[a], g1[a]) for a in range(3))
+    inside = np.zeros(tuple(g1 - g0), bool)
+    o = np.asarray(lo) - g0
+    inside[o[0]:o[0] + blood.shape[0], o[1]:o[1] + blood.shape[1], o[2]:o[2] + blood.shape[2]] = blood > 0.01
+    d = distance_transform_edt(~inside, sampling=tuple(sp))
+    geo = scene.geometry
+    weight = e * np.clip(1.0 - d / reach, 0.0, 1.0) * (d > 0) * geo["intracranial"][crop]
+    if "side" in geo:
+        weight = weight * (geo["side"][crop] == side)
+    labels = scene.base_labels[crop]
+    sulcal = np.isin(labels, [ids[n] for n in SULCAL if n in ids])
+    vent = np.isin(labels, [ids[n] for n in VENTRICLE if n in ids])
+    weight = weight * (sulcal | vent)
+    if not weight.any():
+        return 0.0
+    sh = partial_volume.shares(scene, crop, ids)
+    moved = (weight * sh["csf"]).astype(np.float32)
+    if "grey_matter" in sh:
+        csf = sh["csf"] - moved
+        grey = sh["grey_matter"] + moved * sulcal
+        white = sh["white_matter"] + moved * vent
+        partial_volume.set_brain_csf_shares(scene, crop, csf, grey, white)
+        closed = (csf < np.maximum(grey, white)) & (moved > 0)
+    else:                                  # a binary label scene: a voxel closes when it loses half its CSF
+        closed = weight >= 0.5
+    if closed.any():
+        brain_ids = np.unique(scene.base_labels[geo["brain"]]) if "brain" in geo else []
+        is_brain = np.isin(labels, brain_ids) & ~(sulcal | vent)
+        if is_brain.any():
+            _, idx = distance_transform_edt(~is_brain, sampling=tuple(sp), return_indices=True)
+            nearest = labels[idx[0], idx[1], idx[2]]
+            for name in ("labels", "base_labels"):
+                whole = getattr(scene, name).copy()
+                part = whole[crop]
+                part[closed] = nearest[closed]
+                setattr(scene, name, whole)
+    return float(moved.sum()) * grid.voxel_mm3 / 1000.0
 
 
 def midline_shift_mm(volume_ml: float, posterior_fossa: bool = False) -> float:

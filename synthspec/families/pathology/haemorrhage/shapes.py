@@ -1,4 +1,9 @@
-"""Haematoma masks on the head scene's geometry (bool masks on a crop; all mm in the grid's frame).
+"""Haematoma shapes on the head scene's geometry: share maps (0..1, float32) on a crop; mm in the grid's frame.
+
+Every shape is a surface cut by the voxels, so edge voxels hold part blood (partial_volume.py): the
+lens and crescent by their signed distance to the inner surface, the ellipsoid by 2 x 2 x 3
+sub-samples per voxel, the CSF-space bleeds by the CSF share of each voxel times the blood's
+concentration there.  Blood fills only a voxel's intracranial share (never its bone).
 
     epidural      biconvex lens against the inner table, thickness T (= diameter_mm) at its centre,
                   half-width 2.5 T + 10 mm (clipped 15-50 mm; EDH are typically 3-4x as wide as thick),
@@ -10,9 +15,14 @@
                   crosses sutures, stays on the seed's side of the midline (falx) and above/below
                   the tentorium as its seed (the tentorium label is not crossed)
     subarachnoid  the CSF-space voxels (subarachnoid space, Sylvian fissures, basal cisterns) nearest
-                  a seed in the cisterns or fissures, as many as the volume needs
+                  a seed in the cisterns or fissures, until their blood adds up to the volume; the
+                  blood is diluted by the CSF it mixes with: concentration c0 ~ U(0.7, 1) at the seed
+                  (thick cisternal clot), falling as exp(-d / 40 mm) to no less than 0.35 c0 in the
+                  far sulci (thin SAH; the thick/thin distinction of Fisher et al., Neurosurgery 1980;
+                  the fall-off is a judgement)
     intraventricular  ventricle voxels, most dependent first (+y posterior in LPS; supine patient),
-                  weighted by distance from a seed in one lateral ventricle
+                  weighted by distance from a seed in one lateral ventricle; concentration
+                  U(0.6, 1) of the ventricle's CSF share (a layering cast mixed with CSF)
     intraparenchymal  an ellipsoid (axis ratios 1 : 0.7-1 : 0.5-0.9) with low-order radius noise,
                   centred in the requested region, clipped to brain, scaled to the volume
 """
@@ -21,6 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import binary_dilation, distance_transform_edt, label as cc_label
+
+from synthspec.families.pathology.haemorrhage import partial_volume
+
+SAH_FALL_MM, SAH_FLOOR = 40.0, 0.35
 
 
 def crop_around(centre_vox, radius_mm, grid):
@@ -42,7 +56,7 @@ def inner_table_voxels(geo, side: int | None = None):
 
 
 def extra_axial(kind, thickness_mm, seed, scene, grid, rng, labels_named):
-    """EDH lens or SDH crescent at an inner-table seed voxel; (lo, hi, mask) or a reason."""
+    """EDH lens or SDH crescent at an inner-table seed voxel; (lo, hi, share map) or a reason."""
     geo = scene.geometry
     T = float(thickness_mm)
     if kind == "epidural":
@@ -60,7 +74,8 @@ def extra_axial(kind, thickness_mm, seed, scene, grid, rng, labels_named):
     t = np.clip(r / a, 0.0, 1.0)
     profile = 1.0 - t ** 2 if kind == "epidural" else 1.0 - t ** 4
     # voxel-centre distance to the nearest skull centre is >= one voxel: measure thickness from half a voxel in
-    mask = intra & (r < a) & (d_skull - 0.5 * sp.min() <= T * profile)
+    signed = d_skull - 0.5 * sp.min() - T * profile                  # mm to the inner surface, < 0 inside
+    allowed = intra & (r < a)
     if kind == "epidural" and "suture" in geo:
         plate = skull & (geo["suture"][crop] == 0)
         comp, _ = cc_label(plate)
@@ -69,42 +84,69 @@ def extra_axial(kind, thickness_mm, seed, scene, grid, rng, labels_named):
         mine = owner[tuple(s)]
         if mine == 0:
             return "suture"
-        mask &= owner == mine
+        allowed &= owner == mine
         # nor does it pass under the suture itself, where the dura is attached
         _, idx_all = distance_transform_edt(~skull, sampling=tuple(sp), return_indices=True)
-        mask &= geo["suture"][crop][idx_all[0], idx_all[1], idx_all[2]] == 0
+        allowed &= geo["suture"][crop][idx_all[0], idx_all[1], idx_all[2]] == 0
     if "side" in geo:
         side = geo["side"][tuple(seed)]
         if side == 0:
             return "midline"
-        mask &= geo["side"][crop] == side
+        allowed &= geo["side"][crop] == side
     bar = [labels_named[n] for n in ("falx", "tentorium") if n in labels_named]
     if bar:
-        barrier = np.isin(scene.labels[crop], bar)
-        mask &= ~barrier
+        allowed &= ~np.isin(scene.labels[crop], bar)
+    mask = allowed & (signed <= 0)
+    if bar:
         comp, _ = cc_label(mask)   # the part connected to the seed: the tentorium is not crossed
         if comp[tuple(s)] == 0:
             return "skull"
         mask = comp == comp[tuple(s)]
     if not mask.any():
         return "skull"
-    return lo, hi, mask
+    near = binary_dilation(mask, iterations=2) & allowed              # the edge ramp, on the seed's side only
+    share = partial_volume.shares(scene, crop, labels_named)["intracranial"]
+    frac = np.where(near, partial_volume.ramp(signed, sp), 0.0) * share
+    return lo, hi, frac.astype(np.float32)
 
 
-def nearest_fill(candidates: np.ndarray, seed, n_vox: int, grid, score_extra=None):
-    """The n candidate voxels (argwhere rows) with the lowest distance (mm) to seed (+ extra score)."""
+def seed_distance_mm(candidates: np.ndarray, seed, grid) -> np.ndarray:
     sp = np.asarray(grid.spacing, dtype=np.float64)
-    d = np.sqrt((((candidates - np.asarray(seed)) * sp) ** 2).sum(axis=1))
-    if score_extra is not None:
-        d = d + score_extra
-    n = int(min(max(n_vox, 1), len(candidates)))
-    order = np.argpartition(d, n - 1)[:n]
-    return candidates[order]
+    return np.sqrt((((candidates - np.asarray(seed)) * sp) ** 2).sum(axis=1))
 
 
-def ellipsoid(volume_ml, centre_vox, scene, grid, rng):
-    """IPH: an irregular ellipsoid of `volume_ml` clipped to brain; (lo, hi, mask)."""
-    geo = scene.geometry
+def fill_until(candidates: np.ndarray, score: np.ndarray, blood: np.ndarray, volume_vox: float):
+    """The lowest-score candidates (argwhere rows) whose blood shares add up to `volume_vox` voxels;
+    (rows, their shares).  At least one voxel; all of them when the space is too small."""
+    order = np.argsort(score, kind="stable")
+    total = np.cumsum(blood[order], dtype=np.float64)
+    n = int(np.searchsorted(total, max(float(volume_vox), 1e-9)) + 1)
+    keep = order[:min(max(n, 1), len(order))]
+    return candidates[keep], blood[keep].astype(np.float32)
+
+
+def share_map(rows: np.ndarray, values: np.ndarray):
+    """(lo, hi, share map) of sparse voxel rows and their shares."""
+    lo = rows.min(axis=0)
+    hi = rows.max(axis=0) + 1
+    out = np.zeros(tuple(hi - lo), np.float32)
+    q = rows - lo
+    out[q[:, 0], q[:, 1], q[:, 2]] = values
+    return lo, hi, out
+
+
+def sah_concentration(distance_mm: np.ndarray, rng) -> np.ndarray:
+    """Blood's share of the CSF space at each distance from the SAH's seed (see the module docstring)."""
+    c0 = float(rng.uniform(0.7, 1.0))
+    return (c0 * np.maximum(np.exp(-distance_mm / SAH_FALL_MM), SAH_FLOOR)).astype(np.float32)
+
+
+ELLIPSOID_OFFSETS = [(dz, dy, dx) for dz in (-1 / 3, 0.0, 1 / 3) for dy in (-0.25, 0.25) for dx in (-0.25, 0.25)]
+"""Sub-voxel sample offsets (in voxels) for the ellipsoid's partial volume: 3 along z, 2 x 2 in plane."""
+
+
+def ellipsoid(volume_ml, centre_vox, scene, grid, rng, ids):
+    """IPH: an irregular ellipsoid of `volume_ml` blood within brain; (lo, hi, share map)."""
     sp = np.asarray(grid.spacing, dtype=np.float64)
     ratios = np.array([1.0, rng.uniform(0.7, 1.0), rng.uniform(0.5, 0.9)])
     q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
@@ -118,17 +160,20 @@ def ellipsoid(volume_ml, centre_vox, scene, grid, rng):
     for _ in range(4):
         radii = base * ratios * scale
         lo, hi, crop = crop_around(centre_vox, radii.max() * 1.3 + 2, grid)
-        pts = np.stack(np.meshgrid(*((np.arange(lo[a], hi[a]) - centre_vox[a]) * sp[a] for a in range(3)),
-                                   indexing="ij"), axis=-1)
-        loc = pts @ q
-        rho = np.sqrt(((loc / radii) ** 2).sum(-1))
-        dirs = pts / np.maximum(np.linalg.norm(pts, axis=-1, keepdims=True), 1e-9)
-        wobble = 1.0 + sum(c * (dirs @ n) ** 2 for c, n in zip(coef, axes_n)) - coef.sum() / 3.0
-        mask = (rho <= wobble) & geo["brain"][crop]
-        got = int(mask.sum())
-        if got == 0:
+        brain = partial_volume.shares(scene, crop, ids)["brain"] * scene.geometry["brain"][crop]
+        cover = np.zeros(brain.shape, np.float32)
+        for off in ELLIPSOID_OFFSETS:
+            pts = np.stack(np.meshgrid(*((np.arange(lo[a], hi[a]) + off[a] - centre_vox[a]) * sp[a] for a in range(3)),
+                                       indexing="ij"), axis=-1)
+            rho = np.sqrt((((pts @ q) / radii) ** 2).sum(-1))
+            dirs = pts / np.maximum(np.linalg.norm(pts, axis=-1, keepdims=True), 1e-9)
+            wobble = 1.0 + sum(c * (dirs @ n) ** 2 for c, n in zip(coef, axes_n)) - coef.sum() / 3.0
+            cover += rho <= wobble
+        frac = (cover / len(ELLIPSOID_OFFSETS) * brain).astype(np.float32)
+        got = float(frac.sum())
+        if got <= 0.0:
             return None
         if abs(got - target) / target < 0.05:
             break
         scale *= (target / got) ** (1.0 / 3.0)
-    return lo, hi, mask
+    return lo, hi, frac
