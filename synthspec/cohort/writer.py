@@ -78,7 +78,9 @@ def write_subject(out: Path, plan, subject) -> dict:
             if plan.writing.dicom_seg != "none" and getattr(modality, "writes_seg", True):
                 from synthspec.cohort.dicom_seg import write_seg
 
-                seg = write_seg(tmp, subject, plan, identity, __version__, files["dicom"].rstrip("/"))
+                source = (modality.seg_source(subject) if hasattr(modality, "seg_source")
+                          else files["dicom"].rstrip("/"))      # the series the masks lie on
+                seg = write_seg(tmp, subject, plan, identity, __version__, source)
                 if seg:
                     files["dicom_seg"] = seg
         hashes = {path.relative_to(tmp).as_posix(): sha256_file(path) for path in sorted(tmp.rglob("*")) if path.is_file()}

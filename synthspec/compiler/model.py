@@ -81,6 +81,7 @@ class Protocol(Located):
     pitch: float | None = None
     views: int | None = None
     beam: str | None = None
+    thin_slices: float | None = None
     sid: float | None = None
     grid_ratio: float | None = None
     view: str | None = None
@@ -92,7 +93,7 @@ class Protocol(Located):
 
     @model_serializer(mode="wrap")
     def _without_unset_newer_fields(self, handler):
-        return _without_unset(handler(self), ("beam", "slice_gap"))
+        return _without_unset(handler(self), ("beam", "slice_gap", "thin_slices"))
 
 
 class PopulationFields(BaseModel):

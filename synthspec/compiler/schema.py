@@ -127,6 +127,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         "pitch": number(low=0.01, high=10),
         "views": count(low=8, high=100_000),
         "beam": name(("monochromatic", "polychromatic")),
+        "thin_slices": q("length", low=0.1, high=50),
     }, doc="CT acquisition physics."),
     "xray": BlockSchema(fields={
         **PROTOCOL_COMMON,

@@ -30,6 +30,13 @@ MARKER_UNITS = 100.0
 
 WINDOWS = (Window("lung", 1500.0, -600.0), Window("mediastinal", 400.0, 40.0), Window("bone", 2000.0, 400.0))
 CHANNELS = (Channel("image", "HU", "int16", WINDOWS),)
+BONE_KERNEL = "bone"
+"""The kernel of the thin bone series (`thin_slices`)."""
+SERIES_CHANNELS = (Channel("image", "HU", "int16", WINDOWS), Channel("bone", "HU", "int16", WINDOWS),
+                   Channel("thick", "HU", "int16", WINDOWS))
+"""With `thin_slices`: the thin series in the spec's kernel (on the plan's grid, with the labels), the thin
+series in the bone kernel, and the spec's slice thickness as the mean of consecutive thin images (as a
+scanner reconstructs a thick series from the same acquisition)."""
 
 
 class CTSettings(BaseModel):
@@ -50,6 +57,14 @@ class CTSettings(BaseModel):
     """`monochromatic` | `polychromatic` (beam hardening, water correction; acquisition.py, beam.py)."""
     bone_correction: float = 0.7
     """Polychromatic only: fraction of the bone-induced beam-hardening error the scanner removes (0..1)."""
+    thick_mm: float | None = None
+    """With `thin_slices`: the thick series' slice thickness (a whole multiple of the thin slices)."""
+    bone_kernel: str | None = None
+    """With `thin_slices`: the kernel of the second thin series."""
+
+    @property
+    def thin_per_thick(self) -> int:
+        return int(round(self.thick_mm / self.slice_thickness_mm)) if self.thick_mm else 1
 
 
 class CT:
@@ -67,7 +82,16 @@ class CT:
         the anatomy's cranio-caudal coverage (`scan_length_mm`)."""
         from synthspec.families.modality.slice_grid import slice_stack
 
-        return slice_stack(protocol, voxel_size, anatomy.scan_length_mm, DEFAULT_MATRIX, DEFAULT_FOV_MM, DEFAULT_SLICE_MM)
+        thin = getattr(protocol, "thin_slices", None)
+        if not thin:
+            return slice_stack(protocol, voxel_size, anatomy.scan_length_mm, DEFAULT_MATRIX, DEFAULT_FOV_MM,
+                               DEFAULT_SLICE_MM)
+        # thin slices on the plan's grid, as many as a whole number of thick slices needs
+        thick = protocol.slice_thickness or DEFAULT_SLICE_MM
+        per = max(1, int(round(thick / thin)))
+        (z, y, x), (_dz, dy, dx) = slice_stack(protocol.model_copy(update={"slice_thickness": thin}), voxel_size,
+                                               anatomy.scan_length_mm, DEFAULT_MATRIX, DEFAULT_FOV_MM, DEFAULT_SLICE_MM)
+        return (int(math.ceil(z / per)) * per, y, x), (float(thin), dy, dx)
 
     def lower(self, protocol, shape, spacing, tissue_hu: dict, bone_labels: list[int], **_) -> tuple[dict, list[str]]:
         """The acquisition settings, and notes for `synth plan`.  Full angular sampling unless the spec sets `views`."""
@@ -78,9 +102,24 @@ class CT:
             notes.append(f"{views} views is below the {full} that full angular sampling needs; "
                          "expect faint streaks far from the centre (set `views` in the ct block)")
         beam = getattr(protocol, "beam", None) or "monochromatic"
+        thin = getattr(protocol, "thin_slices", None)
+        thick = None
+        if thin:
+            thick = float(protocol.slice_thickness or DEFAULT_SLICE_MM)
+            per = thick / float(thin)
+            if float(thin) >= thick or abs(per - round(per)) > 1e-6:
+                raise ValueError(f"ct.thin_slices: {float(thin):g} mm must divide slice_thickness {thick:g} mm into "
+                                 "a whole number (2 or more) of thin slices; use e.g. 1.25 mm or 2.5 mm with 5 mm")
+            notes.append(f"thin series: {float(thin):g} mm in the {protocol.kernel or DEFAULT_KERNEL} and the "
+                         f"{BONE_KERNEL} kernel, and a {thick:g} mm series from {int(round(per))} thin slices each "
+                         f"({int(round(per))} times the slices of a {thick:g} mm scan to generate)")
         settings = CTSettings(kv=protocol.kv, mas=protocol.mas, kernel=protocol.kernel or DEFAULT_KERNEL,
                               slice_thickness_mm=spacing[0], pixel_mm=spacing[2], views=views,
-                              tissue_hu=tissue_hu, bone_labels=bone_labels, beam=beam).model_dump(mode="json")
+                              tissue_hu=tissue_hu, bone_labels=bone_labels, beam=beam, thick_mm=thick,
+                              bone_kernel=BONE_KERNEL if thin else None).model_dump(mode="json")
+        if not thin:   # a spec without thin slices keeps its plan bytes
+            settings.pop("thick_mm")
+            settings.pop("bone_kernel")
         if beam == "monochromatic":
             # the plan of a monochromatic spec keeps its bytes (and its seed key) from before the beam option
             settings.pop("beam")
@@ -89,6 +128,10 @@ class CT:
 
     def settings(self, data: dict) -> CTSettings:
         return CTSettings.model_validate(data)
+
+    def channels_for(self, settings: dict) -> tuple[Channel, ...]:
+        """image; with `thin_slices` also the thin bone series and the thick series."""
+        return SERIES_CHANNELS if settings and settings.get("thick_mm") else CHANNELS
 
     def estimate(self, shape, settings: dict, device: str) -> tuple[int, dict[str, float]]:
         from synthspec.families.modality.ct import estimate
@@ -131,19 +174,39 @@ class CT:
                             electronic_noise=scanner.electronic_noise, mtf50_lp_mm=scanner.mtf50, beam=s.beam,
                             bone_correction=s.bone_correction if s.beam == "polychromatic" else 0.0)
         hu = torch.from_numpy(np.ascontiguousarray(truth, dtype=np.float32)).to(torch.device(device))
+        if not s.thick_mm:
+            with torch.no_grad():
+                image = simulate_ct(hu, acq, noise).to("cpu").numpy()
+            return {"image": image}
+        from synthspec.families.modality.ct.acquisition import simulate_ct_kernels
+
         with torch.no_grad():
-            image = simulate_ct(hu, acq, noise).to("cpu").numpy()
-        return {"image": image}
+            images = simulate_ct_kernels(hu, acq, noise, (s.kernel, s.bone_kernel or BONE_KERNEL))
+        image = images[s.kernel].to("cpu").numpy()
+        per = s.thin_per_thick
+        z = image.shape[0] // per * per
+        thick = image[:z].reshape(z // per, per, *image.shape[1:]).mean(axis=1, dtype=np.float64).astype(np.float32)
+        return {"image": image, "bone": images[s.bone_kernel or BONE_KERNEL].to("cpu").numpy(), "thick": thick}
 
     def channel_geometry(self, plan, channel: str):
-        """(spacing zyx, origin xyz) of a channel's volume: CT images lie on the plan's grid."""
-        return tuple(plan.grid.spacing), plan.grid.origin_xyz()
+        """(spacing zyx, origin xyz) of a channel's volume: CT images lie on the plan's grid, but the thick series,
+        whose slice k is the mean of thin slices k*n .. k*n + n - 1 (centred between them)."""
+        spacing, origin = tuple(plan.grid.spacing), plan.grid.origin_xyz()
+        if channel != "thick":
+            return spacing, origin
+        s = self.settings(plan.stage("acquire").params.settings)
+        per = s.thin_per_thick
+        return (spacing[0] * per, spacing[1], spacing[2]), (origin[0], origin[1], origin[2] + spacing[0] * (per - 1) / 2.0)
 
     def store(self, image):
         """Delivered values: CT numbers rounded and clipped to the stored range, int16."""
         import numpy as np
 
         return np.clip(np.rint(image), HU_MIN, HU_MAX).astype(np.int16)
+
+    def seg_source(self, subject) -> str:
+        """The folder of the series the masks lie on (the DICOM SEG references it): the thin image series."""
+        return "dicom" if set(subject.channels) == {"image"} else "dicom/image"
 
     def write_series(self, folder, subject, plan, identity, version: str) -> str:
         """The DICOM series of the subject's image into `folder/dicom`; returns the folder name."""
@@ -157,8 +220,27 @@ class CT:
                             body_part=body_part_for(plan.anatomy), compression=plan.writing.dicom_compression,
                             windows=display_windows(plan.anatomy))
         (folder / "dicom").mkdir()
-        write_ct_series(folder / "dicom", subject.channels["image"], tuple(plan.grid.spacing), plan.grid.origin_xyz(),
-                        info)
+        if set(subject.channels) == {"image"}:
+            write_ct_series(folder / "dicom", subject.channels["image"], tuple(plan.grid.spacing),
+                            plan.grid.origin_xyz(), info)
+            return "dicom/"
+        # thin and thick series: one folder each, as MR writes its sequences
+        from dataclasses import replace
+
+        from synthspec.identity import derived_uid
+
+        s = self.settings(plan.stage("acquire").params.settings)
+        for number, channel in enumerate(subject.channels, start=1):
+            spacing, origin = self.channel_geometry(plan, channel)
+            kernel = {"image": a["kernel"], "bone": s.bone_kernel or BONE_KERNEL, "thick": a["kernel"]}[channel]
+            ident = identity if number == 1 else replace(identity, series_uid=derived_uid(identity.series_uid,
+                                                                                            "ct_series", channel))
+            series = replace(info, identity=ident, kernel=kernel, slice_thickness_mm=float(spacing[0]),
+                             series_number=number,
+                             series_description=f"SYNTHETIC {channel} {spacing[0]:g} mm {kernel} {plan.cohort_name} "
+                                                f"{p.subject_id}")
+            (folder / "dicom" / channel).mkdir()
+            write_ct_series(folder / "dicom" / channel, subject.channels[channel], spacing, origin, series)
         return "dicom/"
 
 

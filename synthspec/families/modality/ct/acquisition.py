@@ -203,7 +203,15 @@ def fbp(sino: torch.Tensor, geom: ParallelBeam, pixel_mm: float, response: torch
 
 def simulate_ct(hu: torch.Tensor, acq: CTAcquisition, noise_generator: torch.Generator | None, *,
                 chunk_slices: int | None = None) -> torch.Tensor:
-    """Scan and reconstruct a HU volume [Z, Y, X] (float32, any device); returns HU [Z, Y, X] on that device.
+    """Scan and reconstruct a HU volume [Z, Y, X] (float32, any device); returns HU [Z, Y, X] on that device."""
+    return simulate_ct_kernels(hu, acq, noise_generator, (acq.kernel,), chunk_slices=chunk_slices)[acq.kernel]
+
+
+def simulate_ct_kernels(hu: torch.Tensor, acq: CTAcquisition, noise_generator: torch.Generator | None,
+                        kernels: tuple[str, ...], *, chunk_slices: int | None = None) -> dict[str, torch.Tensor]:
+    """One scan of a HU volume [Z, Y, X], reconstructed with each of `kernels` from the same noisy line
+    integrals (as a scanner reconstructs a brain and a bone series from one acquisition); {kernel: HU [Z, Y, X]}.
+    The first kernel's image is the same bits as `simulate_ct` with that kernel.
 
     noise_generator: a CPU torch.Generator, or None for a noiseless scan (expected counts).
     chunk_slices: slices projected and back-projected together (the tap tables are
@@ -221,19 +229,23 @@ def simulate_ct(hu: torch.Tensor, acq: CTAcquisition, noise_generator: torch.Gen
     v, d = geom.views, geom.detectors
     mu_w = mu_water_per_mm(acq.kv)
     n0 = photons_per_view(acq, v)
-    response = fbp_filter(acq.kernel, d, acq.pixel_mm, mtf_blur_sigma_mm(acq.mtf50_lp_mm, acq.pixel_mm))
-    per_slice = 4 * (3 * (n + 2) ** 2 + 2 * v * d)                       # mu (bordered), sinogram, image
+    kernels = tuple(dict.fromkeys(kernels))
+    for kernel in kernels:
+        check_kernel(kernel)
+    blur = mtf_blur_sigma_mm(acq.mtf50_lp_mm, acq.pixel_mm)
+    responses = [fbp_filter(kernel, d, acq.pixel_mm, blur) for kernel in kernels]
+    per_slice = 4 * (3 * (n + 2) ** 2 + 2 * v * d) * len(kernels)        # mu (bordered), sinogram, image
     if acq.beam == "polychromatic":
         per_slice *= 4                                                   # two maps, float64 spectra, bone pass
     step = max(1, min(z, chunk_slices or WORK_BYTES // per_slice))
     py, px = (n - y) // 2, (n - x) // 2
 
-    out = torch.empty_like(hu, dtype=torch.float32)
+    out = {kernel: torch.empty_like(hu, dtype=torch.float32) for kernel in kernels}
     z0 = 0
     while z0 < z:
         state = None if noise_generator is None else noise_generator.get_state()
         try:
-            block = _scan_chunk(hu[z0:z0 + step], geom, acq, mu_w, n0, response, noise_generator, (py, px))
+            blocks = _scan_chunk(hu[z0:z0 + step], geom, acq, mu_w, n0, responses, noise_generator, (py, px))
         except OUT_OF_MEMORY:
             if step == 1:
                 raise
@@ -245,18 +257,19 @@ def simulate_ct(hu: torch.Tensor, acq: CTAcquisition, noise_generator: torch.Gen
             if hu.device.type == "cuda":
                 torch.cuda.empty_cache()
             continue
-        out[z0:z0 + block.shape[0]] = block
-        z0 += block.shape[0]
+        for kernel, block in zip(kernels, blocks):
+            out[kernel][z0:z0 + block.shape[0]] = block
+        z0 += blocks[0].shape[0]
     return out
 
 
-def _scan_chunk(block: torch.Tensor, geom: ParallelBeam, acq: CTAcquisition, mu_w: float, n0, response,
-                noise_generator: torch.Generator | None, pad: tuple[int, int]) -> torch.Tensor:
-    """Project, measure, filter and back-project one chunk of slices [b, Y, X] (HU); returns HU [b, Y, X]."""
+def _scan_chunk(block: torch.Tensor, geom: ParallelBeam, acq: CTAcquisition, mu_w: float, n0, responses,
+                noise_generator: torch.Generator | None, pad: tuple[int, int]) -> list[torch.Tensor]:
+    """Project, measure, filter and back-project one chunk of slices [b, Y, X] (HU); HU [b, Y, X] per response."""
     if acq.beam == "polychromatic":
         from synthspec.families.modality.ct import beam
 
-        return beam.scan_chunk(block, geom, acq, mu_w, n0, response, noise_generator, pad)
+        return beam.scan_chunk(block, geom, acq, mu_w, n0, responses, noise_generator, pad)
     b, y, x = block.shape
     n, v, d = geom.n, geom.views, geom.detectors
     py, px = pad
@@ -267,12 +280,18 @@ def _scan_chunk(block: torch.Tensor, geom: ParallelBeam, acq: CTAcquisition, mu_
     del block
     sino = project_columns(mu, geom, acq.pixel_mm)                  # [V*D, b]
     del mu
+    extra = [torch.empty_like(sino) for _ in responses[1:]]
     for s0 in range(0, b, FILTER_SLICES):
         s1 = min(s0 + FILTER_SLICES, b)
         normals = None if noise_generator is None else _noise(s1 - s0, v, d, noise_generator, sino.device)
         measured = measure(sino[:, s0:s1], n0, acq.electronic_noise, normals)
-        sino[:, s0:s1] = filter_projections(measured, geom, response)
-    rec = backproject_columns(sino, geom, acq.pixel_mm).mul_(math.pi / (v * acq.pixel_mm))
-    del sino
-    rec = rec.t().reshape(b, n, n)[:, py:py + y, px:px + x]
-    return rec.mul(1000.0 / mu_w).sub_(1000.0)
+        for buffer, response in zip(extra, responses[1:]):
+            buffer[:, s0:s1] = filter_projections(measured, geom, response)
+        sino[:, s0:s1] = filter_projections(measured, geom, responses[0])
+    out = []
+    for filtered in [sino, *extra]:
+        rec = backproject_columns(filtered, geom, acq.pixel_mm).mul_(math.pi / (v * acq.pixel_mm))
+        rec = rec.t().reshape(b, n, n)[:, py:py + y, px:px + x]
+        out.append(rec.mul(1000.0 / mu_w).sub_(1000.0))
+    del sino, extra
+    return out

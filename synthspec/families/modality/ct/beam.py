@@ -168,8 +168,9 @@ class WaterCorrection:
         return out.to(torch.float32)
 
 
-def scan_chunk(block: torch.Tensor, geom, acq, mu_w: float, n0, response, noise_generator, pad) -> torch.Tensor:
-    """The polychromatic counterpart of acquisition._scan_chunk: HU [b, Y, X] -> HU [b, Y, X]."""
+def scan_chunk(block: torch.Tensor, geom, acq, mu_w: float, n0, responses, noise_generator, pad) -> list[torch.Tensor]:
+    """The polychromatic counterpart of acquisition._scan_chunk: HU [b, Y, X] -> HU [b, Y, X] per response (the
+    bone-correction pass uses the first)."""
     from synthspec.families.modality.ct.acquisition import FILTER_SLICES, _noise, filter_projections, measure
     from synthspec.families.modality.ct.geometry import backproject_columns, project_columns
 
@@ -193,7 +194,7 @@ def scan_chunk(block: torch.Tensor, geom, acq, mu_w: float, n0, response, noise_
         measured = measure(sino[:, s0:s1], n0, acq.electronic_noise, normals)
         sino[:, s0:s1] = measured if correct is None else correct(measured)
 
-    def reconstruct(p: torch.Tensor) -> torch.Tensor:
+    def reconstruct(p: torch.Tensor, response=responses[0]) -> torch.Tensor:
         q = torch.empty_like(p)
         for s0 in range(0, b, FILTER_SLICES):
             s1 = min(s0 + FILTER_SLICES, b)
@@ -212,7 +213,10 @@ def scan_chunk(block: torch.Tensor, geom, acq, mu_w: float, n0, response, noise_
         del paths, lw, lb, mono
         sino.add_(error, alpha=float(acq.bone_correction))
         del error
-    rec = reconstruct(sino)
+    out = []
+    for response in responses:
+        rec = reconstruct(sino, response)
+        rec = rec.t().reshape(b, n, n)[:, py:py + y, px:px + x]
+        out.append(rec.mul(1000.0 / mu_w).sub_(1000.0))
     del sino
-    rec = rec.t().reshape(b, n, n)[:, py:py + y, px:px + x]
-    return rec.mul(1000.0 / mu_w).sub_(1000.0)
+    return out

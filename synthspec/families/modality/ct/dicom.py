@@ -90,6 +90,7 @@ class CTSeriesInfo:
     """`none` or `jpeg_ls` (the spec's `output.dicom_compression`; see TRANSFER_SYNTAXES)."""
     windows: tuple[tuple[str, float, float], ...] = WINDOWS
     """(explanation, centre, width) VOI presets; the anatomy's `ct_windows` when it declares them."""
+    series_number: int = 1
 
 
 def display_windows(anatomy: str | None) -> tuple[tuple[str, float, float], ...]:
@@ -144,7 +145,7 @@ def _base_dataset(info: CTSeriesInfo, shape, spacing_zyx, bits_stored: int):
     ds.StudyInstanceUID = ident.study_uid
     ds.SeriesInstanceUID = ident.series_uid
     ds.StudyID = _trim(ident.patient_name.split("^")[-1], 16)
-    ds.SeriesNumber = "1"
+    ds.SeriesNumber = str(int(info.series_number))
     if info.body_part:
         ds.BodyPartExamined = _trim(info.body_part.upper(), 16)  # unpaired: Laterality stays absent
     else:
