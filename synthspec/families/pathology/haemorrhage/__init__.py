@@ -172,7 +172,7 @@ class Haemorrhage:
                 vol_ml = float(frac.sum()) * grid.voxel_mm3 / 1000.0
         shift = mass_effect.midline_shift_mm(vol_ml, location in INFRA)
         mass_effect.apply_shift(scene, grid, centre, shift)
-        side = int(np.sign(centre[2] - float(geo.get("midline_x_mm", 0.0))))
+        side = self._side(geo, frac, lo, centre)
         attrs["effaced_csf_ml"] = mass_effect.efface(scene, grid, frac, lo, vol_ml, side, ids,
                                                     location in INFRA)
         mask = partial_volume.core_mask(frac)
@@ -258,6 +258,17 @@ class Haemorrhage:
         blood_share = self._csf_share(scene, vent, ids) * np.float32(rng.uniform(0.6, 1.0))
         rows, vals = shapes.fill_until(vent, score, blood_share, volume * 1000.0 / grid.voxel_mm3)
         return shapes.share_map(rows, vals)
+
+    @staticmethod
+    def _side(geo, frac, lo, centre) -> int:
+        """The hemisphere (the geometry's `side` code) the blood lies in: the side of most of its volume."""
+        if "side" in geo:
+            crop = tuple(slice(lo[a], lo[a] + frac.shape[a]) for a in range(3))
+            codes = geo["side"][crop]
+            weights = {c: float(frac[codes == c].sum()) for c in (-1, 1)}
+            if max(weights.values()) > 0:
+                return max(weights, key=weights.get)
+        return int(np.sign(centre[2] - float(geo.get("midline_x_mm", 0.0))))
 
     @staticmethod
     def _csf_share(scene, rows, ids) -> np.ndarray:
