@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from synthspec.identity import IMPLEMENTATION_CLASS_UID
+from synthspec.identity import IMPLEMENTATION_CLASS_UID, derived_uid
 
 MANUFACTURER = "synthspec (synthetic)"
 DEIDENTIFICATION_METHOD = "synthspec synthetic data - no real patient"
@@ -38,6 +38,16 @@ TRANSFER_SYNTAXES = {"none": "1.2.840.10008.1.2.1",       # Explicit VR Little E
 # (a paired part such as HAND would also need a Laterality value the plan does not have).
 _BODY_PARTS = {"thorax": "CHEST", "chest": "CHEST", "head": "HEAD", "brain": "HEAD", "abdomen": "ABDOMEN",
                "pelvis": "PELVIS"}
+
+
+def series_identity(identity, series: str, first: bool, salt: str):
+    """The identity of one of a subject's several series: the subject's series UID for the first, else one
+    derived from it, `salt` and the series name (study, patient and frame of reference are the subject's)."""
+    from dataclasses import replace
+
+    if first:
+        return identity
+    return replace(identity, series_uid=derived_uid(identity.series_uid, salt, series))
 
 
 def body_part_for(anatomy: str) -> str:

@@ -227,14 +227,13 @@ class CT:
         # thin and thick series: one folder each, as MR writes its sequences
         from dataclasses import replace
 
-        from synthspec.identity import derived_uid
+        from synthspec.families.modality.synthetic_dicom import series_identity
 
         s = self.settings(plan.stage("acquire").params.settings)
         for number, channel in enumerate(subject.channels, start=1):
             spacing, origin = self.channel_geometry(plan, channel)
             kernel = {"image": a["kernel"], "bone": s.bone_kernel or BONE_KERNEL, "thick": a["kernel"]}[channel]
-            ident = identity if number == 1 else replace(identity, series_uid=derived_uid(identity.series_uid,
-                                                                                            "ct_series", channel))
+            ident = series_identity(identity, channel, number == 1, "ct_series")
             series = replace(info, identity=ident, kernel=kernel, slice_thickness_mm=float(spacing[0]),
                              series_number=number,
                              series_description=f"SYNTHETIC {channel} {spacing[0]:g} mm {kernel} {plan.cohort_name} "

@@ -47,7 +47,7 @@ dciodvfy (dicom3tools) reports no errors on these files (tests/test_mr_dicom.py 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +56,11 @@ from synthspec.families.modality.mri.series import (GADOLINIUM_MG_PER_MMOL, GYRO
                                                     ContrastFacts, channel_facts, contrast_facts, field_strength,
                                                     image_type, inversion, phase_direction, sequence_codes,
                                                     weight_kg)
+from synthspec.families.modality.synthetic_dicom import series_identity as shared_series_identity
 from synthspec.families.modality.synthetic_dicom import (add_axial_image, add_provenance, body_part_for, check_geometry, ds_value,
                                                          synthetic_dataset, trim, whole_numbers,
                                                          write_slices)
-from synthspec.identity import SyntheticIdentity, derived_uid
+from synthspec.identity import SyntheticIdentity
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 ADC_WINDOW = ("ADC", 1000.0, 2000.0)
@@ -96,11 +97,8 @@ class MRSeriesInfo:
 
 
 def series_identity(identity: SyntheticIdentity, channel: str, first: bool) -> SyntheticIdentity:
-    """The identity of one channel's series: the subject's series UID for the first channel, else one derived
-    from it and the channel name (study, patient and frame of reference are the subject's)."""
-    if first:
-        return identity
-    return replace(identity, series_uid=derived_uid(identity.series_uid, "mr_channel", channel))
+    """The identity of one channel's series (synthetic_dicom.series_identity, salted "mr_channel")."""
+    return shared_series_identity(identity, channel, first, "mr_channel")
 
 
 def encode_mr(volume: np.ndarray) -> tuple[np.ndarray, int]:

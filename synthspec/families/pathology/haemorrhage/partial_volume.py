@@ -76,17 +76,14 @@ def set_brain_csf_shares(scene, crop, csf: np.ndarray, grey: np.ndarray, white: 
     return True
 
 
-def ramp(signed_mm: np.ndarray, spacing, normal_axes_mm=None) -> np.ndarray:
+def ramp(signed_mm: np.ndarray, spacing) -> np.ndarray:
     """Share of each voxel inside a surface given the signed distance of its centre (mm, < 0 inside).
 
     The voxel's extent across the surface is its size along the surface normal (from the gradient of
     the distance), so a 5 mm slice cut obliquely by the surface takes a wide ramp and an in-plane edge a
     narrow one; the share is linear in the distance over that extent (a box voxel against a plane)."""
     sp = np.asarray(spacing, dtype=np.float64)
-    if normal_axes_mm is None:
-        grads = np.gradient(signed_mm, *sp) if min(signed_mm.shape) > 1 else [np.zeros_like(signed_mm)] * 3
-    else:
-        grads = normal_axes_mm
+    grads = np.gradient(signed_mm, *sp) if min(signed_mm.shape) > 1 else [np.zeros_like(signed_mm)] * 3
     norm = np.sqrt(sum(g * g for g in grads))
     norm = np.where(norm > 1e-6, norm, 1.0)
     extent = np.sqrt(sum((g / norm * s) ** 2 for g, s in zip(grads, sp)))
