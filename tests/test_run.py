@@ -30,7 +30,7 @@ def tiny_spec(tmp_path: Path, subjects: int = 3) -> Path:
         elif stripped.startswith(("slice_thickness:", "matrix:", "field_of_view:", "views:")):
             continue
         elif stripped.startswith("kv:"):
-            line = line + "\n    slice_thickness: 5 mm\n    matrix: 64\n    field_of_view: 450 mm\n    views: 96"
+            line = line + "\n    slice_thickness: 5 mm\n    matrix: 64\n    field_of_view: 450 mm\n    views: 96  # synth: ignore[PHY013] a 64-pixel test fixture"
         elif stripped.startswith("stratify:") or stripped.startswith("min_per_stratum:"):
             continue
         elif stripped.startswith("min_positives:"):

@@ -51,7 +51,7 @@ cohort shortcut_probe {{
     slice_thickness: 5 mm
     matrix: 64
     field_of_view: 450 mm
-    views: 96
+    views: 96  # synth: ignore[PHY013] a 64-pixel test fixture: speed over streaks
     kernel: lung
   }}
 

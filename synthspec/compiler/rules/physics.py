@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 
 from synthspec.compiler.rules.registry import check, rule
 from synthspec.compiler.schema import INVERSION_TYPES, SEQUENCE_FAMILY
@@ -81,6 +82,21 @@ PROTOCOL_MISMATCH = rule(
     bad="task { modality: mri }\nct { kv: 120 kV }", good="task { modality: mri }\nmri { field_strength: 3 T }",
     fix="{fix}", family=FAMILY)
 
+UNDERSAMPLED_VIEWS = rule(
+    "PHY013", "angular-undersampling", "error",
+    "{views} views sample a {n}-pixel matrix below the {full} (pi/2 x {n}) that full angular sampling needs",
+    why="With fewer views than pi/2 times the matrix, every edge (the body outline, ribs, the skull) throws aliasing "
+        "streaks across the image: a fixed pattern of 5-20 HU that no real scanner (about 1000-2000 views per turn) "
+        "shows, larger than low-dose quantum noise, and the easiest tell of a synthetic CT.",
+    bad="ct {\n  matrix: 512\n  views: 256\n}",
+    good="ct {\n  matrix: 512   # the planner takes ceil(pi/2 x 512) = 805 views\n}",
+    fix="remove `views` (the planner takes {full}), or keep {views} with a reason: "
+        "`views: {views}  # synth: ignore[PHY013] <why under-sampling is wanted>`", family=FAMILY)
+
+CT_DEFAULT_MATRIX, CT_DEFAULT_FOV_MM = 256, 400.0
+"""The matrix and field of view a CT block without them gets (the ct modality's DEFAULT_MATRIX and DEFAULT_FOV_MM;
+a test keeps them equal: the linter does not import the modality)."""
+
 LIMITS = {  # plausible clinical bands (see shared PHYSICS.md)
     "ct": {"kv": (70, 150), "mas": (5, 800), "slice": (0.5, 10)},
     "xray": {"kv": (40, 150), "mas": (0.1, 200), "slice": (0, 1e9)},
@@ -123,11 +139,23 @@ def settings(ctx) -> None:
         low, high = limits["slice"]
         if not low <= proto.slice_thickness <= high:
             ctx.sink.report(IMPLAUSIBLE_SLICE, proto.at("slice_thickness"), value=proto.slice_thickness, low=low, high=high)
+    if proto.modality == "ct" and proto.views is not None:
+        _views(ctx, proto)
     if proto.modality == "mri":
         if proto.field_strength is not None and not 0.2 <= proto.field_strength <= 7:
             ctx.sink.report(IMPLAUSIBLE_FIELD, proto.at("field_strength"), value=proto.field_strength)
         for s in proto.sequences:
             _sequence(ctx, s)
+
+
+def _views(ctx, proto) -> None:
+    # the in-plane matrix as the ct modality's grid takes it (slice_grid.slice_stack)
+    voxel = ctx.cohort.voxel_size
+    n = int(math.ceil((proto.field_of_view or CT_DEFAULT_FOV_MM) / voxel)) if voxel \
+        else int(proto.matrix or CT_DEFAULT_MATRIX)
+    full = math.ceil(math.pi / 2 * n)
+    if proto.views < full:
+        ctx.sink.report(UNDERSAMPLED_VIEWS, proto.at("views"), views=proto.views, n=n, full=full)
 
 
 def _sequence(ctx, s) -> None:
