@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.9.0": "dcf9650d791619c3b3cc8baf98a72db5c1f515a9b04e609187e09f361d329bfc"}
+PINNED = {"0.10.0": "712bb86e51fa60e487c8bd174eead89578d274b2e9d085c1122960647db3df03"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

@@ -11,7 +11,7 @@ What comes from real data and what is added (stated, since the cohort card repea
                            caudate / thalamus), corpus callosum (midline white matter), falx (midline
                            CSF above the callosum) and tentorium (CSF between cerebellum and cerebrum)
     procedural             the skull (a shell of the subject's thickness around the intracranial space,
-                           thinner over the temporal squama, shape.py draws it), petrous ridges, frontal,
+                           thinner over the temporal squama, shape.py draws it), petrous pyramids, frontal,
                            sphenoid and maxillary sinuses and mastoid air at approximate MNI positions
 
 Arterial territories follow Tatu et al. (Neurology 50:1699, 1998) at the level of AAL regions: a
@@ -32,7 +32,7 @@ from scipy import ndimage as ndi
 from synthspec.families.anatomy.head import TERRITORY_CODES
 from synthspec.families.anatomy.head.priors import MNI_ORIGIN_LPS, aal_names, fetch_priors, fingerprint, read_on_mni_grid
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 """Bump when the derivation below changes: the cached template is keyed by it and by the priors' sums."""
 
 # Stdlib ids (anatomy_head.synth); the builder maps them by name, these are the template's own codes.
@@ -76,9 +76,13 @@ AIR_SPACES = {
 }
 """Approximate MNI positions of the air spaces (atlas figures; no package ships them): a sinus is only drawn
 outside the intracranial space, so a position a few mm off still leaves the brain intact."""
-PETROUS = (((45.0, 25.0, -40.0), (18.0, 8.0, -33.0)), 7.0)
-"""Petrous ridge as a capsule from its lateral end to the apex (LPS mm, mirrored in x) and its radius (mm):
-dense bone between the middle and posterior fossae, the source of the streaks of posterior-fossa CT."""
+PETROUS = (((50.0, 28.0, -40.0), (16.0, 6.0, -33.0)), (9.0, 4.0))
+"""Petrous pyramid as a tapered capsule from its base (lateral, at the mastoid) to its apex beside the clivus
+(LPS mm, mirrored in x) and its radii there (mm): about 40 mm long, 18 mm thick at the base, running
+anteromedially at about 55 deg to the midline.  The densest bone of the skull, between the middle and
+posterior fossae, and the source of the dark streaks of posterior-fossa CT.  The MNI maps are an average
+brain whose temporal lobes and cerebellum blur across the bone, so the pyramid is carved out of the brain
+priors (a few mL of smoothed probability) before the intracranial space is drawn."""
 
 
 def lps_coordinates(shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,11 +97,23 @@ def _ellipsoid(x, y, z, centre, radii) -> np.ndarray:
     return ((x - centre[0]) / radii[0]) ** 2 + ((y - centre[1]) / radii[1]) ** 2 + ((z - centre[2]) / radii[2]) ** 2
 
 
-def _capsule_distance(x, y, z, a, b) -> np.ndarray:
+def _capsule_depth(x, y, z, a, b, radii) -> np.ndarray:
+    """How far inside a capsule from a to b whose radius tapers linearly from radii[0] to radii[1] (mm;
+    negative outside): the radius at the nearest point of the axis minus the distance to it."""
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     d = b - a
     t = np.clip(((x - a[0]) * d[0] + (y - a[1]) * d[1] + (z - a[2]) * d[2]) / float(d @ d), 0.0, 1.0)
-    return np.sqrt((x - a[0] - t * d[0]) ** 2 + (y - a[1] - t * d[1]) ** 2 + (z - a[2] - t * d[2]) ** 2)
+    dist = np.sqrt((x - a[0] - t * d[0]) ** 2 + (y - a[1] - t * d[1]) ** 2 + (z - a[2] - t * d[2]) ** 2)
+    return radii[0] + (radii[1] - radii[0]) * t - dist
+
+
+def _petrous(x, y, z) -> np.ndarray:
+    (a, b), radii = PETROUS
+    depth = np.full(np.broadcast_shapes(x.shape, y.shape, z.shape), -np.inf, np.float32)
+    for sign in (1, -1):
+        depth = np.maximum(depth, _capsule_depth(x, y, z, (sign * a[0], a[1], a[2]), (sign * b[0], b[1], b[2]),
+                                                 radii))
+    return depth
 
 
 def _largest_components(mask: np.ndarray, keep: int, min_voxels: int = 50) -> np.ndarray:
@@ -113,14 +129,19 @@ def build_template(priors: dict[str, np.ndarray], names: dict[int, str]) -> dict
     gm, wm = priors["gm"], priors["wm"]
     shape = gm.shape
     x, y, z = lps_coordinates(shape)
+    # the petrous pyramids displace the blurred temporal lobes and cerebellum (a 1 mm soft edge)
+    petrous_depth = _petrous(x, y, z)
+    kept = np.clip(-petrous_depth, 0.0, 1.0).astype(gm.dtype)
+    gm, wm = gm * kept, wm * kept
     brain_p = np.clip(gm + wm, 0.0, 1.0)
     brain = ndi.binary_fill_holes(brain_p > 0.5)
-    brain = _largest_components(brain, 1)
+    brain = _largest_components(brain & (petrous_depth < 0.0), 1)
     # intracranial: the brain closed over its sulci (8 mm), then 2 mm of CSF and meninges beyond it
     out = ndi.distance_transform_edt(~brain)
     closed = ndi.distance_transform_edt(out <= 8.0) > 8.0
     closed |= brain
     intracranial = ndi.binary_fill_holes(ndi.distance_transform_edt(~closed) <= 2.0)
+    intracranial &= petrous_depth < 0.0
     # regions: AAL cortex grouped, spread to the white matter beneath by nearest labelled voxel
     region = np.zeros(shape, np.uint8)
     aal = priors["aal"]
@@ -191,11 +212,7 @@ def build_template(priors: dict[str, np.ndarray], names: dict[int, str]) -> dict
         for sign in ((1, -1) if mirror else (1,)):
             inside = _ellipsoid(x, y, z, (sign * centre[0], centre[1], centre[2]), radii) <= 1.0
             air[inside & (outward > 1.5) & head] = codes[name]
-    (a, b), radius = PETROUS
-    petrous = np.zeros(shape, bool)
-    for sign in (1, -1):
-        petrous |= _capsule_distance(x, y, z, (sign * a[0], a[1], a[2]), (sign * b[0], b[1], b[2])) <= radius
-    petrous &= ~(ndi.distance_transform_edt(~brain) < 1.5)
+    petrous = (petrous_depth >= 0.0) & head
     return {"gm": gm.astype(np.float16), "wm": wm.astype(np.float16), "region": region, "csf": csf_code,
             "territory": territory, "intracranial": intracranial, "brain": brain, "outward": outward.astype(np.float16),
             "head": head, "air": air, "petrous": petrous, "ventricles": ventricles,
