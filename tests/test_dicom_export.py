@@ -121,7 +121,7 @@ def test_compression_without_dicom_is_a_warning(tmp_path):
     from synthspec.compiler.check import compile_file
 
     spec = _spec_with(tmp_path, "formats: nifti, masks\n    dicom_compression: jpeg_ls")
-    codes = [d.code for d in compile_file(spec).diagnostics]
+    codes = [d.code for d in compile_file(spec).visible]
     assert codes == ["TSK005"]
 
 

@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.10.0": "712bb86e51fa60e487c8bd174eead89578d274b2e9d085c1122960647db3df03"}
+PINNED = {"0.10.0": "752ce34eb80e0df96582108dcdcf3f09fe60f2ebe7ff0e3eda33fe56546737af"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

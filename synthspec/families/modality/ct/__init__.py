@@ -161,11 +161,12 @@ class CT:
         return render_hu(scene, label_tissue, {k: tuple(v) for k, v in s.tissue_hu.items()}, tuple(s.bone_labels))
 
     def acquire(self, truth, settings: dict, acquisition: dict, scanner, noise, device: str) -> dict:
-        """Scan and reconstruct `truth`; returns {channel: float32 volume in HU}."""
+        """Scan and reconstruct `truth`; returns {channel: float32 volume in HU}, air (HU_MIN) outside the
+        reconstruction circle (acquisition.outside_reconstruction_circle)."""
         import numpy as np
         import torch
 
-        from synthspec.families.modality.ct.acquisition import CTAcquisition, simulate_ct
+        from synthspec.families.modality.ct.acquisition import CTAcquisition, outside_reconstruction_circle, simulate_ct
 
         s = self.settings(settings)
         acq = CTAcquisition(kv=acquisition["kv"], mas=acquisition["mas"],
@@ -177,16 +178,22 @@ class CT:
         if not s.thick_mm:
             with torch.no_grad():
                 image = simulate_ct(hu, acq, noise).to("cpu").numpy()
+            image[:, outside_reconstruction_circle(*image.shape[1:])] = HU_MIN
             return {"image": image}
         from synthspec.families.modality.ct.acquisition import simulate_ct_kernels
 
         with torch.no_grad():
             images = simulate_ct_kernels(hu, acq, noise, (s.kernel, s.bone_kernel or BONE_KERNEL))
-        image = images[s.kernel].to("cpu").numpy()
+        outside = outside_reconstruction_circle(*hu.shape[1:])
+        channels = {}
+        for kernel, volume in images.items():
+            channels[kernel] = volume.to("cpu").numpy()
+            channels[kernel][:, outside] = HU_MIN
+        image = channels[s.kernel]
         per = s.thin_per_thick
         z = image.shape[0] // per * per
         thick = image[:z].reshape(z // per, per, *image.shape[1:]).mean(axis=1, dtype=np.float64).astype(np.float32)
-        return {"image": image, "bone": images[s.bone_kernel or BONE_KERNEL].to("cpu").numpy(), "thick": thick}
+        return {"image": image, "bone": channels[s.bone_kernel or BONE_KERNEL], "thick": thick}
 
     def channel_geometry(self, plan, channel: str):
         """(spacing zyx, origin xyz) of a channel's volume: CT images lie on the plan's grid, but the thick series,

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from synthspec.families.modality.ct.filters import check_kernel, fbp_filter, mtf_blur_sigma_mm, padded_length
@@ -103,6 +104,20 @@ class CTAcquisition:
     beam: str = "monochromatic"   # "monochromatic" | "polychromatic" (beam.py)
     water_correction: bool = True  # polychromatic only: the scanner's water linearisation
     bone_correction: float = 0.0   # polychromatic only: fraction of the bone-induced error removed (0..1)
+
+
+def outside_reconstruction_circle(ny: int, nx: int) -> np.ndarray:
+    """Boolean [ny, nx]: pixels outside the disc inscribed in the reconstructed square (centre at the middle
+    of the grid, diameter the shorter side), where a scanner writes no measured value.
+
+    Scanners reconstruct the display field of view only inside that disc and fill the corners with one
+    padding value (the development chest CT of DATA.md: -2048 beyond the disc; a body CT viewed in any
+    window shows a black circle).  The CT modality writes the stored minimum (-1024 HU, air) there: the
+    stored range stays 12-bit and a viewer shows the same black corners.
+    """
+    y = np.arange(ny, dtype=np.float64)[:, None] - (ny - 1) / 2.0
+    x = np.arange(nx, dtype=np.float64)[None, :] - (nx - 1) / 2.0
+    return y * y + x * x > (min(ny, nx) / 2.0) ** 2
 
 
 def default_views(n: int) -> int:
