@@ -175,20 +175,21 @@ class CT:
                             electronic_noise=scanner.electronic_noise, mtf50_lp_mm=scanner.mtf50, beam=s.beam,
                             bone_correction=s.bone_correction if s.beam == "polychromatic" else 0.0)
         hu = torch.from_numpy(np.ascontiguousarray(truth, dtype=np.float32)).to(torch.device(device))
+        outside = outside_reconstruction_circle(*hu.shape[1:])
+
+        def circled(volume):
+            image = volume.to("cpu").numpy()
+            image[:, outside] = HU_MIN
+            return image
+
         if not s.thick_mm:
             with torch.no_grad():
-                image = simulate_ct(hu, acq, noise).to("cpu").numpy()
-            image[:, outside_reconstruction_circle(*image.shape[1:])] = HU_MIN
-            return {"image": image}
+                return {"image": circled(simulate_ct(hu, acq, noise))}
         from synthspec.families.modality.ct.acquisition import simulate_ct_kernels
 
         with torch.no_grad():
             images = simulate_ct_kernels(hu, acq, noise, (s.kernel, s.bone_kernel or BONE_KERNEL))
-        outside = outside_reconstruction_circle(*hu.shape[1:])
-        channels = {}
-        for kernel, volume in images.items():
-            channels[kernel] = volume.to("cpu").numpy()
-            channels[kernel][:, outside] = HU_MIN
+        channels = {kernel: circled(volume) for kernel, volume in images.items()}
         image = channels[s.kernel]
         per = s.thin_per_thick
         z = image.shape[0] // per * per
