@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.10.0": "752ce34eb80e0df96582108dcdcf3f09fe60f2ebe7ff0e3eda33fe56546737af"}
+PINNED = {"0.11.0": "39b3c930fb6e77cbfa86f93c58544a39c830571530ed744680b498211befffa0"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

@@ -156,6 +156,10 @@ def test_card_files_are_written_and_readable(cohort_dir, validation, tmp_path):
     assert HOSTILE not in md and "&lt;script&gt;" in md  # hostile text is inert in Markdown too
     assert "<img" not in md
     assert card["provenance"]["content_hash"] in md
+    # the nodules' real shapes are data the cohort was built from: named with their licence and citation
+    lidc = [p for p in card["priors"] if p["name"].startswith("LIDC-IDRI")]
+    assert len(lidc) == 1 and "CC BY 3.0" in lidc[0]["licence"] and "Armato" in lidc[0]["cite"]
+    assert "Real data the anatomy and lesions were built from" in md and "LIDC-IDRI" in md
 
 
 def test_card_writes_are_atomic(cohort_dir, tmp_path, monkeypatch):

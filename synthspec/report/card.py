@@ -305,16 +305,25 @@ def governance_section(model: dict, vocab: dict[str, list[str]], today: datetime
     }
 
 
-def _priors(anatomy: str) -> list[dict]:
-    """The real data the anatomy family was built from, with licence and citation (empty for a procedural one)."""
-    from synthspec.families.registry import UnknownFamily, anatomy as anatomy_family
+def _priors(plan) -> list[dict]:
+    """The real data the anatomy and pathology families were built from, with licence and citation (empty when
+    every family is procedural)."""
+    from synthspec.families.registry import UnknownFamily, anatomy as anatomy_family, pathology as pathology_family
 
-    try:
-        family = anatomy_family(anatomy)
-    except UnknownFamily:
-        return []
-    provenance = getattr(family, "provenance", None)
-    return [dict(p) for p in provenance()] if callable(provenance) else []
+    families = []
+    for kind, name in [("anatomy", plan.anatomy)] + [("pathology", k) for k in sorted(
+            {p.kind for p in plan.sampling.pathologies})]:
+        try:
+            families.append(anatomy_family(name) if kind == "anatomy" else pathology_family(name))
+        except UnknownFamily:
+            continue
+    out: list[dict] = []
+    for family in families:
+        provenance = getattr(family, "provenance", None)
+        for p in (provenance() if callable(provenance) else []):
+            if dict(p) not in out:
+                out.append(dict(p))
+    return out
 
 
 def cohort_card(cohort, validation: ValidationReport | None = None, today: datetime.date | None = None) -> dict:
@@ -346,7 +355,7 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
         "task": {"finding": task.get("finding"), "modality": task.get("modality") or plan.modality,
                  "job": task.get("job"), "target": task.get("target")},
         "anatomy": plan.anatomy,
-        "priors": _priors(plan.anatomy),
+        "priors": _priors(plan),
         "grid": {"shape_zyx": list(plan.grid.shape), "spacing_mm_zyx": list(plan.grid.spacing)},
         **governance_section(model, _vocabulary(plan), today or datetime.date.today(), load_transfer(cohort)),
         "composition": composition(rows, model),

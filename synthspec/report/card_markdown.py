@@ -123,7 +123,7 @@ def card_markdown(card: dict) -> str:
     if failed:
         out += ["Failed checks:", ""] + [f"- {f} / {md(ch['name'])}: {md(ch['reason'])}" for f, ch in failed] + [""]
     if card.get("priors"):
-        out += ["## Real data the anatomy was built from", ""]
+        out += ["## Real data the anatomy and lesions were built from", ""]
         out += _table(("prior", "from", "licence", "cite"),
                       [(md(p.get("name")), md(p.get("package")), md(p.get("licence")), md(p.get("cite")))
                        for p in card["priors"]]) + [""]

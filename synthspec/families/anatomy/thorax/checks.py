@@ -412,7 +412,7 @@ def _distance_to(ctx: _Context, target: str, lesion_id: int) -> float | None:
     """Smallest distance (mm, voxel centre to voxel centre) from the lesion to the structure.
 
     `pleura` is the lung surface: the nearest voxel outside the lung region, as the generator
-    measures it (families/pathology/lung_nodule.py); the grid's own faces are not pleura."""
+    measures it (families/pathology/lung_nodule/placement.py); the grid's own faces are not pleura."""
     from scipy.ndimage import distance_transform_edt
 
     key = str(target).strip().lower().split(".")[-1]

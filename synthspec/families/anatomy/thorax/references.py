@@ -78,7 +78,7 @@ HEART_INDEX_ML_M2 = {"male": (200.0, 460.0), "female": (175.0, 400.0)}
 
 LESION_ALLOWED_GROUPS = ("lung", "pulmonary_vessels")
 LOBE_SHARE_RULE = 0.75
-"""Share of a lesion's lobe voxels that must lie in its recorded lobe (families/pathology/lung_nodule.py)."""
+"""Share of a lesion's lobe voxels that must lie in its recorded lobe (families/pathology/lung_nodule/placement.py)."""
 FRAGMENT_FRACTION = 0.001
 """Pieces of an organ smaller than 0.1 % of it (at least 2 voxels) are labelling specks
 (a voxel isolated by partial-volume vessels), listed but not failed."""

@@ -1,4 +1,4 @@
-"""Lung nodules: shape, appearance and placement under the spec's constraints.
+"""Placing lung nodules under the spec's constraints, and painting them as tissue layers.
 
 Stage role: given a subject's tissue scene and `lesion_rng`, place each requested
 nodule by rejection sampling and add it to the scene as a tissue layer (solid
@@ -7,14 +7,8 @@ mask.  It draws only from `lesion_rng`; its layer covers only the lesion's crop
 and is zero outside the reported bounding box, so twins without pathology match
 outside the boxes.  It never changes the organ labels and never sets an intensity:
 the modality renders the layer (CT: tissues.synth HU, ct/render.py texture amplitudes).
-
-Shape: a sphere of the requested diameter whose radius is modulated by a few
-random low-order Legendre terms (lobulation; volume-corrected so the
-equivalent diameter stays the requested one), with thin tapering spicules a
-few mm long radiating from the surface (spiculation).  The edge is a
-partial-volume ramp one voxel wide along the normal, so small nodules are not
-binary blocks; `lesion_mask` marks voxels the lesion occupies >= 50 % (and,
-for a lesion smaller than one voxel, its most occupied voxel).
+The shape is shape.py's (a real LIDC-IDRI outline); `lesion_mask` marks voxels the
+lesion occupies >= 50 % (and, for a lesion smaller than one voxel, its most occupied voxel).
 
 Tissues (Fleischner glossary, Hansell 2008; tissues.synth): solid nodule, ground
 glass, part-solid = ground-glass halo with a solid core of 30-60 % of the diameter.
@@ -33,18 +27,15 @@ Constraints, checked per attempt (the names appear in `rejected`):
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
-from synthspec.families.base import FamilyError, InsertedLesion, Layer, LesionParams, TissueScene
-from synthspec.families.grid import Grid, raster_capsules
+from synthspec.families.base import InsertedLesion, Layer, LesionParams, TissueScene
+from synthspec.families.grid import Grid
+from synthspec.families.pathology.lung_nodule.outlines import OutlineLibrary
+from synthspec.families.pathology.lung_nodule.shape import NoduleShape
 
-SUBTYPES = ("solid", "part_solid", "ground_glass")
 CONSTRAINTS = ("lung", "field_of_view", "lobe", "overlap", "min_pleura_mm", "max_vessel_overlap")
-DEFAULT_LOBULATION = {"solid": 0.3, "part_solid": 0.25, "ground_glass": 0.15}
-DEFAULT_SPICULATION = {"solid": 0.15, "part_solid": 0.1, "ground_glass": 0.0}
 VESSEL_GROUPS = ("pulmonary_vessels", "airways")
 
 
@@ -79,100 +70,6 @@ class LungLabels:
         return sorted(set(lobes)), unknown
 
 
-def _legendre(l: int, t: np.ndarray) -> np.ndarray:
-    if l == 2:
-        return 0.5 * (3 * t * t - 1)
-    if l == 3:
-        return 0.5 * (5 * t ** 3 - 3 * t)
-    return (35 * t ** 4 - 30 * t * t + 3) / 8
-
-
-def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
-    v = rng.standard_normal((n, 3))
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-class NoduleShape:
-    """Everything random about one nodule except where it sits (mm, z/y/x directions)."""
-
-    def __init__(self, request: LesionParams, rng: np.random.Generator):
-        if request.subtype not in SUBTYPES:
-            raise FamilyError(f"lung_nodule subtype must be one of {', '.join(SUBTYPES)}, got {request.subtype!r}")
-        self.subtype = request.subtype
-        r0 = 0.5 * float(request.diameter_mm)
-        lob = float(np.clip(request.lobulation, 0.0, 1.0))
-        spic = float(np.clip(request.spiculation, 0.0, 1.0))
-        n_terms = 4
-        self.axes = _unit(rng, n_terms)
-        self.degrees = rng.integers(2, 5, size=n_terms)
-        coef = rng.standard_normal(n_terms)
-        norm = math.sqrt(float(np.sum(coef ** 2 / (2 * self.degrees + 1)))) or 1.0
-        self.coef = 0.13 * lob * coef / norm
-        # keep the volume of the requested sphere
-        golden = np.pi * (3.0 - np.sqrt(5.0))
-        k = np.arange(600) + 0.5
-        zz = 1 - 2 * k / 600
-        rr = np.sqrt(1 - zz * zz)
-        dirs = np.stack([zz, rr * np.cos(golden * k), rr * np.sin(golden * k)], axis=1)
-        self.r0 = r0 * float(np.mean((1 + self.modulation(dirs)) ** 3)) ** (-1.0 / 3.0)
-        self.r_max = self.r0 * (1 + float(np.max(self.modulation(dirs))))
-        self.r_min = self.r0 * (1 + float(np.min(self.modulation(dirs))))
-        n_sp = int(round(spic * 14))
-        self.sp_dirs = _unit(rng, n_sp) if n_sp else np.zeros((0, 3))
-        self.sp_len = rng.uniform(2.5, 6.0, n_sp) * (0.6 + 0.8 * spic)
-        self.sp_r = rng.uniform(0.45, 0.85, n_sp) * min(1.0, max(r0, 1.5) / 4.0)
-        self.core = float(rng.uniform(0.3, 0.6))
-        # where this nodule's solid and ground-glass parts sit in their tissues' ranges (the modality's
-        # table turns them into intensities)
-        self.solid_quantile = float(rng.random())
-        self.gg_quantile = float(rng.random())
-        self.extent = self.r_max + (float(self.sp_len.max()) if n_sp else 0.0) + 1.0
-
-    def modulation(self, dirs: np.ndarray) -> np.ndarray:
-        m = np.zeros(dirs.shape[:-1])
-        for ax, l, c in zip(self.axes, self.degrees, self.coef):
-            if c != 0.0:
-                m += c * _legendre(int(l), dirs @ ax)
-        return np.clip(m, -0.4, 0.4)
-
-    def occupancy(self, centre: np.ndarray, lo: np.ndarray, hi: np.ndarray, grid: Grid):
-        """(body+spicules, core) occupancy on the crop [lo, hi) of voxel indices."""
-        sp = np.asarray(grid.spacing, dtype=np.float64)
-        origin = grid.origin_mm()
-        axes = [origin[a] + np.arange(lo[a], hi[a]) * sp[a] - centre[a] for a in range(3)]
-        vz, vy, vx = np.meshgrid(*axes, indexing="ij")
-        dist = np.sqrt(vz * vz + vy * vy + vx * vx)
-        safe = np.maximum(dist, 1e-9)
-        dirs = np.stack([vz, vy, vx], axis=-1) / safe[..., None]
-        h = (np.abs(vz) * sp[0] + np.abs(vy) * sp[1] + np.abs(vx) * sp[2]) / safe
-        h = np.where(dist < 1e-9, sp.min(), h)
-        radius = self.r0 * (1 + self.modulation(dirs))
-        body = _ramp(radius, dist, h)
-        core = _ramp(radius * self.core, dist, h) if self.subtype == "part_solid" else None
-        if self.sp_dirs.shape[0]:
-            base = self.r0 * (1 + self.modulation(self.sp_dirs))
-            a = centre + self.sp_dirs * (0.8 * base)[:, None]
-            b = centre + self.sp_dirs * (base + self.sp_len)[:, None]
-            occ = np.zeros(body.shape, np.float32)
-            lab = np.zeros(body.shape, np.uint8)
-            region = np.zeros(body.shape, np.uint8)
-            allowed = np.ones(256, dtype=np.bool_)
-            raster_capsules(np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(self.sp_r),
-                            np.full(len(a), 0.15), np.ones(len(a), np.uint8), occ, lab, region, allowed,
-                            origin + lo * sp, sp)
-            body = np.maximum(body, occ)
-        return body.astype(np.float32), core
-
-
-def _ramp(radius, dist, h):
-    """Occupancy of a voxel by a solid of the given radius: a ramp one voxel wide, thin-solid corrected."""
-    thick = radius >= 0.5 * h
-    o_thick = 0.5 + (radius - dist) / h
-    s = 2.0 * radius / h
-    o_thin = s * s * (1.0 - dist / h)
-    return np.clip(np.where(thick, o_thick, o_thin), 0.0, 1.0)
-
-
 def _lobe_boxes(labels: np.ndarray, lobes) -> dict:
     out = {}
     for lobe in lobes:
@@ -185,7 +82,7 @@ def _lobe_boxes(labels: np.ndarray, lobes) -> dict:
 
 
 def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams], rng: np.random.Generator,
-                   table: LungLabels, max_attempts: int, first_id: int = 1) -> None:
+                   table: LungLabels, max_attempts: int, library: OutlineLibrary, first_id: int = 1) -> None:
     """Place every request into `scene`: a tissue layer, the lesion mask and the lesion record each,
     or a reason in `scene.rejected`."""
     lesion_mask = scene.lesion_mask
@@ -200,7 +97,7 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
         if req.kind != "lung_nodule":
             rejected.append(f"kind: {what}: only lung_nodule can be inserted into the thorax phantom")
             continue
-        nodule = NoduleShape(req, rng)
+        nodule = NoduleShape(req, rng, library)
         lobes, unknown = table.resolve(req.locations)
         if boxes is None:
             boxes = scene.geometry.get("lobe_boxes") or _lobe_boxes(scene.labels, table.lobes)
@@ -257,7 +154,7 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
             id=lesion_id, kind=req.kind, subtype=req.subtype, location=table.lobe_name[lobe],
             diameter_mm=float(req.diameter_mm), centre_mm=(float(centre[2]), float(centre[1]), float(centre[0])),
             bbox=(int(b0[0]), int(b0[1]), int(b0[2]), int(b1[0]), int(b1[1]), int(b1[2])),
-            volume_ml=volume, attempts=attempt))
+            volume_ml=volume, attempts=attempt, attributes=nodule.describe()))
 
 
 def _try(nodule: NoduleShape, centre, lobe, req, scene: TissueScene, table: LungLabels, grid, sp, origin, shape):
@@ -343,34 +240,3 @@ def _layer(nodule: NoduleShape, scene: TissueScene, lo, hi, body, core, rng: np.
                      keep_tissue="blood", keep=keep, level_quantiles=quantiles)
     tissue = "nodule_solid" if nodule.subtype == "solid" else "ground_glass"
     return Layer(tissue, weight, box=crop, texture=tex, keep_tissue="blood", keep=keep, level_quantiles=quantiles)
-
-
-class LungNodule:
-    """The `lung_nodule` pathology family: what the sampler needs to know, and the insertion stage."""
-
-    name = "lung_nodule"
-    default_diameter_mm = 6.0
-    default_location = "lung"
-    tissues = ("nodule_solid", "ground_glass")
-
-    def shape_defaults(self, subtype: str) -> tuple[float, float]:
-        """(lobulation, spiculation) of a subtype when the spec gives neither."""
-        return DEFAULT_LOBULATION.get(subtype, 0.2), DEFAULT_SPICULATION.get(subtype, 0.1)
-
-    def placement_limits(self, constraints) -> dict[str, float | None]:
-        """The `require` lines this family enforces while placing: distance_to(...) >= X, overlap_with(...) <= X."""
-        min_pleura = max_overlap = None
-        for con in constraints:
-            if con.function == "distance_to" and con.op in (">=", ">") and con.right_dimension == "length":
-                min_pleura = con.right_value
-            if con.function == "overlap_with" and con.op in ("<=", "<") and con.right_dimension in ("fraction", "count"):
-                max_overlap = con.right_value
-        return {"min_pleura_mm": min_pleura, "max_vessel_overlap": max_overlap}
-
-    def insert(self, scene: TissueScene, grid: Grid, lesions: list[LesionParams], rng: np.random.Generator,
-               labels, max_attempts: int, first_id: int = 1) -> None:
-        """Place `lesions` into `scene`; their ids in the lesion mask start at `first_id`."""
-        insert_lesions(scene, grid, lesions, rng, LungLabels(labels), max_attempts=max_attempts, first_id=first_id)
-
-
-PATHOLOGY = LungNodule()
