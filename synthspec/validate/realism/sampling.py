@@ -69,6 +69,30 @@ class Side:
         return np.array(self.patches) if self.patches else np.zeros((0, len(FEATURES)))
 
 
+def pooled(sides: list[Side], name: str = "reference") -> Side:
+    """One side holding every sample, residual and patch of `sides` (several reference scans as one).
+
+    NPS ROIs are kept only when every side has the same in-plane spacing (a spectrum needs one grid);
+    otherwise the NPS is measured per side and averaged (`verdicts.nps_check`)."""
+    if len(sides) == 1:
+        return sides[0]
+    out = Side(name, tuple(max(values) for values in zip(*(s.native_spacing for s in sides))))
+    for side in sides:
+        for mine, theirs in ((out.samples, side.samples), (out.residuals, side.residuals),
+                             (out.residuals_native, side.residuals_native)):
+            for key, parts in theirs.items():
+                mine.setdefault(key, []).extend(parts)
+        out.patches.extend(side.patches)
+        for key, count in side.region_voxels.items():
+            out.region_voxels[key] = out.region_voxels.get(key, 0) + count
+    if len({tuple(s.roi_spacing.items()) for s in sides}) == 1:
+        for side in sides:
+            for key, rois in side.rois.items():
+                out.rois.setdefault(key, []).extend(rois)
+        out.roi_spacing = dict(sides[0].roi_spacing)
+    return out
+
+
 def _take(values: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     if values.size <= n:
         return values

