@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.11.0": "39b3c930fb6e77cbfa86f93c58544a39c830571530ed744680b498211befffa0"}
+PINNED = {"0.12.0": "f55ae77b311a8f7f665edc96077f779729394b5185781449b93f3838821cfbf3"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

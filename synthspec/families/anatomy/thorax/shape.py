@@ -14,6 +14,15 @@ BMI 20 to ~40 mm at BMI 40), the chest-wall muscle takes the rest of the lean
 size, the thoracic cavity sits inside the rib layer.  Lung height is 250 mm at
 reference, linear in height, larger in men, lower at high BMI (elevated
 diaphragm).
+
+People of one sex and height differ in lung size: the ERS/ECCS 1993 equations give a
+residual SD of 0.70 L (men) and 0.60 L (women) about the predicted TLC, 10-12 % of it.
+Each subject draws a lung-size factor f with that coefficient of variation (clipped at
+2 SD).  The lung is the cavity less a heart and mediastinum of fixed size, so the cavity
+grows by 1 + LUNG_TO_CAVITY (f - 1) for the lungs to grow by about f (measured:
+benchmarks/lung_volume_spread.py); that change goes 60 % into lung height and 20 % into
+each of the cavity's width and depth, within the body outline (which stays a function of
+the demographics) and the grid's cranio-caudal coverage (`MAX_LUNG_HEIGHT_MM`).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from synthspec.families.anatomy.thorax.references import predicted_tlc_ml
 from synthspec.families.base import FamilyError
 from synthspec.families.grid import Grid
 
@@ -38,6 +48,15 @@ OBLIQUE_RIGHT = (0.15, 0.20, -0.05, 0.10)   # u0, ant, mid, post
 OBLIQUE_LEFT = (0.12, 0.18, -0.03, 0.12)
 HORIZONTAL = 0.08
 DIAPHRAGM = (0.15, 0.15, 0.12)   # fall toward the back, right dome, left dome (fractions of H)
+MAX_LUNG_HEIGHT_MM = 280.0
+"""Apex to base at most: the family's 300 mm coverage with 10 mm above and below (the tallest men at +2 SD
+of lung size are held here rather than cut by the edge of the volume)."""
+LUNG_TO_CAVITY = 0.7
+"""Cavity volume change per lung volume change (the fixed heart and mediastinum make the lungs move ~1.4x)."""
+LUNG_SIZE_SHARE = (0.6, 0.2, 0.2)
+"""How a lung-size factor f splits into height, cavity width and cavity depth: f^0.6, f^0.2, f^0.2."""
+MIN_WALL_MUSCLE_MM = 5.0
+"""Lateral chest-wall muscle kept when a large lung widens the cavity inside a fixed body outline."""
 SEX = {  # width, depth, lung height, heart size factors; the reference outline is the male one, so the
     # compiler's field-of-view rule (340 mm x sqrt(BMI/24) x sqrt(height/170 cm)) bounds both sexes
     "male": (1.0, 1.0, 1.04, 1.06),
@@ -101,9 +120,18 @@ def _n(rng, sd, lim=2.5):
     return float(np.clip(rng.standard_normal(), -lim, lim)) * sd
 
 
+def lung_size_factor(anatomy, rng: np.random.Generator) -> float:
+    """How much larger this subject's thoracic cavity is than others' of its sex and height: 1 + 0.7 CV z, with
+    CV the ERS residual SD over the predicted TLC and z standard normal clipped at 2 SD (so the lungs, the cavity
+    less a fixed heart and mediastinum, vary by about CV)."""
+    pred, rsd = predicted_tlc_ml(str(anatomy.sex), float(anatomy.height_mm))
+    return 1.0 + LUNG_TO_CAVITY * _n(rng, rsd / max(pred, 1000.0), lim=2.0)
+
+
 def sample_shape(anatomy, rng: np.random.Generator) -> tuple[Shape, dict]:
     """All scalar shape parameters of one subject (mm), plus heart and rib arrays."""
     _, _, lf, hf = _sex(anatomy)
+    lung_f = lung_size_factor(anatomy, rng)
     s_h = anatomy.height_mm / REF_HEIGHT_MM
     s_w = math.sqrt(s_h)
     bmi = float(anatomy.bmi)
@@ -116,12 +144,15 @@ def sample_shape(anatomy, rng: np.random.Generator) -> tuple[Shape, dict]:
     muscle_lat = float(np.clip(14.0 * s_w + 1.2 * (bmi - 24.0), 8.0, 45.0))
     muscle_ant = float(np.clip(10.0 * s_w + 0.8 * (bmi - 24.0), 6.0, 35.0))
     muscle_post = float(np.clip(24.0 * s_w + 0.8 * (bmi - 24.0), 15.0, 45.0))
-    cav_a = (body_a - skin - fat - muscle_lat - rib_t) * (1.0 + _n(rng, 0.02))
+    _, f_width, f_depth = (lung_f ** share for share in LUNG_SIZE_SHARE)
+    cav_a = (body_a - skin - fat - muscle_lat - rib_t) * (1.0 + _n(rng, 0.02)) * f_width
+    cav_a = min(cav_a, body_a - skin - fat - rib_t - MIN_WALL_MUSCLE_MM)
     front = -(body_b - skin - 0.85 * fat - muscle_ant - rib_t)
     back = body_b - skin - 0.65 * fat - muscle_post - rib_t
-    cav_yc, cav_b = 0.5 * (front + back), 0.5 * (back - front) * (1.0 + _n(rng, 0.02))
+    cav_yc, cav_b = 0.5 * (front + back), 0.5 * (back - front) * (1.0 + _n(rng, 0.02)) * f_depth
 
     H = REF_LUNG_HEIGHT_MM * s_h * lf * float(np.clip(1.0 - 0.008 * (bmi - 24.0), 0.85, 1.06)) * (1.0 + _n(rng, 0.025))
+    H = min(H * lung_f ** LUNG_SIZE_SHARE[0], MAX_LUNG_HEIGHT_MM)
     z_apex, z_base = 0.5 * H, -0.5 * H
     z_car = z_apex - (0.33 + _n(rng, 0.01)) * H
 
