@@ -200,3 +200,21 @@ def test_the_card_names_the_development_scan_and_the_held_out_ones(held_out, tin
     assert "## Real chest CTs: development and held out" in text
     assert "Realism was measured against pyradiomics lung1 chest CT (held out), pyradiomics lung2 chest CT " \
            "(held out) (held-out scans)." in text
+
+
+def test_the_reader_pack_draws_its_real_slices_from_both_held_out_scans(held_out, tiny_chest, tmp_path, monkeypatch):
+    from synthspec import api
+    from synthspec.report import reader_pack
+
+    drawn = []
+    original = reader_pack.slices_from_nifti
+
+    def spy(path, n=None, seed=0):
+        drawn.append((Path(path).name, n))
+        return original(path, n=n, seed=seed)
+
+    monkeypatch.setattr(reader_pack, "slices_from_nifti", spy)
+    html, key = api.review_pack(tiny_chest.folder, tmp_path / "pack", cases=3)
+    assert drawn == [("lung1_image.nrrd", 2), ("lung2_image.nrrd", 1)]
+    cases = json.loads(Path(key).read_text(encoding="utf-8"))["cases"]
+    assert sum(c["truth"] == "real" for c in cases) == 3 and Path(html).is_file()

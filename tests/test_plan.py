@@ -151,9 +151,9 @@ def test_prevalence_holds_in_every_prefix_and_stratum(result):
     """Not a coin flip per subject: 16 subjects at 60 % must not come out 14 positive and 2 negative."""
     plan = lower(result, device="cpu", subjects=200)
     subjects = [sample_subject(plan, k) for k in range(200)]
-    for n in range(4, 201):
+    for n in range(4, 201):   # each stratum within 2.5 of its share; the cohort adds two strata's deviations
         positives = sum(s.positive for s in subjects[:n])
-        assert abs(positives - 0.6 * n) <= 2.5, n
+        assert abs(positives - 0.6 * n) <= 3.0, n
         for sex in ("female", "male"):
             cell = [s for s in subjects[:n] if s.sex == sex]
             assert abs(sum(s.positive for s in cell) - 0.6 * len(cell)) <= 2.5, (n, sex)

@@ -139,6 +139,7 @@ class Pathology(Located):
     volume: Dist | None = None
     location: Mix | None = None
     territory: Mix | None = None
+    attachment: Mix | None = None
     onset: Dist | None = None
     count: tuple[int, int] = (1, 1)
     prevalence: float | None = None
@@ -147,6 +148,15 @@ class Pathology(Located):
     spiculation: Dist | None = None
     enhancement: bool | None = None
     constraints: list[Constraint] = []
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_attachment(self, handler):
+        """`attachment` is left out when the spec gives none, so the seed key and plan of every spec written before
+        it existed keep their bytes (the dump feeds both)."""
+        data = handler(self)
+        if data.get("attachment") is None:
+            data.pop("attachment", None)
+        return data
 
 
 class ValidateFields(BaseModel):

@@ -83,6 +83,7 @@ DICOM_COMPRESSION = ("none", "jpeg_ls")
 """`output.dicom_compression`: the transfer syntax of written series, lossless only (why not deflate: ct/dicom.py)."""
 VIEWS = ("pa", "ap", "lateral", "oblique")
 TERRITORIES = ("ACA", "MCA", "PCA")
+ATTACHMENTS = ("isolated", "juxta_pleural", "juxta_vascular", "perifissural")
 SHORTCUT_TESTS = ("counterfactual", "lesion_mask", "artifact_swap", "scanner_swap")
 
 PROTOCOL_COMMON = {
@@ -174,6 +175,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         "volume": dist("volume", low=0.0001, high=10_000),
         "location": mix(refers_to="organ"),
         "territory": mix(TERRITORIES),
+        "attachment": mix(ATTACHMENTS),
         "onset": dist("time", low=0, high=1e12),
         "count": count_range(low=0, high=1000),
         "prevalence": q("fraction", required=True, low=0, high=1),
@@ -287,6 +289,7 @@ SCHEMAS: dict[str, BlockSchema] = {
         "families": names(refers_to="anatomy", required=True),
         "locations": names(required=True),
         "subtypes": names(),
+        "attachments": names(ATTACHMENTS),
         "diameter": qr("length", low=0, high=1000),
         "volume": qr("volume", low=0, high=10_000),
         "ages": qr("age", low=0, high=130),

@@ -225,6 +225,8 @@ def sample_subject(plan: Plan, index: int) -> SubjectParams:
                     if p.location else []
                 if inside and location[0] not in supplied:   # the location again, among those the territory supplies
                     location = [choose(Mix(names=[n for n, _ in inside], weights=[w for _, w in inside]), rng)]
+            if p.attachment:   # after the territory, so specs without an attachment keep their streams
+                sizes["attachment"] = choose(p.attachment, rng)
             lesions.append(LesionParams(pathology=p.name, kind=p.kind, subtype=subtype, diameter_mm=diameter,
                                         locations=location, lobulation=lob, spiculation=spic, **limits, **sizes))
     return SubjectParams(

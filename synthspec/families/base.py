@@ -55,6 +55,9 @@ class LesionParams(BaseModel):
     """`require distance_to(skull) <= X` (mm)."""
     territory: str | None = None
     """The spec's `territory` draw (an arterial territory of the head family: ACA, MCA, PCA), None when it gives none."""
+    attachment: str | None = None
+    """The spec's `attachment` draw (lung nodules: isolated, juxta_pleural, juxta_vascular, perifissural), None when
+    it gives none (placed anywhere the constraints allow)."""
 
 
 @dataclass

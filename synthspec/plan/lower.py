@@ -143,7 +143,8 @@ def _pathologies(cohort: Cohort, stdlib=None) -> list[PathologyParams]:
         out.append(PathologyParams(name=p.name, kind=p.kind, prevalence=p.prevalence or 0.0, count=p.count,
                                    subtype=p.subtype, diameter=p.diameter, location=p.location,
                                    lobulation=p.lobulation, spiculation=p.spiculation, constraints=constraints,
-                                   volume=p.volume, onset=p.onset, territory=p.territory, territory_covers=covers))
+                                   volume=p.volume, onset=p.onset, territory=p.territory, territory_covers=covers,
+                                   attachment=p.attachment))
     return out
 
 

@@ -58,6 +58,9 @@ class PathologyParams(BaseModel):
     """Time since onset (ms, the canonical time unit), for findings that change with age (blood, infarct)."""
     territory: Mix | None = None
     """Arterial territory mix (ischaemic infarcts), drawn per lesion after the other draws."""
+    attachment: Mix | None = None
+    """How a lung nodule meets its surroundings (isolated, juxta_pleural, juxta_vascular, perifissural), drawn per
+    lesion after every other draw."""
     territory_covers: dict[str, list[str]] | None = None
     """The anatomy's locations each territory supplies (stdlib `territory ... { covers }`), with `territory`: the
     location is drawn again among those the drawn territory supplies, so the two never disagree."""
@@ -67,7 +70,7 @@ class PathologyParams(BaseModel):
         """`volume` and `onset` are left out of plan.json (and the plan hash) when the spec gives none, so plans
         written before they existed keep their bytes."""
         data = handler(self)
-        for key in ("volume", "onset", "territory", "territory_covers"):
+        for key in ("volume", "onset", "territory", "territory_covers", "attachment"):
             if data.get(key) is None:
                 data.pop(key, None)
         return data

@@ -66,6 +66,15 @@ PATHOLOGY_AGE_MISMATCH = rule(
     bad="kind: rickets\nage: 10 y .. 17 y", good="kind: rickets\nage: 1 y .. 8 y",
     fix="narrow the population ages to {kind_ages}", family=FAMILY)
 
+ATTACHMENT_CONFLICT = rule(
+    "ANA010", "attachment-against-constraint", "error",
+    "`{pathology}` asks for {attachment} nodules but also `{constraint}`",
+    why="A juxta-pleural nodule touches the pleura by definition; a required gap from the pleura leaves it nowhere "
+        "to go, so every such draw would be rejected.",
+    bad="attachment: isolated 80%, juxta_pleural 20%\nrequire gap: distance_to(pleura) >= 2 mm",
+    good="attachment: isolated 80%, juxta_vascular 20%\nrequire gap: distance_to(pleura) >= 2 mm",
+    fix="drop juxta_pleural from `attachment` or the `require` line", family=FAMILY)
+
 
 def _fmt_range(low, high, unit):
     return f"{low:g} {unit} .. {high:g} {unit}" if math.isfinite(high) else f"{low:g} {unit} and over"
@@ -231,3 +240,17 @@ def field_of_view(ctx) -> None:
             ctx.sink.report(OUTSIDE_FOV, proto.at("field_of_view"),
                             what=f"the largest subjects are about {width:.0f} mm wide, more than the {proto.field_of_view:g} mm field of view",
                             fix=f"set `field_of_view` to at least {math.ceil(width / 10) * 10:.0f} mm or narrow the BMI/height range")
+
+
+@check
+def attachments(ctx) -> None:
+    """A juxta-pleural share beside a required gap from the pleura (the gap would reject every such nodule)."""
+    for p in ctx.cohort.pathologies:
+        if not p.attachment or "juxta_pleural" not in p.attachment.names:
+            continue
+        share = dict(zip(p.attachment.names, p.attachment.weights)).get("juxta_pleural", 0.0)
+        for con in p.constraints:
+            if (con.function == "distance_to" and (con.argument or "").split(".")[-1] == "pleura"
+                    and con.op in (">=", ">") and (con.right_value or 0.0) > 0.0 and share > 0.0):
+                ctx.sink.report(ATTACHMENT_CONFLICT, con.span, pathology=p.name, attachment="juxta_pleural",
+                                constraint=f"distance_to(pleura) {con.op} {con.right}")

@@ -109,6 +109,13 @@ def references(ctx) -> None:
                 if s not in subtypes:
                     ctx.sink.report(UNKNOWN_OPTION, p.at("subtype"), name=s, what=f"subtype of {p.kind}",
                                     suggestion=_suggest(s, subtypes) if subtypes else f"{p.kind} has no subtypes; remove the field")
+        if p.attachment:
+            attachments = kind.get("attachments") or []
+            for s in p.attachment.names:
+                if s not in attachments:
+                    ctx.sink.report(UNKNOWN_OPTION, p.at("attachment"), name=s, what=f"attachment of {p.kind}",
+                                    suggestion=_suggest(s, attachments) if attachments
+                                    else f"{p.kind} has no attachments; remove the field")
         if p.location and ctx.family is not None:
             if everywhere is None:  # once per cohort, not once per pathology
                 everywhere = _every_structure(ctx.registry)

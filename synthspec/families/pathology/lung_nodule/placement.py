@@ -23,19 +23,31 @@ Constraints, checked per attempt (the names appear in `rejected`):
     overlap         it does not overlap an earlier lesion
     min_pleura_mm   min over lesion voxels of the distance to the lung surface >= X
     max_vessel_overlap  fraction of lesion voxels labelled pulmonary vessel or airway <= X
+    attachment      with the spec's `attachment`: the lesion grown by one voxel meets its target
+                    (juxta_pleural: the chest wall or mediastinum outside the lung; juxta_vascular: a
+                    pulmonary vessel; perifissural: another lobe, across a fissure); isolated: it meets
+                    neither the pleura nor a fissure (vessels may pass, as they do)
+
+An attached nodule's centre is drawn among the lobe's voxels whose distance to the target lies
+between its radius and its radius plus one voxel (a distance transform over the lobe's box), so
+it lands touching; the outline is irregular, so the attachment is checked again on the mask.
+Nodules keep their outline's shape: a juxta-pleural or perifissural nodule is not flattened
+against the surface it meets.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt, gaussian_filter
+from scipy.ndimage import binary_dilation, distance_transform_edt, gaussian_filter
 
 from synthspec.families.base import InsertedLesion, Layer, LesionParams, TissueScene
 from synthspec.families.grid import Grid
 from synthspec.families.pathology.lung_nodule.outlines import OutlineLibrary
 from synthspec.families.pathology.lung_nodule.shape import NoduleShape
 
-CONSTRAINTS = ("lung", "field_of_view", "lobe", "overlap", "min_pleura_mm", "max_vessel_overlap")
+CONSTRAINTS = ("lung", "field_of_view", "lobe", "overlap", "min_pleura_mm", "max_vessel_overlap", "attachment")
+ATTACHED_TO = {"juxta_pleural": "pleura", "juxta_vascular": "vessel", "perifissural": "fissure"}
+"""What each attachment touches (`attachment: isolated` touches neither the pleura nor a fissure)."""
 VESSEL_GROUPS = ("pulmonary_vessels", "airways")
 
 
@@ -88,6 +100,7 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
     lesion_mask = scene.lesion_mask
     inserted, rejected = scene.lesions, scene.rejected
     boxes = None
+    bands: dict = {}
     sp = np.asarray(grid.spacing, dtype=np.float64)
     origin = grid.origin_mm()
     shape = np.asarray(grid.shape)
@@ -111,15 +124,26 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
         weights /= weights.sum()
         fails = dict.fromkeys(CONSTRAINTS, 0)
         placed = None
+        target = ATTACHED_TO.get(req.attachment or "")
         for attempt in range(1, max(1, int(max_attempts)) + 1):
             lobe = present[int(rng.choice(len(present), p=weights))]
             _, blo, bhi = boxes[lobe]
             vox = None
-            for _ in range(64):
-                cand = rng.integers(blo, bhi)
-                if scene.labels[tuple(cand)] == lobe:
-                    vox = cand
-                    break
+            if target is not None:   # among the voxels at the nodule's radius from what it touches
+                key = (target, lobe, round(nodule.radius, 3))
+                if key not in bands:
+                    bands[key] = touching_band(scene, table, lobe, boxes[lobe], target, nodule.radius, sp)
+                band = bands[key]
+                vox = band[int(rng.integers(len(band)))] if len(band) else None
+                if vox is None:
+                    fails["attachment"] += 1
+                    continue
+            else:
+                for _ in range(64):
+                    cand = rng.integers(blo, bhi)
+                    if scene.labels[tuple(cand)] == lobe:
+                        vox = cand
+                        break
             if vox is None:
                 fails["lobe"] += 1
                 continue
@@ -138,6 +162,8 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
                 limits.append(f"distance_to(pleura) >= {req.min_pleura_mm:g} mm")
             if req.max_vessel_overlap is not None:
                 limits.append(f"vessel overlap <= {req.max_vessel_overlap:g}")
+            if req.attachment:
+                limits.append(f"attachment {req.attachment}")
             rejected.append(f"{worst}: {what} in {', '.join(table.lobe_name[lb] for lb in present)} not placed after "
                             f"{max_attempts} attempts" + (f" under {' and '.join(limits)}" if limits else "")
                             + f" (failed: {detail})")
@@ -154,7 +180,8 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
             id=lesion_id, kind=req.kind, subtype=req.subtype, location=table.lobe_name[lobe],
             diameter_mm=float(req.diameter_mm), centre_mm=(float(centre[2]), float(centre[1]), float(centre[0])),
             bbox=(int(b0[0]), int(b0[1]), int(b0[2]), int(b1[0]), int(b1[1]), int(b1[2])),
-            volume_ml=volume, attempts=attempt, attributes=nodule.describe()))
+            volume_ml=volume, attempts=attempt,
+            attributes={**nodule.describe(), **({"attachment": req.attachment} if req.attachment else {})}))
 
 
 def _try(nodule: NoduleShape, centre, lobe, req, scene: TissueScene, table: LungLabels, grid, sp, origin, shape):
@@ -190,7 +217,46 @@ def _try(nodule: NoduleShape, centre, lobe, req, scene: TissueScene, table: Lung
     if req.min_pleura_mm is not None and float(req.min_pleura_mm) > 0:
         if not pleura_clear(whole_lung, mask, lo, centre, float(req.min_pleura_mm), grid, nodule.r_min):
             return "min_pleura_mm"
+    if req.attachment and not attached(req.attachment, mask, scene.labels[crop], lung, lobe, table):
+        return "attachment"
     return (lo, hi, body, core, mask)
+
+
+def _targets(kind: str, labels: np.ndarray, lung: np.ndarray, lobe: int, table: LungLabels) -> np.ndarray:
+    """The voxels a nodule of attachment target `kind` (pleura, vessel, fissure) touches, on a crop."""
+    if kind == "pleura":
+        return ~lung
+    if kind == "vessel":
+        return table.vessel_like[labels]
+    return table.is_lobe[labels] & (labels != lobe)
+
+
+def attached(attachment: str, mask: np.ndarray, labels: np.ndarray, lung: np.ndarray, lobe: int,
+             table: LungLabels) -> bool:
+    """Whether the lesion `mask`, grown by one voxel (26-neighbours), meets what its attachment names; for
+    `isolated`, whether it meets neither the pleura nor another lobe."""
+    grown = binary_dilation(mask, structure=np.ones((3, 3, 3), bool)) & ~mask
+    if attachment == "isolated":
+        return not any((grown & _targets(kind, labels, lung, lobe, table)).any() for kind in ("pleura", "fissure"))
+    return bool((grown & _targets(ATTACHED_TO[attachment], labels, lung, lobe, table)).any())
+
+
+def touching_band(scene: TissueScene, table: LungLabels, lobe: int, box, target: str, radius_mm: float,
+                  sp: np.ndarray) -> np.ndarray:
+    """Voxel indices of `lobe` whose distance to `target` lies in [radius, radius + one voxel]: where a nodule
+    of that radius, centred, touches it.  A distance transform over the lobe's box grown by the reach."""
+    _, blo, bhi = box
+    reach = np.ceil((radius_mm + 2.0 * float(sp.max())) / sp).astype(int)
+    lo = np.maximum(blo - reach, 0)
+    hi = np.minimum(bhi + reach, np.asarray(scene.labels.shape))
+    crop = tuple(slice(lo[a], hi[a]) for a in range(3))
+    labels = scene.labels[crop]
+    found = _targets(target, labels, scene.geometry["lung"][crop], lobe, table)
+    if not found.any():
+        return np.zeros((0, 3), dtype=np.int64)
+    distance = distance_transform_edt(~found, sampling=tuple(float(s) for s in sp))
+    band = (labels == lobe) & (distance >= radius_mm) & (distance <= radius_mm + float(sp.max()))
+    return np.argwhere(band) + lo
 
 
 def pleura_clear(lung_region: np.ndarray, mask: np.ndarray, lo: np.ndarray, centre: np.ndarray, limit_mm: float,
