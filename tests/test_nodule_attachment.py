@@ -29,6 +29,7 @@ def _spec(tmp_path: Path, attachment: str | None, subjects: int = 4) -> Path:
     spec = tiny_spec(tmp_path, subjects=subjects)
     text = spec.read_text(encoding="utf-8")
     text = text.replace("    require pleura_gap: distance_to(pleura) >= 2 mm\n", "")
+    text = "".join(line for line in text.splitlines(keepends=True) if not line.strip().startswith("attachment:"))
     text = text.replace("matrix: 64", "matrix: 96")
     text = text.replace("    count: 1 .. 2\n", "    count: 2 .. 2\n").replace("prevalence: 60%", "prevalence: 100%")
     if attachment:

@@ -150,3 +150,27 @@ def test_a_damaged_cached_database_is_named_with_the_fix(tmp_path):
     (folder / good.name).write_bytes(good.read_bytes()[:4096])
     with pytest.raises(ReferenceError, match="corrupt.*delete .* and run again"):
         fetch_database(cache=tmp_path)
+
+
+def test_a_flattened_nodule_is_thin_along_the_normal_wide_across_and_keeps_its_volume(library):
+    grid = Grid((48, 48, 48), (0.5, 0.5, 0.5))
+    lo, hi = np.zeros(3, int), np.array(grid.shape)
+    normal = np.array([0.0, 0.6, 0.8])   # (z, y, x)
+
+    def moments(shape):
+        body, _ = shape.occupancy(np.zeros(3), lo, hi, grid)
+        pts = np.argwhere(body >= 0.5) * 0.5
+        pts = pts - pts.mean(axis=0)
+        along = float(np.sqrt(np.mean((pts @ normal) ** 2)))
+        across = float(np.sqrt(np.mean(np.sum(pts ** 2, axis=1) - (pts @ normal) ** 2) / 2.0))
+        return float(body.sum()) * grid.voxel_mm3, along, across
+
+    for seed in range(3):
+        shape = NoduleShape(request(diameter=10.0, spiculation=0.0), np.random.default_rng(seed), library)
+        volume, along, across = moments(shape)
+        shape.flatten(normal, 0.5)
+        flat_volume, flat_along, flat_across = moments(shape)
+        assert flat_volume == pytest.approx(volume, rel=0.08)
+        assert flat_along == pytest.approx(0.5 * along, rel=0.15)          # squashed to half along the normal
+        assert flat_across == pytest.approx(across / np.sqrt(0.5), rel=0.15)  # and widened by 1/sqrt(0.5) across
+        assert shape.extent >= shape.r_max > 0

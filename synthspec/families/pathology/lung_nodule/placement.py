@@ -29,10 +29,13 @@ Constraints, checked per attempt (the names appear in `rejected`):
                     neither the pleura nor a fissure (vessels may pass, as they do)
 
 An attached nodule's centre is drawn among the lobe's voxels whose distance to the target lies
-between its radius and its radius plus one voxel (a distance transform over the lobe's box), so
+between its half-thickness and that plus one voxel (a distance transform over the lobe's box), so
 it lands touching; the outline is irregular, so the attachment is checked again on the mask.
-Nodules keep their outline's shape: a juxta-pleural or perifissural nodule is not flattened
-against the surface it meets.
+Perifissural and juxta-pleural nodules lie on their surface as lentiform nodules do: each is
+flattened along the direction to the nearest target voxel to a thickness of 0.5-0.8 of its
+size, drawn once per nodule (FLATTENED; perifissural nodules are typically lentiform or
+triangular, Ahn et al., Radiology 2010; the ratio is a judgement), the other two axes widened
+at the same volume.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from synthspec.families.pathology.lung_nodule.shape import NoduleShape
 CONSTRAINTS = ("lung", "field_of_view", "lobe", "overlap", "min_pleura_mm", "max_vessel_overlap", "attachment")
 ATTACHED_TO = {"juxta_pleural": "pleura", "juxta_vascular": "vessel", "perifissural": "fissure"}
 """What each attachment touches (`attachment: isolated` touches neither the pleura nor a fissure)."""
+FLATTENED = {"juxta_pleural": (0.5, 0.8), "perifissural": (0.5, 0.8)}
+"""Thickness along the surface normal, as a fraction of the nodule's size, drawn uniformly per nodule."""
 VESSEL_GROUPS = ("pulmonary_vessels", "airways")
 
 
@@ -111,6 +116,7 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
             rejected.append(f"kind: {what}: only lung_nodule can be inserted into the thorax phantom")
             continue
         nodule = NoduleShape(req, rng, library)
+        thickness = float(rng.uniform(*FLATTENED[req.attachment])) if req.attachment in FLATTENED else 1.0
         lobes, unknown = table.resolve(req.locations)
         if boxes is None:
             boxes = scene.geometry.get("lobe_boxes") or _lobe_boxes(scene.labels, table.lobes)
@@ -129,15 +135,18 @@ def insert_lesions(scene: TissueScene, grid: Grid, requests: list[LesionParams],
             lobe = present[int(rng.choice(len(present), p=weights))]
             _, blo, bhi = boxes[lobe]
             vox = None
-            if target is not None:   # among the voxels at the nodule's radius from what it touches
-                key = (target, lobe, round(nodule.radius, 3))
+            if target is not None:   # among the voxels at the nodule's half-thickness from what it touches
+                key = (target, lobe, round(nodule.radius * thickness, 3))
                 if key not in bands:
-                    bands[key] = touching_band(scene, table, lobe, boxes[lobe], target, nodule.radius, sp)
-                band = bands[key]
-                vox = band[int(rng.integers(len(band)))] if len(band) else None
-                if vox is None:
+                    bands[key] = touching_band(scene, table, lobe, boxes[lobe], target, nodule.radius * thickness, sp)
+                band, towards = bands[key]
+                if not len(band):
                     fails["attachment"] += 1
                     continue
+                pick = int(rng.integers(len(band)))
+                vox = band[pick]
+                if thickness < 1.0:
+                    nodule.flatten(towards[pick], thickness)
             else:
                 for _ in range(64):
                     cand = rng.integers(blo, bhi)
@@ -242,9 +251,10 @@ def attached(attachment: str, mask: np.ndarray, labels: np.ndarray, lung: np.nda
 
 
 def touching_band(scene: TissueScene, table: LungLabels, lobe: int, box, target: str, radius_mm: float,
-                  sp: np.ndarray) -> np.ndarray:
-    """Voxel indices of `lobe` whose distance to `target` lies in [radius, radius + one voxel]: where a nodule
-    of that radius, centred, touches it.  A distance transform over the lobe's box grown by the reach."""
+                  sp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel indices of `lobe` whose distance to `target` lies in [radius, radius + one voxel] (where a nodule
+    of that half-thickness, centred, touches it) and the direction (mm, z/y/x) from each to its nearest target
+    voxel.  A distance transform over the lobe's box grown by the reach."""
     _, blo, bhi = box
     reach = np.ceil((radius_mm + 2.0 * float(sp.max())) / sp).astype(int)
     lo = np.maximum(blo - reach, 0)
@@ -253,10 +263,12 @@ def touching_band(scene: TissueScene, table: LungLabels, lobe: int, box, target:
     labels = scene.labels[crop]
     found = _targets(target, labels, scene.geometry["lung"][crop], lobe, table)
     if not found.any():
-        return np.zeros((0, 3), dtype=np.int64)
-    distance = distance_transform_edt(~found, sampling=tuple(float(s) for s in sp))
+        return np.zeros((0, 3), dtype=np.int64), np.zeros((0, 3))
+    distance, nearest = distance_transform_edt(~found, sampling=tuple(float(s) for s in sp), return_indices=True)
     band = (labels == lobe) & (distance >= radius_mm) & (distance <= radius_mm + float(sp.max()))
-    return np.argwhere(band) + lo
+    where = np.argwhere(band)
+    towards = (nearest[:, band].T - where) * sp
+    return where + lo, towards
 
 
 def pleura_clear(lung_region: np.ndarray, mask: np.ndarray, lo: np.ndarray, centre: np.ndarray, limit_mm: float,

@@ -13,11 +13,15 @@ a nodule's body and rarely its spicules, so spiculation adds thin tapering spicu
 from the outline's surface (as many as 14 x the requested fraction).  A part-solid nodule's solid
 core is the outline shrunk inward to 30-60 % of its depth (its deepest point's distance to the
 surface).  A request smaller than about one voxel is a sphere (the outline's detail would be sub-voxel).
+A nodule lying on a surface (placement.py: perifissural, juxta-pleural) can be flattened against it:
+squashed along the surface normal and widened across it at the same volume (`flatten`).
 
 This module draws from the rng it is given and knows nothing of lungs or placement (placement.py).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy.ndimage import distance_transform_edt, map_coordinates
@@ -92,8 +96,10 @@ class NoduleShape:
         self._grad = np.stack(np.gradient(self._sdf))
         self._centroid = np.argwhere(self._mask).mean(axis=0) * ps   # mm on the outline's grid
         reach = float(np.sqrt(np.max(np.sum((np.argwhere(self._mask) * ps - self._centroid) ** 2, axis=1))))
+        self.warp = None   # a flattening against a surface (`flatten`), subject frame
         self.r_max = (reach + 0.5 * ps) * self.scale
         self.r_min = max(0.0, -float(self._native_sdf(self._centroid[None])[0])) * self.scale
+        self._round = (self.r_max, self.r_min)
         self.depth = max(0.0, -float(self._sdf.min())) * self.scale   # the deepest point's distance to the surface
         spic = float(np.clip(request.spiculation, 0.0, 1.0))
         n_sp = int(round(spic * 14))
@@ -119,8 +125,23 @@ class NoduleShape:
         return map_coordinates(self._sdf if grid_values is None else grid_values, coords, order=1, mode="constant",
                                cval=FAR)
 
+    def flatten(self, normal, thickness: float) -> None:
+        """Squash the nodule along `normal` (subject frame) to `thickness` of its size and widen it across by
+        1 / sqrt(thickness), so its volume stays: a lentiform nodule lying on a fissure or the pleura.  Each call
+        replaces the last (a placement attempt has its own surface)."""
+        n = np.asarray(normal, dtype=np.float64)
+        n = n / max(float(np.linalg.norm(n)), 1e-12)
+        t = float(thickness)
+        along = np.outer(n, n)
+        self.warp = math.sqrt(t) * (np.eye(3) - along) + along / t   # subject offsets -> unflattened offsets
+        self.r_max, self.r_min = self._round[0] / math.sqrt(t), self._round[1] * t
+        self.sp_base = np.array([self._surface_along(d) for d in self.sp_dirs])
+        self.extent = self.r_max + (float(self.sp_len.max()) if len(self.sp_len) else 0.0) + 1.0
+
     def _to_native(self, offsets_mm: np.ndarray) -> np.ndarray:
         """Points (N, 3) given as subject-frame offsets from the nodule's centre, on the outline's grid (mm)."""
+        if self.warp is not None:
+            offsets_mm = offsets_mm @ self.warp
         return offsets_mm @ self.rotation / self.scale + self._centroid
 
     def _surface_along(self, direction: np.ndarray) -> float:
@@ -144,6 +165,11 @@ class NoduleShape:
             sdf = self._native_sdf(native).reshape(shape) * self.scale
             normal = np.stack([map_coordinates(g, (native / self.outline.spacing_mm).T, order=1, mode="nearest")
                                for g in self._grad], axis=1) @ self.rotation.T
+            if self.warp is not None:   # distances shrink where the nodule is squashed: divide by the stretch
+                warped = normal @ self.warp
+                stretch = np.linalg.norm(warped, axis=1) / np.maximum(np.linalg.norm(normal, axis=1), 1e-6)
+                sdf = sdf / np.maximum(stretch, 1e-6).reshape(shape)
+                normal = warped
             norm = np.linalg.norm(normal, axis=1)
             h = np.where(norm > 1e-6, np.abs(normal) @ sp / np.maximum(norm, 1e-6), float(sp.min())).reshape(shape)
             body = np.clip(0.5 - sdf / h, 0.0, 1.0)
