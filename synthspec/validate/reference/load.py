@@ -99,8 +99,5 @@ def load_references(path_or_name: str | Path = chest_ct.NAME, labels: str | Path
     """The reference scans a name or path stands for: "chest_ct" is both held-out chest CTs (lung1, lung2);
     anything else is the one scan `load_reference` loads."""
     if str(path_or_name).strip() == chest_ct.NAME and not Path(str(path_or_name)).exists():
-        if labels is not None or mapping is not None:
-            raise ReferenceError("the held-out chest CTs carry their own lesion labels; give labels/mapping only "
-                                 "with your own scan")
-        return chest_ct.load_held_out_chest(cache)
+        return [load_reference(f"{chest_ct.NAME}:{case}", labels, mapping, cache) for case in chest_ct.CASES]
     return [load_reference(path_or_name, labels, mapping, cache)]
