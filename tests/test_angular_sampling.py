@@ -23,8 +23,8 @@ def _codes(tmp_path: Path, text: str) -> list:
 
 
 def _with(ct_lines: str) -> str:
-    assert "    matrix: 256\n" in CLEAN
-    return CLEAN.replace("    matrix: 256\n", ct_lines, 1)
+    assert "    matrix: 512\n" in CLEAN
+    return CLEAN.replace("    matrix: 512\n", ct_lines, 1)
 
 
 def test_the_example_takes_full_sampling_without_naming_views(tmp_path):
@@ -41,14 +41,14 @@ def test_views_below_pi_over_two_times_the_matrix_are_an_error(tmp_path, views, 
 
 
 def test_voxel_size_sets_the_matrix_as_the_grid_does(tmp_path):
-    # 450 mm at 0.7 mm is a 643-pixel matrix: 1010 views needed, whatever `matrix` says
-    text = _with("    matrix: 256\n    views: 900\n").replace("  seed: 42\n", "  seed: 42\n  voxel_size: 0.7 mm\n", 1)
+    # 400 mm at 0.7 mm is a 572-pixel matrix: 899 views needed, whatever `matrix` says
+    text = _with("    matrix: 512\n    views: 850\n").replace("  seed: 42\n", "  seed: 42\n  voxel_size: 0.7 mm\n", 1)
     found = [d for d in _codes(tmp_path, text) if d.code == "PHY013"]
-    assert found and str(math.ceil(math.pi / 2 * 643)) in found[0].message
+    assert found and str(math.ceil(math.pi / 2 * 572)) in found[0].message
 
 
 def test_a_reason_keeps_few_views(tmp_path):
-    text = _with("    matrix: 256\n    views: 96  # synth: ignore[PHY013] a sparse-view reconstruction study\n")
+    text = _with("    matrix: 512\n    views: 96  # synth: ignore[PHY013] a sparse-view reconstruction study\n")
     found = [d for d in _codes(tmp_path, text) if d.code == "PHY013"]
     assert found and all(d.suppressed for d in found)
 

@@ -31,7 +31,7 @@ def _edit(text: str, old: str, new: str) -> str:
 
 HOT_KV = _edit(CLEAN, "    kv: 120 kV\n", "    kv: 300 kV\n")  # PHY001 and PHY008 (x3), all errors
 # Only a warning: an unused suppression (SYN011).
-WARNING_ONLY = _edit(CLEAN, "    matrix: 256\n", "    matrix: 256  # synth: ignore[PHY002] kept from an old draft\n")
+WARNING_ONLY = _edit(CLEAN, "    matrix: 512\n", "    matrix: 512  # synth: ignore[PHY002] kept from an old draft\n")
 
 
 @pytest.fixture(autouse=True)

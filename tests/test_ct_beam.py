@@ -104,7 +104,7 @@ def test_unknown_beam_is_refused(water):
 
 def _spec(tmp_path: Path, beam_line: str) -> Path:
     example = Path(__file__).resolve().parents[1] / "examples" / "lung_nodules_ldct.synth"
-    text = example.read_text(encoding="utf-8").replace("    matrix: 256\n", f"    matrix: 256\n{beam_line}", 1)
+    text = example.read_text(encoding="utf-8").replace("    matrix: 512\n", f"    matrix: 512\n{beam_line}", 1)
     spec = tmp_path / "beam.synth"
     spec.write_text(text, encoding="utf-8")
     return spec

@@ -63,11 +63,11 @@ def test_the_free_memory_at_planning_time_does_not_reach_the_plan(result, monkey
 def test_the_batch_follows_the_device_memory_and_never_the_hash(result, monkeypatch):
     from synthspec.plan import estimate
 
-    monkeypatch.setattr(estimate, "device_memory", lambda device: 2 * 2**30)
+    monkeypatch.setattr(estimate, "device_memory", lambda device: 8 * 2**30)
     small = lower(result, device="cpu")
     monkeypatch.setattr(estimate, "device_memory", lambda device: 512 * 2**30)
     large = lower(result, device="cpu")
-    assert small.memory["budget_bytes"] == int(2 * 2**30 * estimate.MEMORY_FRACTION["cpu"])
+    assert small.memory["budget_bytes"] == int(8 * 2**30 * estimate.MEMORY_FRACTION["cpu"])
     assert small.batch_size == small.memory["budget_bytes"] // small.memory["per_subject_bytes"] < large.batch_size
     assert small.hash() == large.hash()  # memory, batch and estimates are execution-only
     assert lower(result, device="cpu", memory_budget=small.memory["budget_bytes"]).batch_size == small.batch_size

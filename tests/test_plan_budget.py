@@ -89,11 +89,12 @@ def test_the_default_storage_budget_is_10_tb(result, one):
 
 
 def test_the_storage_estimate_is_near_a_written_subject_of_the_example(result, one):
-    """A subject of the example (120 x 256 x 256, NIfTI + DICOM + masks) measured 24.6-24.9 MB on disk."""
-    assert 24.5e6 < one["bytes_on_disk_per_subject"] < 26.5e6
+    """A subject of the example (120 x 512 x 512, NIfTI + DICOM + masks + SEG) measured 92.6-95.1 MB on disk
+    (6 subjects, `du -sb`); the estimate rounds its ratios up."""
+    assert 92.6e6 < one["bytes_on_disk_per_subject"] < 105e6
     parts = {k: v for k, v in one.items() if k.startswith("disk_")}
     assert sum(parts.values()) == one["bytes_on_disk_per_subject"]
-    assert parts["disk_dicom_bytes"] == 120 * (256 * 256 * 2 + 1_800)
+    assert parts["disk_dicom_bytes"] == 120 * (512 * 512 * 2 + 1_800)
     lighter = bytes_on_disk_per_subject((120, 256, 256), ["nifti", "masks"])
     assert lighter["dicom"] == 0 and 9e6 < sum(lighter.values()) < 10e6
     assert bytes_on_disk_per_subject((120, 256, 256), []) == lighter  # no formats writes NIfTI and masks
@@ -101,10 +102,10 @@ def test_the_storage_estimate_is_near_a_written_subject_of_the_example(result, o
 
 def test_plan_shows_storage_and_budgets(result):
     text = render(lower(result, device="cpu", subjects=10))
-    assert "Storage: ~25.7 MB per subject (" in text and "dicom 15.9 MB" in text and "~257 MB in all" in text
-    assert "seg 168 kB" in text                                     # the lesion SEG (dicom_seg: lesions, the default)
+    assert "Storage: ~102 MB per subject (" in text and "dicom 63.1 MB" in text and "~1.02 GB in all" in text
+    assert "seg 561 kB" in text                                     # the lesion SEG (dicom_seg: lesions, the default)
     assert "Budgets: 168 h of compute (--max-hours), 10 TB on disk (--max-storage)" in text
-    assert text.rstrip().endswith("~257 MB on disk.")
+    assert text.rstrip().endswith("~1.02 GB on disk.")
 
 
 # ---- the command line --------------------------------------------------------------------------------
@@ -132,11 +133,11 @@ def test_run_over_budget_refuses_before_writing_anything(tmp_path, capsys):
 
 def test_raised_budgets_on_the_command_line_allow_the_plan(tmp_path, capsys):
     saved = tmp_path / "plan.json"
-    assert main(["plan", str(EXAMPLE), "--device", "cpu", "--subjects", "1000000", "--max-hours", "1e4",
-                 "--max-storage", "30TB", "--save", str(saved)]) == 0
+    assert main(["plan", str(EXAMPLE), "--device", "cpu", "--subjects", "1000000", "--max-hours", "1e5",
+                 "--max-storage", "200TB", "--save", str(saved)]) == 0
     assert "Plan: 1000000 subjects to generate" in capsys.readouterr().out
     plan = api.load_plan(saved)
-    assert plan.estimates["max_seconds"] == 1e4 * 3600 and plan.estimates["max_bytes_on_disk"] == 30e12
+    assert plan.estimates["max_seconds"] == 1e5 * 3600 and plan.estimates["max_bytes_on_disk"] == 200e12
 
 
 @pytest.mark.parametrize("command", ["plan", "run"])

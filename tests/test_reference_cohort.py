@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.12.0": "f55ae77b311a8f7f665edc96077f779729394b5185781449b93f3838821cfbf3"}
+PINNED = {"0.13.0": "00a1dab3635721eb687e881727b9b0686503ac6b2ce7d8210e3ea5398649211d"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 

@@ -38,7 +38,7 @@ def _edit(text: str, old: str, new: str) -> str:
 BROKEN = CLEAN
 BROKEN = _edit(BROKEN, "    kv: 120 kV\n", "    kv: 300 kV\n")
 BROKEN = _edit(BROKEN, "    slice_thickness: 2.5 mm\n", "    slice_thickness: 2.5\n    frobnicate: 3\n")
-BROKEN = _edit(BROKEN, "    matrix: 256\n", "    matrix: 256  # synth: ignore[GOV001] left over from an old draft\n")
+BROKEN = _edit(BROKEN, "    matrix: 512\n", "    matrix: 512  # synth: ignore[GOV001] left over from an old draft\n")
 # The same spec with PHY001 suppressed in source, with a reason.
 SUPPRESSED = _edit(BROKEN, "    kv: 300 kV\n", "    kv: 300 kV  # synth: ignore[PHY001] phantom study, approved by medical physics\n")
 SYNTAX_ERROR = "synth 1\ncohort broken {\n  title \"no colon\"\n}\n"

@@ -118,7 +118,7 @@ def test_many_bidi_controls_on_one_long_line_are_all_found(tmp_path):
 # -- 4. non-ASCII digits -------------------------------------------------------------------
 
 @pytest.mark.parametrize("old, new, column", [
-    ("  subjects: 16\n", "  subjects: \u0661\u0666\n", 13),           # Arabic-Indic
+    ("  subjects: 4\n", "  subjects: \u0664\n", 13),                # Arabic-Indic
     ("    kv: 120 kV\n", "    kv: \uff11\uff12\uff10 kV\n", 9),       # full-width
     ("    kv: 120 kV\n", "    kv: 12\u0660 kV\n", 11),               # ASCII digits, then one that is not
     ("  seed: 42\n", "  seed: \u096a\u0968\n", 9),                    # Devanagari

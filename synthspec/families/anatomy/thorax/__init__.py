@@ -31,6 +31,8 @@ class ThoraxSettings(BaseModel):
 class ThoraxFamily:
     name = "thorax_adult"
     scan_length_mm = 300.0
+    patient_support = "couch"
+    """CT: the body lies supine on the scanner couch (modality/ct/couch.py)."""
     """Cranio-caudal coverage of the grid: lung apices to the diaphragm with margin."""
     radiography = RadiographyField(field_mm=(300.0, 450.0, 450.0), voxel_mm=2.0, beams={"pa": "-y", "ap": "+y"},
                                    default_view="pa", default_sid_mm=1800.0, detector_gap_mm=30.0, body_part="CHEST",

@@ -1,6 +1,7 @@
 """The `ct` modality: tissues rendered in Hounsfield units, then scanned and reconstructed.
 
     render.py       tissue scene -> HU (stdlib tissue table, texture amplitudes, partial volume, bone by age)
+    couch.py        the patient couch under a supine body (carbon-fibre top, foam core, pad)
     acquisition.py  HU -> line integrals -> Poisson + electronic noise -> filtered back-projection
     geometry.py     the parallel-beam projector pair;  filters.py  reconstruction kernels and scanner MTF
     estimate.py     memory and time per subject for the planner
@@ -61,6 +62,8 @@ class CTSettings(BaseModel):
     """With `thin_slices`: the thick series' slice thickness (a whole multiple of the thin slices)."""
     bone_kernel: str | None = None
     """With `thin_slices`: the kernel of the second thin series."""
+    couch: bool = False
+    """The patient couch under the body (couch.py), for anatomies whose `patient_support` is "couch"."""
 
     @property
     def thin_per_thick(self) -> int:
@@ -93,7 +96,8 @@ class CT:
                                                anatomy.scan_length_mm, DEFAULT_MATRIX, DEFAULT_FOV_MM, DEFAULT_SLICE_MM)
         return (int(math.ceil(z / per)) * per, y, x), (float(thin), dy, dx)
 
-    def lower(self, protocol, shape, spacing, tissue_hu: dict, bone_labels: list[int], **_) -> tuple[dict, list[str]]:
+    def lower(self, protocol, shape, spacing, tissue_hu: dict, bone_labels: list[int], anatomy=None,
+              **_) -> tuple[dict, list[str]]:
         """The acquisition settings, and notes for `synth plan`.  Full angular sampling unless the spec sets `views`."""
         full = math.ceil(math.pi / 2 * shape[2])
         views = protocol.views or full
@@ -116,7 +120,10 @@ class CT:
         settings = CTSettings(kv=protocol.kv, mas=protocol.mas, kernel=protocol.kernel or DEFAULT_KERNEL,
                               slice_thickness_mm=spacing[0], pixel_mm=spacing[2], views=views,
                               tissue_hu=tissue_hu, bone_labels=bone_labels, beam=beam, thick_mm=thick,
-                              bone_kernel=BONE_KERNEL if thin else None).model_dump(mode="json")
+                              bone_kernel=BONE_KERNEL if thin else None,
+                              couch=getattr(anatomy, "patient_support", None) == "couch").model_dump(mode="json")
+        if not settings["couch"]:   # a head (no couch modelled) keeps its plan bytes
+            settings.pop("couch")
         if not thin:   # a spec without thin slices keeps its plan bytes
             settings.pop("thick_mm")
             settings.pop("bone_kernel")
@@ -158,7 +165,12 @@ class CT:
         from synthspec.families.modality.ct.render import render_hu
 
         s = self.settings(settings)
-        return render_hu(scene, label_tissue, {k: tuple(v) for k, v in s.tissue_hu.items()}, tuple(s.bone_labels))
+        hu = render_hu(scene, label_tissue, {k: tuple(v) for k, v in s.tissue_hu.items()}, tuple(s.bone_labels))
+        if s.couch:
+            from synthspec.families.modality.ct.couch import add_couch
+
+            add_couch(hu, s.pixel_mm)
+        return hu
 
     def acquire(self, truth, settings: dict, acquisition: dict, scanner, noise, device: str) -> dict:
         """Scan and reconstruct `truth`; returns {channel: float32 volume in HU}, air (HU_MIN) outside the
