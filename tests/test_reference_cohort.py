@@ -17,7 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.13.0": "00a1dab3635721eb687e881727b9b0686503ac6b2ce7d8210e3ea5398649211d"}
+PINNED = {"0.13.0": "e9551ad9e523d08f6702222dc9252c3fe77713cba28fae7e8e07920bb3a1c030"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 
