@@ -33,6 +33,11 @@ BODY_HU = -500.0
 SUBSAMPLES = 4
 
 
+def _sag(x_mm: np.ndarray) -> np.ndarray:
+    """How far the top rises at x above its centre (mm): R - sqrt(R^2 - x^2), flat beyond the half width."""
+    return RADIUS_MM - np.sqrt(np.maximum(RADIUS_MM ** 2 - np.minimum(np.abs(x_mm), HALF_WIDTH_MM) ** 2, 0.0))
+
+
 def couch_layers(shape_yx: tuple[int, int], pixel_mm: float, back_mm: np.ndarray) -> np.ndarray:
     """HU of one slice [Y, X] with the couch and air elsewhere (float32), given `back_mm` [X]: the most posterior
     body surface over the whole scan per column (y in mm from the centre, posterior positive; NaN where no body).
@@ -41,7 +46,7 @@ def couch_layers(shape_yx: tuple[int, int], pixel_mm: float, back_mm: np.ndarray
     sides; y0 is the lowest value for which the pad clears the back everywhere (the body rests on the pad)."""
     ny, nx = shape_yx
     x_mm = (np.arange(nx) - (nx - 1) / 2.0) * pixel_mm
-    sag = RADIUS_MM - np.sqrt(np.maximum(RADIUS_MM ** 2 - np.minimum(np.abs(x_mm), HALF_WIDTH_MM) ** 2, 0.0))
+    sag = _sag(x_mm)
     body = np.isfinite(back_mm)
     if not body.any():
         return np.full(shape_yx, AIR_HU, np.float32)
@@ -49,8 +54,7 @@ def couch_layers(shape_yx: tuple[int, int], pixel_mm: float, back_mm: np.ndarray
     offsets = (np.arange(SUBSAMPLES) + 0.5) / SUBSAMPLES - 0.5
     xs = ((np.arange(nx) - (nx - 1) / 2.0)[:, None] + offsets[None, :]) * pixel_mm          # [X, s]
     within = (np.abs(xs) <= HALF_WIDTH_MM)[None]                                            # [1, X, s]
-    top = (y0 - (RADIUS_MM - np.sqrt(np.maximum(RADIUS_MM ** 2 - np.minimum(np.abs(xs), HALF_WIDTH_MM) ** 2,
-                                                 0.0))))[None]                                # s(x) [1, X, s]
+    top = (y0 - _sag(xs))[None]                                                              # s(x) [1, X, s]
     edge0 = ((np.arange(ny) - (ny - 1) / 2.0 - 0.5) * pixel_mm)[:, None, None]               # pixel rows [Y, 1, 1]
     edge1 = edge0 + pixel_mm
     hu = np.zeros((ny, nx), np.float64)
