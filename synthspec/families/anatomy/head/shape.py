@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synthspec.families.anatomy.deformation import random_displacement
+
 ICV_ML = {"female": (1300.0, 110.0), "male": (1480.0, 120.0)}
 ICV_PER_CM = 4.0
 MEAN_HEIGHT_CM = {"female": 163.0, "male": 177.0}
@@ -61,19 +63,6 @@ class HeadShape:
     velocity: np.ndarray                  # [3, nz, ny, nx] coarse displacement (mm) on the template grid
 
 
-def _exp_velocity(v: np.ndarray, spacing_mm: float, steps: int = 5) -> np.ndarray:
-    """exp(v) by scaling and squaring on the coarse grid: phi = (id + v / 2^n) composed n times."""
-    from scipy.ndimage import map_coordinates
-
-    u = v / float(2 ** steps)
-    grid = np.indices(v.shape[1:]).astype(np.float64)
-    for _ in range(steps):
-        # u(x) <- u(x) + u(x + u(x)), coordinates in coarse voxels (components are x, y, z in mm)
-        shifted = grid + np.stack([u[2], u[1], u[0]]) / spacing_mm
-        u = u + np.stack([map_coordinates(c, shifted, order=1, mode="nearest") for c in u])
-    return u.astype(np.float32)
-
-
 def sample_shape(sex: str, age_y: float, height_mm: float, template_icv_ml: float, template_extent_mm,
                  rng: np.random.Generator) -> HeadShape:
     mean, sd = ICV_ML.get(sex, ICV_ML["female"])
@@ -92,12 +81,6 @@ def sample_shape(sex: str, age_y: float, height_mm: float, template_icv_ml: floa
     ry = np.array([[math.cos(roll), 0, math.sin(roll)], [0, 1, 0], [-math.sin(roll), 0, math.cos(roll)]])
     rz = np.array([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0], [0, 0, 1]])
     shift = rng.normal(0.0, SHIFT_SD_MM, 3)
-    n = [max(int(math.ceil(e / DEFORM_GRID_MM)) + 1, 2) for e in template_extent_mm]   # (z, y, x)
-    from scipy.ndimage import gaussian_filter
-
-    raw = rng.normal(0.0, 1.0, (3, *n))
-    smooth = np.stack([gaussian_filter(c, 1.0, mode="nearest") for c in raw])
-    smooth *= DEFORM_SD_MM / max(float(smooth.std()), 1e-6)
-    velocity = _exp_velocity(smooth, DEFORM_GRID_MM)
+    velocity = random_displacement(template_extent_mm, DEFORM_GRID_MM, DEFORM_SD_MM, rng)
     return HeadShape(icv_ml=icv, scale=scale, skull_mm=skull, loss=loss, ventricle_factor=vent,
                      rotation=rz @ ry @ rx, shift_mm=shift, velocity=velocity)

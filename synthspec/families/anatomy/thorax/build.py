@@ -60,15 +60,17 @@ def _relabel(labels, aw_out, aw_in, aw_lab, occ_v, lab_v, k0, k1):
                     labels[k, j, i] = lab_v[k, j, i]
 
 
-def cortex_fraction(labels: np.ndarray, spacing) -> np.ndarray:
+def cortex_fraction(labels: np.ndarray, spacing, cortex_mm: dict[int, float] | None = None) -> np.ndarray:
     """Share of each outer bone voxel that is cortex (float32; 0 elsewhere).
 
     Faces within a slice (share = thickness / in-plane voxel) and faces between slices, such as
-    vertebral endplates (thickness / slice); the edge of the volume is a cut, not a cortex."""
+    vertebral endplates (thickness / slice); the edge of the volume is a cut, not a cortex.  `cortex_mm` maps
+    bone label -> cortical thickness (default: this builder's CORTEX_MM)."""
     from scipy.ndimage import binary_erosion
 
+    cortex_mm = CORTEX_MM if cortex_mm is None else cortex_mm
     share = np.zeros(labels.shape, np.float32)
-    bone = np.isin(labels, BONES)
+    bone = np.isin(labels, list(cortex_mm))
     if not bone.any():
         return share
     in_plane = np.zeros((3, 3, 3), bool)
@@ -77,12 +79,12 @@ def cortex_fraction(labels: np.ndarray, spacing) -> np.ndarray:
     across[:, 1, 1] = True
     side = bone & ~binary_erosion(bone, structure=in_plane, border_value=1)
     end = bone & ~binary_erosion(bone, structure=across, border_value=1) & ~side
-    for label in BONES:
+    for label in cortex_mm:
         mine = labels == label
         for face, size in ((side, min(spacing[1], spacing[2])), (end, spacing[0])):
             rim = face & mine
             if rim.any():
-                share[rim] = np.float32(min(1.0, CORTEX_MM[label] / float(size)))
+                share[rim] = np.float32(min(1.0, cortex_mm[label] / float(size)))
     return share
 
 
