@@ -148,7 +148,7 @@ def read_source(path: Path, sink: Sink, at: Span | None = None, limit: int = MAX
     return None if data is None else decode(data, str(path), sink)
 
 
-STDLIB_MODULES = ("tissues", "agents", "scanners", "anatomy_thorax", "anatomy_head", "anatomy_hand",
+STDLIB_MODULES = ("tissues", "agents", "scanners", "anatomy_thorax", "anatomy_thorax_real", "anatomy_head", "anatomy_hand",
                   "pathologies", "governance")
 
 

