@@ -13,5 +13,5 @@ The package layout is the pipeline:
     errors.py, seeds.py, identity.py sit below every room; api.py is the whole path in a few functions
 """
 
-__version__ = "0.13.0"
+__version__ = "0.14.0"
 LANGUAGE_VERSION = 1
