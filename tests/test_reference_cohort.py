@@ -17,8 +17,7 @@ from synthspec import __version__, api
 from synthspec.engine.executor import run
 
 SPEC = Path(__file__).parent / "data" / "reference_cohort.synth"
-PINNED = {"0.13.0": "e9551ad9e523d08f6702222dc9252c3fe77713cba28fae7e8e07920bb3a1c030",
-          "0.14.0": "c35a806f64ba9557a214ded403f0385cfcf06f0585f972ec6ab423f3515000ff"}
+PINNED = {"0.14.0": "c35a806f64ba9557a214ded403f0385cfcf06f0585f972ec6ab423f3515000ff"}
 """synthspec version -> the reference cohort's content hash (SHA-256 over every subject file)."""
 
 
