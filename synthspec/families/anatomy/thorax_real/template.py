@@ -13,13 +13,15 @@ What comes from the real scan and what is derived (the cohort card repeats it):
                          leaves unlabelled (mediastinal, pericardial, intermuscular and subcutaneous fat),
                          the intrapulmonary vessels (their share of each lung voxel between parenchyma at
                          -820 HU and blood at +40 HU), the bronchial lumen (air connected to the trachea
-                         inside the lungs) and gas in the stomach and bowel
+                         inside the lungs), the parenchyma's aeration (an air share where it reads below
+                         the rendered lung value) and gas in the stomach and bowel
     removed              the arms: the scan's 360 mm field cuts them at its edges, so the body is cut
                          20 mm beyond the bony cage on either side and rounded (an approximation: the
                          shoulders stay, the arms go, as with arms raised for a chest CT)
 The CT numbers are smoothed (0.7 voxel in-plane) before they are turned into fat and air shares, so the
-scan's own quantum noise does not become anatomy; the lung vessels are read unsmoothed (their share starts
-at -820 HU, 50 HU and about 3 noise SDs above the parenchyma), so the small peripheral ones survive.  The scan's contrast medium does not reach the output: every
+scan's own quantum noise does not become anatomy; the lung vessels are read unsmoothed and slightly sharpened
+(their share starts at -820 HU, 50 HU and about 3 noise SDs above the parenchyma), so the small peripheral
+ones survive.  The scan's contrast medium does not reach the output: every
 structure is rendered by tissue, not by the scan's HU.
 
 Frame: LPS mm of voxel (k, j, i) is x = -166 + 0.703 i, y = 187.6 - 0.703 j, z = -340 + 2.5 k (the NIfTI's
@@ -37,13 +39,20 @@ from scipy import ndimage as ndi
 from synthspec.families.array_cache import cached_arrays
 from synthspec.families.anatomy.thorax_real.codes import CODES, LOBES, TS_TO_CODE
 
-TEMPLATE_VERSION = 5
+TEMPLATE_VERSION = 7
 """Bump when the derivation below changes: the cached template is keyed by it and by the scan's checksums."""
 SHARE_NAMES = ("lung", "vessel", "fat", "air", "bone")
 """Share channels, stored as uint8 (x 1/255); the lean soft-tissue share is 1 minus their sum."""
 PARENCHYMA_HU, BLOOD_HU = -820.0, 40.0
 """A lung voxel's vessel share runs linearly from 0 at -820 HU (above the -870 HU parenchyma plus its noise)
 to 1 at +40 HU."""
+VESSEL_SHARPEN = 1.0
+"""Gain of the unsharp mask (1 voxel in-plane) the lung vessels are read through.  The scan's vessels carry its
+scanner's blur and the simulated scanner adds its own; without it they are blurred twice.  A development-scan
+judgement: lung-patch GLCM contrast 1.89 -> 2.21 against the scan's 2.82 (gain 2 overshoots, noise turns vessel)."""
+LUNG_RENDER_HU = -870.0
+"""The stdlib's typical lung value (tissue lung, hu_typical): parenchyma below it gets an air share, so that a
+subject rendered at it shows the scan's aeration (the scan's lobes: median -874, 5th percentile -940 HU)."""
 LEAN_HU, FAT_HU = 30.0, -100.0
 """An unlabelled body voxel's fat share runs linearly from 0 at +30 HU to 1 at -100 HU (Bushberg)."""
 AIRWAY_HU = -930.0
@@ -195,13 +204,19 @@ def derive(hu: np.ndarray, ts: np.ndarray, spacing) -> dict[str, np.ndarray]:
     parenchyma = lobes & ~bronchi     # a bronchus is its lumen (air) and wall (lean), no lung
     # vessels from the unsmoothed numbers: smoothing would blur the small peripheral ones away, and the scan's
     # 18 HU of lung noise sits below the -820 HU start of the vessel share (parenchyma -870 HU)
-    vessel = np.where(parenchyma, np.clip((hu - PARENCHYMA_HU) / (BLOOD_HU - PARENCHYMA_HU), 0.0, 1.0), 0.0)
+    # the scan's own in-plane blur is partly undone first: the simulated scanner blurs the vessels again
+    hu_v = hu + VESSEL_SHARPEN * (hu - ndi.gaussian_filter(hu, sigma=(0.0, 1.0, 1.0)))
+    vessel = np.where(parenchyma, np.clip((hu_v - PARENCHYMA_HU) / (BLOOD_HU - PARENCHYMA_HU), 0.0, 1.0), 0.0)
     codes[parenchyma & (vessel >= 0.5)] = CODES["lung_vessels"]
-    lung = np.where(parenchyma, 1.0 - vessel, 0.0)
+    # parenchyma lighter than the rendered lung value is part air (from the smoothed numbers, so the scan's
+    # noise stays out): the scan's own spread of aeration, its dependent gradient and lobular texture survive
+    aerated = np.where(parenchyma & (vessel == 0.0),
+                       np.clip((LUNG_RENDER_HU - hu_s) / (LUNG_RENDER_HU + 1000.0), 0.0, 1.0), 0.0)
+    lung = np.where(parenchyma, 1.0 - vessel - aerated, 0.0)
     bone = np.isin(codes, [CODES[n] for n in BONE_CODES]).astype(np.float32)
     free = body & (codes == 0)
     fat = np.where(free, np.clip((LEAN_HU - hu_s) / (LEAN_HU - FAT_HU), 0.0, 1.0), 0.0)
-    air = np.where(body, np.maximum(lumen, gas), 1.0)
+    air = np.where(body, np.maximum(np.maximum(lumen, gas), aerated), 1.0)
     pocket = free & (hu_s < -400.0)     # air the body's fill enclosed, and the skin's edge where smoothing blurs it
     air = np.where(pocket, 1.0, air)
     fat = np.where(pocket, 0.0, fat)
