@@ -182,3 +182,23 @@ def test_fine_vessels_branch_inside_the_lobes_only_and_are_thin():
         assert occ[codes == CODES[name]].mean() > 0.005, name
     assert 0.005 < float(occ[lobes].mean()) < 0.15              # a few per cent of the lung, as vessels are
     assert float((occ >= 0.99).mean()) < 0.01                   # thin: mostly partial voxels, few solid cores
+
+
+def test_the_scan_range_takes_in_the_lung_bases_when_they_fit():
+    """A technologist sets the range to the whole lungs: the drawn offset stands while the lungs fit, moves down
+    just enough to keep the bases LUNG_MARGIN_MM inside, and never so far that the apices leave the top."""
+    from types import SimpleNamespace
+
+    from synthspec.families.anatomy.thorax_real.build import LUNG_MARGIN_MM, _top_offset
+
+    t = {"apex_depth_mm": 17.5, "base_depth_mm": 280.0}      # the development scan's lungs (template mm)
+
+    def offset(scale, drawn=3.0):
+        return _top_offset(SimpleNamespace(cage_scale=scale, proportions=(1.0, 1.0, 1.0), top_offset_mm=drawn), t, 330.0)
+
+    assert offset(1.0) == 3.0                                   # fits: as drawn
+    low = offset(1.2)                                           # a large man: moved so the bases fit
+    assert low > 3.0 and abs((t["base_depth_mm"] - low) * 1.2 - (330.0 - LUNG_MARGIN_MM)) < 1e-9
+    assert (t["apex_depth_mm"] - low) * 1.2 >= LUNG_MARGIN_MM
+    top = offset(1.3)                                           # too long for the range: the apices stay in
+    assert abs((t["apex_depth_mm"] - top) * 1.3 - LUNG_MARGIN_MM) < 1e-9

@@ -40,6 +40,8 @@ PROBE_STEP, PROBE_MARGIN_MM = 4, 5.0
 """The centring probe samples every 4th voxel; the body is kept 5 mm (more than a probe step of 0.8-3.5 mm pixels) from the edges."""
 """Beyond the subject's skin by more than this (the deformation's largest displacement, about 4 SD) is air."""
 FISSURE_MM = 0.3
+LUNG_MARGIN_MM = 5.0
+"""The scan range keeps the whole lungs at least this far inside its ends where they fit (build._top_offset)."""
 LUNG_TEXTURE_SHARE = 0.3
 """The share of the renderer's synthetic lung texture kept (the rest of the lung's texture is the scan's; a
 development-scan judgement: lung-patch texture distances to it of 1.45 with none and 1.53 with 0.3 (both with
@@ -85,7 +87,7 @@ def _template():
             "axis_mm": np.ascontiguousarray(np.stack([axis_x, c_mm[:, 1], lung_weight], axis=1)),
             "radii": np.ascontiguousarray(np.stack([t["r_cage"], t["r_core"], t["r_skin"]]).astype(np.float64)),
             "lung_ml": lung_ml, "lung_height_mm": lung_height, "fat_mm": fat_mm, "shape": (K, J, I),
-            "apex_k": int(ks[-1])}
+            "apex_depth_mm": float((K - 1 - ks[-1]) * dz), "base_depth_mm": float((K - ks[0]) * dz)}
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -217,6 +219,16 @@ def _subsamples(slice_mm: float, template_slice_mm: float) -> np.ndarray:
     return np.asarray(SUBSAMPLES, np.float64)
 
 
+def _top_offset(shape, t, length_mm: float) -> float:
+    """How far below the template's top the scan begins (template mm): the drawn offset, moved down just enough
+    that the lung bases lie LUNG_MARGIN_MM inside the scan, as a technologist sets the range from the scout to
+    take in the whole lungs; never so far that the apices leave the top (then the bases are cut)."""
+    s_len = shape.cage_scale * shape.proportions[2]
+    need = t["base_depth_mm"] - (length_mm - LUNG_MARGIN_MM) / s_len
+    most = t["apex_depth_mm"] - LUNG_MARGIN_MM / s_len
+    return float(min(max(shape.top_offset_mm, need), max(most, shape.top_offset_mm)))
+
+
 def _params(shape, t, grid: Grid) -> np.ndarray:
     zc, _, _ = grid.centres_mm()
     dz = grid.spacing[0]
@@ -224,7 +236,7 @@ def _params(shape, t, grid: Grid) -> np.ndarray:
     ox, oy, oz = t["origin"]
     tdz, tdy, tdx = t["spacing"]
     z_top_s = float(zc[-1] + dz / 2.0)
-    z_top_t = oz + (K - 0.5) * tdz - shape.top_offset_mm
+    z_top_t = oz + (K - 0.5) * tdz - _top_offset(shape, t, float(grid.extent_mm()[0]))
     px, py, pz = shape.proportions
     length = float(grid.extent_mm()[0])
     return np.array([z_top_s, z_top_t, shape.cage_scale * pz, ox, oy, oz, tdx, tdy, tdz, t["cbar"][0], t["cbar"][1],
