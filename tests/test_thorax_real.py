@@ -202,3 +202,25 @@ def test_the_scan_range_takes_in_the_lung_bases_when_they_fit():
     assert (t["apex_depth_mm"] - low) * 1.2 >= LUNG_MARGIN_MM
     top = offset(1.3)                                           # too long for the range: the apices stay in
     assert abs((t["apex_depth_mm"] - top) * 1.3 - LUNG_MARGIN_MM) < 1e-9
+
+
+def test_women_have_breasts_in_front_of_the_chest_men_do_not(template, example_plan):
+    from synthspec.families.anatomy.thorax_real.codes import CODES
+
+    woman = _build(example_plan, 4, sex="female", height_mm=1650.0, bmi=24.0)
+    heavier = _build(example_plan, 4, sex="female", height_mm=1650.0, bmi=30.0)
+    man = _build(example_plan, 4)
+    breast = woman.labels == CODES["breasts"]
+    assert not (man.labels == CODES["breasts"]).any() and man.geometry["shape"]["breast_ml"] == 0.0
+    assert 300.0 < woman.geometry["shape"]["breast_ml"] < 3000.0
+    assert heavier.geometry["shape"]["breast_ml"] > woman.geometry["shape"]["breast_ml"]
+    # two mounds, one either side of the midline, in front of the sternum
+    rows = np.argwhere(breast)[:, 1]
+    sternum_rows = np.argwhere(woman.labels == CODES["sternum"])[:, 1]
+    spine_rows = np.argwhere(woman.labels == CODES["vertebrae"])[:, 1]
+    front = -1 if sternum_rows.mean() < spine_rows.mean() else 1
+    assert np.median(rows * front) > np.median(sternum_rows * front)
+    cols = np.argwhere(breast)[:, 2]
+    body_cols = np.flatnonzero((woman.labels > 0).any(axis=(0, 1)))
+    mid = 0.5 * (body_cols[0] + body_cols[-1])
+    assert (cols < mid).sum() > 0.3 * cols.size and (cols > mid).sum() > 0.3 * cols.size

@@ -1,9 +1,9 @@
 """Build one adult thorax on the real prior: sample the template through the subject's map onto the plan's grid.
 
 Stage role: (sex, age, height, BMI) and `rng` (the subject's anatomy stream) in, a `TissueScene` out.  It
-draws only from `rng` (shape.sample_shape, then the tissue quantiles, the two
-texture fields, the bone density, last the fine vessel trees of vessels.py, in that order), so a subject's
-anatomy never depends on its lesions.  It inserts no lesion and knows no intensity.
+draws only from `rng` (shape.sample_shape, then the tissue quantiles, the two texture fields, the bone
+density, the fine vessel trees of vessels.py, last breasts.draw, in that order), so a subject's anatomy
+never depends on its lesions.  It inserts no lesion and knows no intensity.
 
 For every voxel the subject -> template map is: the distance below the top of the scan divided by the
 subject's length scale; the kyphotic bow, the centring and the in-plane rotation removed; then, along the
@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from synthspec.families.anatomy.texture import draw_quantiles, noise_pair
+from synthspec.families.anatomy.thorax_real import breasts
 from synthspec.families.anatomy.thorax_real.codes import CODES, LOBES
 from synthspec.families.anatomy.thorax_real.shape import DEFORM_GRID_MM, sample_shape
 from synthspec.families.anatomy.thorax_real.template import BLOOD_HU, LUNG_RENDER_HU, SHARE_NAMES, load_template
@@ -349,6 +350,12 @@ def build_tissues(demographics: Demographics, grid: Grid, tissues: list[str], la
         shares[3] += moved_air
         del moved_air
     del fine, lobes
+    breast_z = breasts.draw(rng)
+    breast_ml = 0.0
+    if str(demographics.sex).strip().lower() in ("female", "f"):
+        volume, glandular = breasts.breast_size(float(demographics.bmi), float(demographics.age_y), breast_z)
+        breast_ml = breasts.add_breasts(shares, codes, grid, CODES["breasts"], [CODES[n] for n in LOBES],
+                                        [CODES["sternum"]], [CODES["vertebrae"]], volume, glandular, parenchyma)
     moved = shares[0] * _fissures(codes, grid.spacing)
     shares[0] -= moved
     soft = np.clip(1.0 - shares.sum(axis=0), 0.0, 1.0).astype(np.float32)
@@ -392,4 +399,5 @@ def build_tissues(demographics: Demographics, grid: Grid, tissues: list[str], la
                   "shape": {"lung_target_ml": shape.lung_target_ml, "cage_scale": shape.cage_scale,
                             "centring_mm": [float(params[18]), float(params[19])],
                             "slices_cut_by_field": int(cut.sum()), "fine_vessel_capsules": n_fine,
+                            "breast_ml": breast_ml,
                             "fat_mm": shape.fat_mm, "kyphosis_sagitta_mm": shape.kyphosis_sagitta_mm}})

@@ -6,7 +6,7 @@ has no label for (fat, lean tissue, skin, intrapulmonary vessels, bronchi) are d
 """
 
 CODES = {
-    "body_wall": 1, "subcutaneous_fat": 2, "muscle": 3, "visceral_fat": 4,
+    "body_wall": 1, "subcutaneous_fat": 2, "muscle": 3, "visceral_fat": 4, "breasts": 5,
     "right_upper_lobe": 10, "right_middle_lobe": 11, "right_lower_lobe": 12, "left_upper_lobe": 13,
     "left_lower_lobe": 14, "pleura": 15, "trachea": 20, "bronchi": 21, "lung_vessels": 30,
     "heart": 40, "aorta": 41, "great_vessels": 42, "oesophagus": 44,
