@@ -80,7 +80,8 @@ def add_breasts(shares: np.ndarray, codes: np.ndarray, grid: Grid, code: int, lu
             in_slice = np.flatnonzero((codes[k] > 0).any(axis=1))
             if in_slice.size == 0:
                 continue
-            front_row, depth = (in_slice[0], in_slice[-1] - in_slice[0]) if step < 0 else (in_slice[-1], in_slice[-1] - in_slice[0])
+            front_row = in_slice[0] if step < 0 else in_slice[-1]
+            depth = in_slice[-1] - in_slice[0]
             for i in np.flatnonzero(np.abs(xc_ - x0) < lateral * math.sqrt(max(ez, 0.0))):
                 e = ez - ((xc_[i] - x0) / lateral) ** 2
                 column = codes[k, :, i] > 0

@@ -37,9 +37,10 @@ from synthspec.families.grid import Grid
 
 SUBSAMPLES = (-1.0 / 3.0, 0.0, 1.0 / 3.0)
 OUTSIDE_MARGIN_MM = 20.0
-PROBE_STEP, PROBE_MARGIN_MM = 4, 5.0
-"""The centring probe samples every 4th voxel; the body is kept 5 mm (more than a probe step of 0.8-3.5 mm pixels) from the edges."""
 """Beyond the subject's skin by more than this (the deformation's largest displacement, about 4 SD) is air."""
+PROBE_STEP, PROBE_MARGIN_MM = 4, 5.0
+"""The centring probe samples every 4th voxel; the body is kept 5 mm (more than a probe step of 0.8-3.5 mm
+pixels) from the edges."""
 FISSURE_MM = 0.3
 LUNG_MARGIN_MM = 5.0
 """The scan range keeps the whole lungs at least this far inside its ends where they fit (build._top_offset)."""

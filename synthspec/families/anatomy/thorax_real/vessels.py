@@ -27,7 +27,8 @@ from synthspec.families.anatomy.thorax.vessels import _grow_tree, _sample_lobe_p
 from synthspec.families.grid import Grid, draw_tubes
 
 FINE_RADIUS_MM = 1.0
-"""Branches thinner than this (2 mm across, under one 2.5 mm slice of the scan) are drawn; thicker ones are the scan's."""
+"""Branches thinner than this (2 mm across, under one 2.5 mm slice of the scan) are drawn; thicker ones are the
+scan's."""
 HILUM_RADIUS_MM = 8.5
 """Radius of each lung's stem at the hilum for a 170 cm adult (the procedural thorax's; right and left
 pulmonary arteries 2-2.5 cm across in CT series)."""
