@@ -7,6 +7,7 @@
     shape.py       per-subject variation: lung size by sex and height, muscle wall, fat by BMI and sex,
                    kyphosis by age, pose, a smooth random diffeomorphic deformation
     vessels.py     the peripheral vessel trees the scan's slices blur away, grown into each lobe
+    breasts.py     women's breasts (the scan is a man's)
     build.py       `build_tissues`: sample the template through the subject's map onto the plan's grid
 
 It covers a real chest CT's field (lower neck and shoulders to the upper abdomen, with the organs there).  The
