@@ -34,7 +34,6 @@ def main(argv=None) -> int:
         return real_prior(args.draws)
 
     from synthspec.families.anatomy.thorax.classify import _classify
-    from synthspec.families.anatomy.thorax.references import predicted_tlc_ml
     from synthspec.families.anatomy.thorax.shape import R_LUNG, sample_shape
     from synthspec.families.base import Demographics
     from synthspec.families.grid import Grid, run_slabs
@@ -54,19 +53,24 @@ def main(argv=None) -> int:
             lung = region == R_LUNG
             cut += bool(lung[0].any() or lung[-1].any())
             volumes.append(float(lung.sum()) * float(np.prod(grid.spacing)) / 1e6)
-        v = np.array(volumes)
-        pred, rsd = predicted_tlc_ml(sex, height)
-        print(f"{sex:6s} {height / 10:.0f} cm, BMI 26, 60 y: {len(v)} draws, lung volume mean {v.mean():.2f} L, "
-              f"SD {v.std(ddof=1):.2f} L (CV {v.std(ddof=1) / v.mean():.1%}), range {v.min():.2f}-{v.max():.2f} L; "
-              f"ERS TLC {pred / 1000:.2f} L, residual SD {rsd / 1000:.2f} L (CV {rsd / pred:.1%}); "
-              f"lungs cut by the volume's ends: {cut}")
+        _report("", sex, height, volumes, cut)
     return 0
+
+
+def _report(prefix: str, sex: str, height: float, volumes: list[float], cut: int) -> None:
+    from synthspec.families.anatomy.thorax.references import predicted_tlc_ml
+
+    v = np.array(volumes)
+    pred, rsd = predicted_tlc_ml(sex, height)
+    print(f"{prefix}{sex:6s} {height / 10:.0f} cm, BMI 26, 60 y: {len(v)} draws, lung volume mean {v.mean():.2f} L, "
+          f"SD {v.std(ddof=1):.2f} L (CV {v.std(ddof=1) / v.mean():.1%}), range {v.min():.2f}-{v.max():.2f} L; "
+          f"ERS TLC {pred / 1000:.2f} L, residual SD {rsd / 1000:.2f} L (CV {rsd / pred:.1%}); "
+          f"lungs cut by the volume's ends: {cut}")
 
 
 def real_prior(draws: int) -> int:
     from synthspec import api
     from synthspec.families import registry
-    from synthspec.families.anatomy.thorax.references import predicted_tlc_ml
     from synthspec.families.anatomy.thorax_real.codes import CODES, LOBES
     from synthspec.families.base import Demographics
     from synthspec.families.grid import Grid
@@ -84,12 +88,7 @@ def real_prior(draws: int) -> int:
             lung = np.isin(scene.labels, lungs)
             cut += bool(lung[0].any() or lung[-1].any())
             volumes.append(float(lung.sum()) * grid.voxel_mm3 / 1e6)
-        v = np.array(volumes)
-        pred, rsd = predicted_tlc_ml(sex, height)
-        print(f"{stage.params.family} {sex:6s} {height / 10:.0f} cm, BMI 26, 60 y: {len(v)} draws, lung volume mean "
-              f"{v.mean():.2f} L, SD {v.std(ddof=1):.2f} L (CV {v.std(ddof=1) / v.mean():.1%}), range "
-              f"{v.min():.2f}-{v.max():.2f} L; ERS TLC {pred / 1000:.2f} L, residual SD {rsd / 1000:.2f} L "
-              f"(CV {rsd / pred:.1%}); lungs cut by the volume's ends: {cut}")
+        _report(f"{stage.params.family} ", sex, height, volumes, cut)
     return 0
 
 

@@ -288,26 +288,52 @@ def _sample_lobe_points(labels: np.ndarray, grid: Grid, lobe: int, n: int, rng: 
     return np.concatenate(got)[:n]
 
 
-def vessel_trees(labels: np.ndarray, grid: Grid, lm: Landmarks, anatomy, rng: np.random.Generator):
-    """Capsules of the arterial and venous trees of every lobe: (a, b, ra, rb, label) in z/y/x mm."""
-    s = math.sqrt(anatomy.height_mm / REF_HEIGHT_MM)
-    r_hilum = 8.5 * s
+def tree_size(grid: Grid, height_mm: float) -> tuple[float, int]:
+    """(hilar stem radius mm, points per lung): the stem scales with height; leaves as thin as the grid resolves
+    (at least 0.55 mm radius), so the point count is (stem / leaf)^3 by Murray's law, within 24..2600."""
+    r_hilum = 8.5 * math.sqrt(height_mm / REF_HEIGHT_MM)
     r_leaf = max(0.55, 0.32 * min(grid.spacing[1], grid.spacing[2]), 0.2 * grid.spacing[0])
-    n_lung = int(np.clip(round((r_hilum / r_leaf) ** 3), 24, 2600))
+    return r_hilum, int(np.clip(round((r_hilum / r_leaf) ** 3), 24, 2600))
+
+
+def lobe_extents(labels: np.ndarray, lobes) -> tuple[dict, dict]:
+    """Voxel count and bounding box ((z0, y0, x0), (z1, y1, x1), None when empty) of each lobe code."""
     counts, boxes = {}, {}
-    for lobe in LOBES:
-        # per-lobe bounding box from the slices/rows/columns that hold it
+    for lobe in lobes:
         m = labels == lobe
         zs, ys, xs = np.flatnonzero(m.any((1, 2))), np.flatnonzero(m.any((0, 2))), np.flatnonzero(m.any((0, 1)))
         counts[lobe] = int(np.count_nonzero(m))
         boxes[lobe] = ((zs[0], ys[0], xs[0]), (zs[-1] + 1, ys[-1] + 1, xs[-1] + 1)) if counts[lobe] else None
+    return counts, boxes
+
+
+def grow_lobe_tree(labels: np.ndarray, grid: Grid, lobe: int, k: int, root_zyx, r_hilum: float, n_lung: int,
+                   box, rng: np.random.Generator):
+    """One lobe's tree from `root_zyx` through k points uniform in it: capsules (a, b, ra, rb), or None when the
+    lobe yields fewer than two points.  Draws the points, then the growth's uniforms, from `rng`."""
+    pts = _sample_lobe_points(labels, grid, lobe, k, rng, box)
+    if pts.shape[0] < 2:
+        return None
+    rnd = rng.random(8 * pts.shape[0] + 16)
+    cap = 8 * pts.shape[0] + 64        # a tree of K leaves has 2K - 1 branches, two capsules each
+    a, b = np.zeros((cap, 3)), np.zeros((cap, 3))
+    ra, rb = np.zeros(cap), np.zeros(cap)
+    r_lobe = r_hilum * (pts.shape[0] / n_lung) ** (1.0 / 3.0)
+    m = _grow_tree(pts, np.asarray(root_zyx, np.float64), r_lobe, float(pts.shape[0]), rnd, 1, a, b, ra, rb, 0)
+    return a[:m], b[:m], ra[:m], rb[:m]
+
+
+def vessel_trees(labels: np.ndarray, grid: Grid, lm: Landmarks, anatomy, rng: np.random.Generator):
+    """Capsules of the arterial and venous trees of every lobe: (a, b, ra, rb, label) in z/y/x mm."""
+    s = math.sqrt(anatomy.height_mm / REF_HEIGHT_MM)
+    r_hilum, n_lung = tree_size(grid, anatomy.height_mm)
+    counts, boxes = lobe_extents(labels, LOBES)
     right_total = counts[RUL] + counts[RML] + counts[RLL]
     left_total = counts[LUL] + counts[LLL]
     arteries_root = {RUL: lm.right_hilum_pa, RML: lm.right_hilum_pa, RLL: lm.right_hilum_pa,
                      LUL: lm.left_hilum_pa, LLL: lm.left_hilum_pa}
     veins_root = {RUL: lm.veins["right_superior"], RML: lm.veins["right_superior"], RLL: lm.veins["right_inferior"],
                   LUL: lm.veins["left_superior"], LLL: lm.veins["left_inferior"]}
-    cap = 8 * n_lung + 64
     parts = []
     for system, roots, label in (("artery", arteries_root, PULM_ARTERY), ("vein", veins_root, PULM_VEIN)):
         for lobe in LOBES:
@@ -315,17 +341,9 @@ def vessel_trees(labels: np.ndarray, grid: Grid, lm: Landmarks, anatomy, rng: np
             if counts[lobe] == 0 or total == 0:
                 continue
             k = max(2, int(round(n_lung * counts[lobe] / total)))
-            pts = _sample_lobe_points(labels, grid, lobe, k, rng, boxes[lobe])
-            if pts.shape[0] < 2:
-                continue
-            rnd = rng.random(8 * pts.shape[0] + 16)
-            a = np.zeros((cap, 3))
-            b = np.zeros((cap, 3))
-            ra = np.zeros(cap)
-            rb = np.zeros(cap)
-            r_lobe = r_hilum * (pts.shape[0] / n_lung) ** (1.0 / 3.0)
-            m = _grow_tree(pts, _zyx(roots[lobe]), r_lobe, float(pts.shape[0]), rnd, 1, a, b, ra, rb, 0)
-            parts.append((a[:m], b[:m], ra[:m], rb[:m], np.full(m, label, np.uint8)))
+            tree = grow_lobe_tree(labels, grid, lobe, k, _zyx(roots[lobe]), r_hilum, n_lung, boxes[lobe], rng)
+            if tree is not None:
+                parts.append((*tree, np.full(len(tree[0]), label, np.uint8)))
     # mediastinal stems: pulmonary trunk and arteries, veins into the left atrium
     for pts, radii in lm.pa_trunk:
         a, b, ra, rb = _polyline(pts, radii)

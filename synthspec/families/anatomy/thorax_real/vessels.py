@@ -4,7 +4,7 @@ The scan's 2.5 mm slices carry its central and segmental vessels (template.py ta
 but a vessel under about 2 mm across is blurred into the parenchyma there, so its outer third is nearly empty
 where a real lung is full of small branches.  Here each lung gets an arterial and a venous tree grown by the
 procedural thorax's space-filling bisection (Kitaoka et al., J Appl Physiol 1999; thorax/vessels.py): points
-uniform in each lobe, radii by Murray's law from a hilar stem of 8.5 mm (scaled with height), leaves of about
+uniform in each lobe, radii by Murray's law from a hilar stem of 8.5 mm (scaled with height; thorax/vessels.tree_size), leaves of about
 0.55-0.6 mm radius (vessels of about 1.1-1.2 mm).  Only branches thinner than FINE_RADIUS_MM are drawn: the
 thicker ones are the scan's own, which stay where they are.  The trees are rooted at each lung's hilum (the
 most medial lung voxels around its middle height: arteries a little above, veins a little below, as the
@@ -18,20 +18,14 @@ vessel share.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from synthspec.families.anatomy.thorax.shape import REF_HEIGHT_MM
-from synthspec.families.anatomy.thorax.vessels import _grow_tree, _sample_lobe_points
+from synthspec.families.anatomy.thorax.vessels import grow_lobe_tree, lobe_extents, tree_size
 from synthspec.families.grid import Grid, draw_tubes
 
 FINE_RADIUS_MM = 1.0
 """Branches thinner than this (2 mm across, under one 2.5 mm slice of the scan) are drawn; thicker ones are the
 scan's."""
-HILUM_RADIUS_MM = 8.5
-"""Radius of each lung's stem at the hilum for a 170 cm adult (the procedural thorax's; right and left
-pulmonary arteries 2-2.5 cm across in CT series)."""
 HILUM_BAND = {"artery": (0.50, 0.65), "vein": (0.30, 0.45)}
 """Where along each lung's height (from its base) its arterial and venous roots lie."""
 MEDIAL_SHARE = 0.04
@@ -59,10 +53,7 @@ def fine_vessel_occupancy(codes: np.ndarray, grid: Grid, lobe_codes: dict[str, i
                           rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """Occupancy (float32, 0..1 per voxel) of the fine arterial and venous trees inside the lobes, and the
     number of capsules drawn.  `lobe_codes` names the five lobes' codes in `codes`."""
-    s = math.sqrt(height_mm / REF_HEIGHT_MM)
-    r_hilum = HILUM_RADIUS_MM * s
-    r_leaf = max(0.55, 0.32 * min(grid.spacing[1], grid.spacing[2]), 0.2 * grid.spacing[0])
-    n_lung = int(np.clip(round((r_hilum / r_leaf) ** 3), 24, 2600))
+    r_hilum, n_lung = tree_size(grid, height_mm)
     lungs = {"right": [lobe_codes[n] for n in ("right_upper_lobe", "right_middle_lobe", "right_lower_lobe")],
              "left": [lobe_codes[n] for n in ("left_upper_lobe", "left_lower_lobe")]}
     masks = {side: np.isin(codes, ids) for side, ids in lungs.items()}
@@ -78,13 +69,7 @@ def fine_vessel_occupancy(codes: np.ndarray, grid: Grid, lobe_codes: dict[str, i
     lab = np.zeros(grid.shape, np.uint8)
     drawn = 0
     for side, ids in lungs.items():
-        counts, boxes = {}, {}
-        for code in ids:
-            m = codes == code
-            counts[code] = int(np.count_nonzero(m))
-            if counts[code]:
-                zs, ys, xs_ = (np.flatnonzero(m.any(axes)) for axes in ((1, 2), (0, 2), (0, 1)))
-                boxes[code] = ((zs[0], ys[0], xs_[0]), (zs[-1] + 1, ys[-1] + 1, xs_[-1] + 1))
+        counts, boxes = lobe_extents(codes, ids)
         total = sum(counts.values())
         for system, band in HILUM_BAND.items():
             root = _root(masks[side], grid, midline_x, band)
@@ -94,18 +79,12 @@ def fine_vessel_occupancy(codes: np.ndarray, grid: Grid, lobe_codes: dict[str, i
                 if counts[code] == 0:
                     continue
                 k = max(2, int(round(n_lung * counts[code] / total)))
-                pts = _sample_lobe_points(codes, grid, code, k, rng, boxes[code])
-                if pts.shape[0] < 2:
+                tree = grow_lobe_tree(codes, grid, code, k, root, r_hilum, n_lung, boxes[code], rng)
+                if tree is None:
                     continue
-                rnd = rng.random(8 * pts.shape[0] + 16)
-                cap = 8 * pts.shape[0] + 64
-                a, b = np.zeros((cap, 3)), np.zeros((cap, 3))
-                ra, rb = np.zeros(cap), np.zeros(cap)
-                r_lobe = r_hilum * (pts.shape[0] / n_lung) ** (1.0 / 3.0)
-                m = _grow_tree(pts, root, r_lobe, float(pts.shape[0]), rnd, 1, a, b, ra, rb, 0)
-                fine = np.maximum(ra[:m], rb[:m]) < FINE_RADIUS_MM
+                a, b, ra, rb = tree
+                fine = np.maximum(ra, rb) < FINE_RADIUS_MM
                 if fine.any():
-                    draw_tubes(grid, a[:m][fine], b[:m][fine], ra[:m][fine], rb[:m][fine], 1, region, allowed,
-                               occ=occ, lab=lab)
+                    draw_tubes(grid, a[fine], b[fine], ra[fine], rb[fine], 1, region, allowed, occ=occ, lab=lab)
                     drawn += int(fine.sum())
     return occ, drawn
