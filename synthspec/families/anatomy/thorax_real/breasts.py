@@ -77,34 +77,33 @@ def add_breasts(shares: np.ndarray, codes: np.ndarray, grid: Grid, code: int, lu
         x0 = mid_x + side * NIPPLE_LINE * width
         for k in np.flatnonzero(np.abs(zc_ - z0) < b):
             ez = 1.0 - ((zc_[k] - z0) / b) ** 2
-            in_slice = np.flatnonzero((codes[k] > 0).any(axis=1))
+            body_k = codes[k] > 0
+            in_slice = np.flatnonzero(body_k.any(axis=1))
             if in_slice.size == 0:
                 continue
             front_row = in_slice[0] if step < 0 else in_slice[-1]
             depth = in_slice[-1] - in_slice[0]
-            for i in np.flatnonzero(np.abs(xc_ - x0) < lateral * math.sqrt(max(ez, 0.0))):
-                e = ez - ((xc_[i] - x0) / lateral) ** 2
-                column = codes[k, :, i] > 0
-                if e <= 0.0 or not column.any():
-                    continue
-                rows = np.flatnonzero(column)
-                surface = rows[0] if step < 0 else rows[-1]
-                if abs(int(surface) - int(front_row)) > FRONT_SHARE * depth:
-                    continue                                   # the flank, not the front of the chest
-                h = height * math.sqrt(e)
-                for n in range(1, int(h / dy) + 2):
-                    j = surface + step * n
-                    if j < 0 or j >= Y:
-                        break
-                    if codes[k, j, i] != 0:
-                        continue
-                    m = min(max((h - (n - 0.5) * dy) / dy + 0.5, 0.0), 1.0)
-                    if m <= 0.0:
-                        break
-                    g = min(max(glandular * (0.5 + math.sqrt(e)) + 0.15 * float(field[k, j, i]), 0.0), 1.0)
-                    shares[3, k, j, i] = 1.0 - m
-                    shares[2, k, j, i] = m * (1.0 - g)
-                    if m >= 0.5:
-                        codes[k, j, i] = code
-                    painted += m
+            cols = np.flatnonzero(np.abs(xc_ - x0) < lateral * math.sqrt(max(ez, 0.0)))
+            e = ez - ((xc_[cols] - x0) / lateral) ** 2
+            column = body_k[:, cols]
+            surface = column.argmax(axis=0) if step < 0 else Y - 1 - column[::-1].argmax(axis=0)
+            # the flank (skin far behind the front of the chest) carries no mound
+            keep = (e > 0.0) & column.any(axis=0) & (np.abs(surface - int(front_row)) <= FRONT_SHARE * depth)
+            cols, e, surface = cols[keep], e[keep], surface[keep]
+            if cols.size == 0:
+                continue
+            h = height * np.sqrt(e)
+            layers = (h / dy).astype(np.int64) + 1          # rows 1 .. int(h / dy) + 1 in front of the skin
+            for n in range(1, int(layers.max()) + 1):
+                j = surface + step * n
+                m = np.clip((h - (n - 0.5) * dy) / dy + 0.5, 0.0, 1.0)
+                live = (n <= layers) & (j >= 0) & (j < Y) & (m > 0.0)
+                jj, ii, mm, ee = j[live], cols[live], m[live], e[live]
+                free = codes[k, jj, ii] == 0                 # never over anything already there
+                jj, ii, mm, ee = jj[free], ii[free], mm[free], ee[free]
+                g = np.clip(glandular * (0.5 + np.sqrt(ee)) + 0.15 * field[k, jj, ii].astype(np.float64), 0.0, 1.0)
+                shares[3, k, jj, ii] = 1.0 - mm
+                shares[2, k, jj, ii] = mm * (1.0 - g)
+                codes[k, jj, ii] = np.where(mm >= 0.5, code, codes[k, jj, ii])
+                painted += float(mm.sum())
     return painted * dz * dy * dx / 1000.0
